@@ -1,0 +1,258 @@
+/**
+ * Upgrading an HTTP request to a WebSocket connection, and the handlers that run it.
+ *
+ * Port of Dream's `websocket.upgrade_websocket`. `upgradeWebSocket(handlers, options?)` is an
+ * `Effect` usable as an `HttpRouter` route handler. It validates the handshake (a bad one gets 400
+ * or 426), upgrades the connection, and then runs one loop per connection:
+ *
+ * 1. `onInit(connection)` returns the initial state and, optionally, a selector `Stream` whose values
+ *    arrive as `CustomMessage`s. Frames the client sends meanwhile are kept and delivered after it.
+ * 2. `onMessage(state, message, connection)` runs for each client frame and selector value, one at a
+ *    time, in arrival order, and returns the next `Action`.
+ * 3. `onClose(state, info)` runs exactly once when the connection is over, whatever ended it.
+ *
+ * Dream's `dependencies` argument becomes the requirement type `R`: handlers `yield*` the services
+ * they need, and the route provides them with a `Layer` or `Effect.provideService`, as for any Effect.
+ * The route's fiber lives as long as the connection; the response it returns is never written.
+ *
+ * Before the upgrade, the route is an ordinary handler: it may answer with any response instead
+ * (401 without a token, for example) simply by not calling `upgradeWebSocket`.
+ *
+ * @example
+ * ```ts
+ * import { HttpRouter } from "@effect/platform"
+ * import { Effect, Option } from "effect"
+ * import { Action, Connection, Upgrade } from "effect-websocket"
+ *
+ * const echo = Upgrade.upgradeWebSocket({
+ *   onInit: () => Effect.succeed([null, Option.none()] as const),
+ *   onMessage: (state, message, connection) =>
+ *     message._tag === "TextMessage"
+ *       ? Effect.as(Connection.sendText(connection, message.text), Action.continueConnection(state))
+ *       : Effect.succeed(Action.continueConnection(state)),
+ *   onClose: () => Effect.void
+ * })
+ *
+ * export const router = HttpRouter.empty.pipe(HttpRouter.get("/echo", echo))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as HashSet from "effect/HashSet"
+import * as Option from "effect/Option"
+import type * as Stream from "effect/Stream"
+import type { Action } from "./Action.js"
+import type { CloseInfo, Connection } from "./Connection.js"
+import { ConnectionImpl } from "./internal/connection.js"
+import * as Handshake from "./internal/handshake.js"
+import { Inbox } from "./internal/inbox.js"
+import * as Loop from "./internal/loop.js"
+import * as NodeTransport from "./internal/nodeTransport.js"
+import * as InternalOptions from "./internal/options.js"
+import type { Transport } from "./internal/transport.js"
+import type { Message } from "./Message.js"
+
+/**
+ * The three functions that run a connection.
+ *
+ * - `onInit` runs once the connection is established; it returns the initial state and an optional
+ *   selector stream. If it fails, the connection closes with 1011 and, as there is no state,
+ *   `onClose` does not run.
+ * - `onMessage` runs for every message, one at a time; a failure or defect closes with 1011 (the
+ *   cause is logged).
+ * - `onClose` runs exactly once after the connection ends, with the last state and how it ended.
+ *
+ * Port of Dream's `on_init`, `on_message` and `on_close`; `E` and `R` are shared by all three, so
+ * requirements flow into the route's type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Handlers<State, Custom, E = never, R = never> {
+  readonly onInit: (
+    connection: Connection
+  ) => Effect.Effect<readonly [State, Option.Option<Stream.Stream<Custom, E, R>>], E, R>
+  readonly onMessage: (
+    state: State,
+    message: Message<Custom>,
+    connection: Connection
+  ) => Effect.Effect<Action<NoInfer<State>, Custom, E, R>, E, R>
+  readonly onClose: (state: NoInfer<State>, info: CloseInfo) => Effect.Effect<void, never, R>
+}
+
+/**
+ * Settings of an upgrade, fixed when the route is built.
+ *
+ * - `maxMessageSize`: largest message accepted, in bytes, after reassembly of fragments (default
+ *   1 MiB; `ws` alone would allow 100 MiB). A larger one closes the connection with 1009, checked
+ *   from the declared frame length before the payload is buffered.
+ * - `closeTimeout`: how long the server waits for the peer's closing handshake after it sent a close
+ *   frame, before it drops the connection (default 5 seconds).
+ * - `inboxCapacity`: how many messages may wait for the handler before the selector stream is
+ *   suspended (default 1024).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly maxMessageSize?: number | undefined
+  readonly closeTimeout?: Duration.DurationInput | undefined
+  readonly inboxCapacity?: number | undefined
+}
+
+/**
+ * An option given to `upgradeWebSocket` has an invalid value. The route fails with it on every
+ * request (the router answers 500), so it shows up on the first request instead of per connection.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class OptionsError extends Data.TaggedError("OptionsError")<{
+  readonly option: string
+  readonly value: unknown
+  readonly expected: string
+}> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `invalid upgradeWebSocket option ${this.option}: ${String(this.value)} (expected ${this.expected})`
+  }
+}
+
+/**
+ * The value `onInit` succeeds with when there is no selector stream: the initial state and
+ * `Option.none()`. Like Dream's `#(state, option.None)`; it spares a tuple annotation (a literal
+ * `[0, Option.none()] as const` would make the state type the literal `0`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Upgrade } from "effect-websocket"
+ *
+ * const onInit = () => Effect.succeed(Upgrade.initial(0))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const initial = <State>(state: State): readonly [State, Option.Option<never>] => [state, Option.none()]
+
+/**
+ * The value `onInit` succeeds with to start with a selector stream, whose values arrive as
+ * `CustomMessage`s. Like Dream's `#(state, option.Some(selector))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Upgrade } from "effect-websocket"
+ *
+ * const onInit = () => Effect.succeed(Upgrade.initialWithSelector(0, Stream.tick("1 second")))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const initialWithSelector = <State, Custom, E = never, R = never>(
+  state: State,
+  selector: Stream.Stream<Custom, E, R>
+): readonly [State, Option.Option<Stream.Stream<Custom, E, R>>] => [state, Option.some(selector)]
+
+const noTransport = HttpServerResponse.text("WebSocket upgrades are not supported by this server", { status: 501 })
+const upgraded = HttpServerResponse.empty({ status: 101 })
+
+/**
+ * Upgrade the current request to a WebSocket connection and run `handlers` on it.
+ *
+ * Port of `websocket.upgrade_websocket`. The returned `Effect` is a route handler: it needs the
+ * `HttpServerRequest` and whatever the handlers need (`R`), and it completes only when the
+ * connection is over. A request that is not a valid WebSocket handshake gets a 426 (no or wrong
+ * `Upgrade`, unsupported `Sec-WebSocket-Version`) or 400 (not GET, missing `Connection: Upgrade`,
+ * bad `Sec-WebSocket-Key`) response. With `options`, it also fails with `OptionsError` if an option is
+ * invalid.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Action, Upgrade } from "effect-websocket"
+ *
+ * const route = Upgrade.upgradeWebSocket(
+ *   {
+ *     onInit: () => Effect.succeed([0, Option.none()] as const),
+ *     onMessage: (count: number) => Effect.succeed(Action.continueConnection(count + 1)),
+ *     onClose: (count, info) => Effect.log(`closed after ${count} messages with ${info.code}`)
+ *   },
+ *   { maxMessageSize: 64 * 1024 }
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export function upgradeWebSocket<State, Custom, E = never, R = never>(
+  handlers: Handlers<State, Custom, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest | R>
+export function upgradeWebSocket<State, Custom, E = never, R = never>(
+  handlers: Handlers<State, Custom, E, R>,
+  options: Options
+): Effect.Effect<HttpServerResponse.HttpServerResponse, OptionsError, HttpServerRequest.HttpServerRequest | R>
+export function upgradeWebSocket<State, Custom, E, R>(
+  handlers: Handlers<State, Custom, E, R>,
+  options?: Options
+): Effect.Effect<HttpServerResponse.HttpServerResponse, OptionsError, HttpServerRequest.HttpServerRequest | R> {
+  const resolved = InternalOptions.resolve(options)
+  if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
+  const settings = resolved.right
+  return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const rejection = Handshake.validate(request.method, request.headers)
+    if (rejection !== undefined) return Effect.succeed(rejection)
+    const inbox = new Inbox<Custom>(settings.inboxCapacity)
+    const transport = NodeTransport.accept(request, settings, inbox)
+    if (transport === undefined) return Effect.succeed(noTransport)
+    if (transport === "gone") return Effect.succeed(upgraded)
+    return Effect.as(serve(handlers, transport, inbox, settings), upgraded)
+  })
+}
+
+/**
+ * Runs the loop of an accepted connection and returns once its transport is closed. Interruption of
+ * this fiber by a client abort (the platform's reaction to the socket closing) lets the loop finish
+ * on its own; any other interruption while the connection is open is a shutdown.
+ */
+const serve = <State, Custom, E, R>(
+  handlers: Handlers<State, Custom, E, R>,
+  transport: Transport,
+  inbox: Inbox<Custom>,
+  settings: InternalOptions.ResolvedOptions
+): Effect.Effect<void, never, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(
+      Effect.fork(restore(Loop.run(handlers, transport, inbox, new ConnectionImpl(transport)))),
+      (loop) =>
+        restore(Fiber.await(loop)).pipe(
+          Effect.onInterrupt((interruptors) =>
+            transport.isOpen() && !HashSet.has(interruptors, HttpServerError.clientAbortFiberId)
+              ? Fiber.interrupt(loop)
+              : Fiber.await(loop)
+          ),
+          Effect.ensuring(awaitClosed(transport, settings.closeTimeout))
+        )
+    )
+  )
+
+/** Waits for the closing handshake to finish, dropping the connection if it takes too long. */
+const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.Effect<void> =>
+  transport.awaitClosed.pipe(
+    Effect.timeoutTo({ duration: timeout, onSuccess: () => false, onTimeout: () => true }),
+    Effect.flatMap((timedOut) =>
+      timedOut ? Effect.zipRight(Effect.sync(() => transport.terminate()), transport.awaitClosed) : Effect.void
+    )
+  )

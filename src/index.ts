@@ -1,0 +1,33 @@
+/**
+ * effect-websocket: Dream's typed WebSocket loop on Effect-TS.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The next step of a connection's loop, returned by `onMessage`.
+ *
+ * @since 0.1.0
+ */
+export * as Action from "./Action.js"
+
+/**
+ * The handle a handler uses to talk back to the client; `SendError`, `CloseInfo`.
+ *
+ * @since 0.1.0
+ */
+export * as Connection from "./Connection.js"
+
+/**
+ * Messages that reach a connection's `onMessage` handler.
+ *
+ * @since 0.1.0
+ */
+export * as Message from "./Message.js"
+
+/**
+ * Upgrading an HTTP request to a WebSocket connection, and the handlers that run it.
+ *
+ * @since 0.1.0
+ */
+export * as Upgrade from "./Upgrade.js"

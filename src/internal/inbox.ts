@@ -1,0 +1,101 @@
+import * as Effect from "effect/Effect"
+import type * as Cause from "effect/Cause"
+import type * as Message from "../Message.js"
+
+/** The peer broke the protocol; the transport is already closing with `code`. */
+export interface ProtocolError {
+  readonly _tag: "ProtocolError"
+  readonly code: number
+  readonly reason: string
+}
+
+/** The selector stream failed. */
+export interface SelectorFailed {
+  readonly _tag: "SelectorFailed"
+  readonly cause: Cause.Cause<unknown>
+}
+
+export type Item<Custom> = Message.Message<Custom> | ProtocolError | SelectorFailed
+
+/**
+ * One connection's mailbox: transport frames and selector values, in arrival order.
+ *
+ * Frames from the transport are always accepted (they were already read off the socket); producers
+ * that can wait, the selector streams, suspend while the inbox holds `capacity` items or more. The loop
+ * takes everything buffered at each wake-up, so a burst costs one wake-up.
+ */
+export class Inbox<Custom> {
+  private items: Array<Item<Custom>> = []
+  private taker: ((effect: Effect.Effect<ReadonlyArray<Item<Custom>>>) => void) | undefined = undefined
+  private producers: Array<(effect: Effect.Effect<void>) => void> = []
+  private closed = false
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.items.length
+  }
+
+  /** Adds an item whatever the size; ignored once the inbox is closed. */
+  push(item: Item<Custom>): void {
+    if (this.closed) return
+    this.items.push(item)
+    if (this.taker !== undefined) {
+      const taker = this.taker
+      this.taker = undefined
+      taker(this.drain)
+    }
+  }
+
+  /** Adds an item, first waiting while the inbox is at capacity. */
+  offer(item: Item<Custom>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.items.length < this.capacity || this.closed) {
+        this.push(item)
+        return Effect.void
+      }
+      return Effect.zipRight(this.awaitSpace, this.offer(item))
+    })
+  }
+
+  /** Everything buffered, waiting for at least one item. */
+  readonly take: Effect.Effect<ReadonlyArray<Item<Custom>>> = Effect.suspend(() =>
+    this.items.length > 0
+      ? this.drain
+      : Effect.async<ReadonlyArray<Item<Custom>>>((resume) => {
+        this.taker = resume
+        return Effect.sync(() => {
+          if (this.taker === resume) this.taker = undefined
+        })
+      })
+  )
+
+  /** Drops what is buffered and refuses more; waiting producers are released. */
+  close(): void {
+    this.closed = true
+    this.items = []
+    this.wakeProducers()
+  }
+
+  private readonly drain: Effect.Effect<ReadonlyArray<Item<Custom>>> = Effect.sync(() => {
+    const batch = this.items
+    this.items = []
+    this.wakeProducers()
+    return batch
+  })
+
+  private readonly awaitSpace: Effect.Effect<void> = Effect.async<void>((resume) => {
+    this.producers.push(resume)
+    return Effect.sync(() => {
+      const index = this.producers.indexOf(resume)
+      if (index >= 0) this.producers.splice(index, 1)
+    })
+  })
+
+  private wakeProducers(): void {
+    if (this.producers.length === 0) return
+    const producers = this.producers
+    this.producers = []
+    for (const producer of producers) producer(Effect.void)
+  }
+}

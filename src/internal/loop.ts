@@ -1,0 +1,147 @@
+/**
+ * What happens to one message: the per-connection loop. No sockets here; the loop talks to a
+ * `Transport` and reads an `Inbox`.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type * as Action from "../Action.js"
+import type { CloseInfo, Connection } from "../Connection.js"
+import * as Message from "../Message.js"
+import type { Handlers } from "../Upgrade.js"
+import * as Close from "./close.js"
+import type { Inbox } from "./inbox.js"
+import type { Transport } from "./transport.js"
+
+const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shutting down", initiator: "shutdown" }
+const errorInfo: CloseInfo = { code: Close.InternalError, reason: "internal error", initiator: "error" }
+
+class Loop<State, Custom, E, R> {
+  state: State | undefined = undefined
+  hasState = false
+  selector: Fiber.RuntimeFiber<void> | undefined = undefined
+
+  constructor(
+    readonly handlers: Handlers<State, Custom, E, R>,
+    readonly transport: Transport,
+    readonly inbox: Inbox<Custom>,
+    readonly connection: Connection
+  ) {}
+
+  startSelector(stream: Stream.Stream<Custom, E, R>): Effect.Effect<void, never, R> {
+    const inbox = this.inbox
+    return Stream.runForEach(stream, (value) => inbox.offer(Message.CustomMessage(value))).pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.void
+          : Effect.sync(() => inbox.push({ _tag: "SelectorFailed", cause }))
+      ),
+      Effect.fork,
+      Effect.map((fiber) => {
+        this.selector = fiber
+      })
+    )
+  }
+
+  replaceSelector(stream: Stream.Stream<Custom, E, R>): Effect.Effect<void, never, R> {
+    return this.stopSelector.pipe(Effect.zipRight(this.startSelector(stream)))
+  }
+
+  readonly stopSelector: Effect.Effect<void> = Effect.suspend(() => {
+    const fiber = this.selector
+    if (fiber === undefined) return Effect.void
+    this.selector = undefined
+    return Fiber.interrupt(fiber)
+  })
+
+  /** Runs until the connection ends; succeeds with how it ended. */
+  readonly run: Effect.Effect<CloseInfo, E, R> = Effect.gen(this, function*() {
+    const [initial, selector] = yield* this.handlers.onInit(this.connection)
+    this.state = initial
+    this.hasState = true
+    if (Option.isSome(selector)) yield* this.startSelector(selector.value)
+    const { handlers, connection, transport } = this
+    while (true) {
+      const batch = yield* this.inbox.take
+      for (const item of batch) {
+        switch (item._tag) {
+          case "ConnectionClosed": {
+            yield* handlers.onMessage(this.state as State, item, connection).pipe(
+              Effect.catchAllCause((cause) =>
+                Effect.logError("effect-websocket: onMessage failed on ConnectionClosed", cause)
+              )
+            )
+            return { code: item.code, reason: item.reason, initiator: "peer" } satisfies CloseInfo
+          }
+          case "ProtocolError":
+            return { code: item.code, reason: item.reason, initiator: "error" } satisfies CloseInfo
+          case "SelectorFailed":
+            return yield* Effect.failCause(item.cause as Cause.Cause<E>)
+          default: {
+            const action: Action.Action<State, Custom, E, R> = yield* handlers.onMessage(
+              this.state as State,
+              item,
+              connection
+            )
+            switch (action._tag) {
+              case "Continue":
+                this.state = action.state
+                break
+              case "ContinueWithSelector":
+                this.state = action.state
+                yield* this.replaceSelector(action.selector)
+                break
+              case "Stop":
+                transport.close(action.code, action.reason)
+                return { code: action.code, reason: action.reason, initiator: "server" } satisfies CloseInfo
+            }
+          }
+        }
+      }
+    }
+  })
+
+  /** Ends the connection whichever way `run` exited, then runs `onClose` once. */
+  finish(exit: Exit.Exit<CloseInfo, E>): Effect.Effect<void, never, R> {
+    return Effect.gen(this, function*() {
+      let info: CloseInfo
+      if (Exit.isSuccess(exit)) {
+        info = exit.value
+      } else if (Cause.isInterruptedOnly(exit.cause)) {
+        info = shutdownInfo
+        this.transport.close(info.code, info.reason)
+      } else {
+        yield* Effect.logError("effect-websocket: handler failed, closing with 1011", exit.cause)
+        info = errorInfo
+        this.transport.close(info.code, info.reason)
+      }
+      yield* this.stopSelector
+      this.inbox.close()
+      if (this.hasState) {
+        yield* this.handlers.onClose(this.state as State, info).pipe(
+          Effect.catchAllCause((cause) => Effect.logError("effect-websocket: onClose failed", cause))
+        )
+      }
+    })
+  }
+}
+
+/**
+ * Runs one connection from `onInit` to `onClose`. Interrupting the returned effect closes the
+ * connection with 1001 (shutdown); it never fails, and `onClose` runs exactly once if `onInit`
+ * succeeded.
+ */
+export const run = <State, Custom, E, R>(
+  handlers: Handlers<State, Custom, E, R>,
+  transport: Transport,
+  inbox: Inbox<Custom>,
+  connection: Connection
+): Effect.Effect<void, never, R> => {
+  const loop = new Loop(handlers, transport, inbox, connection)
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.exit(restore(loop.run)), (exit) => loop.finish(exit))
+  )
+}

@@ -1,0 +1,28 @@
+import type * as Effect from "effect/Effect"
+import type { SendError } from "../Connection.js"
+import type { Item } from "./inbox.js"
+
+/**
+ * The seam between the loop and a wire. A transport delivers what the peer sends to its sink (text and
+ * binary messages, the peer's close as `ConnectionClosed`, a protocol violation as `ProtocolError`) and
+ * carries out what the loop asks for. Nothing here blocks: sends succeed once the frame is queued.
+ */
+export interface Transport {
+  /** Queues a text frame, or says why it cannot. */
+  readonly sendText: (text: string) => SendError | undefined
+  /** Queues a binary frame, or says why it cannot. */
+  readonly sendBinary: (data: Uint8Array) => SendError | undefined
+  /** Starts the closing handshake with a valid code; does nothing once closing. */
+  readonly close: (code: number, reason: string) => void
+  /** Drops the connection without a closing handshake. */
+  readonly terminate: () => void
+  /** Whether frames can still be sent. */
+  readonly isOpen: () => boolean
+  /** Succeeds when the transport is fully closed. */
+  readonly awaitClosed: Effect.Effect<void>
+}
+
+/** Where a transport delivers what the peer sends. */
+export interface Sink {
+  readonly push: (item: Item<never>) => void
+}
