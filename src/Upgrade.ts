@@ -41,6 +41,7 @@
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -50,6 +51,7 @@ import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import type { Action } from "./Action.js"
+import { Acceptor } from "./internal/acceptor.js"
 import type { CloseInfo, Connection } from "./Connection.js"
 import { ConnectionImpl } from "./internal/connection.js"
 import * as Handshake from "./internal/handshake.js"
@@ -85,7 +87,7 @@ export interface Handlers<State, Custom, E = never, R = never> {
     message: Message<Custom>,
     connection: Connection
   ) => Effect.Effect<Action<NoInfer<State>, Custom, E, R>, E, R>
-  readonly onClose: (state: NoInfer<State>, info: CloseInfo) => Effect.Effect<void, never, R>
+  readonly onClose: (state: State, info: CloseInfo) => Effect.Effect<void, never, R>
 }
 
 /**
@@ -211,11 +213,13 @@ export function upgradeWebSocket<State, Custom, E, R>(
   const resolved = InternalOptions.resolve(options)
   if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
   const settings = resolved.right
-  return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  return Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest>) => {
+    const request = Context.get(context, HttpServerRequest.HttpServerRequest)
     const rejection = Handshake.validate(request.method, request.headers)
     if (rejection !== undefined) return Effect.succeed(rejection)
     const inbox = new Inbox<Custom>(settings.inboxCapacity)
-    const transport = NodeTransport.accept(request, settings, inbox)
+    const acceptor = Context.getOption(context, Acceptor)
+    const transport = (acceptor._tag === "Some" ? acceptor.value.accept : NodeTransport.accept)(request, settings, inbox)
     if (transport === undefined) return Effect.succeed(noTransport)
     if (transport === "gone") return Effect.succeed(upgraded)
     return Effect.as(serve(handlers, transport, inbox, settings), upgraded)

@@ -1,0 +1,183 @@
+/**
+ * One client interface over two transports, so the semantics suite runs unchanged on the in-memory
+ * transport (no socket, TestClock) and on a real Node server (port 0, a real `ws` client).
+ */
+import { HttpRouter, HttpServer, HttpServerRequest } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { it } from "@effect/vitest"
+import {
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Logger,
+  Queue,
+  Ref,
+  Scope
+} from "effect"
+import type { Upgrade } from "effect-websocket"
+import { createServer } from "node:http"
+import WebSocket from "ws"
+import { Acceptor } from "../../src/internal/acceptor.js"
+import { type Frame, MemoryConnection } from "../../src/internal/memory.js"
+import * as UpgradeModule from "../../src/Upgrade.js"
+
+export type { Frame }
+
+export interface Closed {
+  readonly code: number
+  readonly reason: string
+}
+
+/** The client end of one connection, as a test drives it. */
+export interface Client {
+  readonly sendText: (text: string) => Effect.Effect<void>
+  readonly sendBinary: (data: Uint8Array) => Effect.Effect<void>
+  /** Starts the closing handshake from the client. */
+  readonly close: (code?: number, reason?: string) => Effect.Effect<void>
+  /** Loses the transport without a close frame. */
+  readonly drop: Effect.Effect<void>
+  /** The next frame from the server (a `Close` frame comes last). */
+  readonly next: Effect.Effect<Frame>
+  /** The close the client saw: the server's close frame, the echo of its own, or 1006. */
+  readonly closed: Effect.Effect<Closed>
+  /** Interrupts the server side: the route's fiber (memory) or the whole server's scope (Node). */
+  readonly interruptServer: Effect.Effect<void>
+  /** Succeeds when the route handling this connection has returned. */
+  readonly serverDone: Effect.Effect<void>
+  /** Lines the server side logged. */
+  readonly logs: Effect.Effect<ReadonlyArray<string>>
+  /** Lets frames already sent reach the server (a no-op in memory). */
+  readonly settle: Effect.Effect<void>
+}
+
+export interface Harness {
+  readonly name: string
+  readonly test: (name: string, self: () => Effect.Effect<void, unknown, Scope.Scope>) => void
+  readonly connect: <State, Custom, E>(
+    handlers: Upgrade.Handlers<State, Custom, E>,
+    options?: Upgrade.Options
+  ) => Effect.Effect<Client, never, Scope.Scope>
+}
+
+const capture = (lines: Array<string>) =>
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ cause, message }) => {
+      const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+      lines.push(cause._tag === "Empty" ? text : `${text} ${String(cause)}`)
+    })
+  )
+
+const route = <State, Custom, E>(handlers: Upgrade.Handlers<State, Custom, E>, options: Upgrade.Options | undefined) =>
+  options === undefined ? UpgradeModule.upgradeWebSocket(handlers) : UpgradeModule.upgradeWebSocket(handlers, options)
+
+export const handshakeHeaders = {
+  upgrade: "websocket",
+  connection: "Upgrade",
+  "sec-websocket-version": "13",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="
+}
+
+export const memory: Harness = {
+  name: "memory",
+  test: (name, self) => it.scoped(name, self),
+  connect: (handlers, options) =>
+    Effect.gen(function*() {
+      const accepted = yield* Deferred.make<MemoryConnection>()
+      const lines: Array<string> = []
+      const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws", { headers: handshakeHeaders }))
+      const fiber = yield* route(handlers, options).pipe(
+        Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+        Effect.provideService(Acceptor, {
+          accept: (_request, _options, sink) => {
+            const connection = new MemoryConnection(sink)
+            Deferred.unsafeDone(accepted, Exit.succeed(connection))
+            return connection
+          }
+        }),
+        Effect.provide(capture(lines)),
+        Effect.forkScoped
+      )
+      const connection = yield* Deferred.await(accepted)
+      return {
+        sendText: (text) => Effect.sync(() => connection.peerSend({ _tag: "TextMessage", text } as never)),
+        sendBinary: (data) => Effect.sync(() => connection.peerSend({ _tag: "BinaryMessage", data } as never)),
+        close: (code, reason = "") => Effect.sync(() => connection.peerClose(code, reason)),
+        drop: Effect.sync(() => connection.peerDrop()),
+        next: Queue.take(connection.outbound),
+        closed: Deferred.await(connection.peerClosed),
+        interruptServer: Fiber.interrupt(fiber),
+        serverDone: Effect.asVoid(Fiber.await(fiber)),
+        logs: Effect.sync(() => [...lines]),
+        settle: Effect.yieldNow()
+      } satisfies Client
+    })
+}
+
+const within = <A, E>(what: string, self: Effect.Effect<A, E>) =>
+  self.pipe(Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => new Error(`timed out: ${what}`) }), Effect.orDie)
+
+export const node: Harness = {
+  name: "node",
+  test: (name, self) => it.scopedLive(name, self),
+  connect: (handlers, options) =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const done = yield* Deferred.make<void>()
+      const serverScope = yield* Scope.make()
+      yield* Effect.addFinalizer(() => Scope.close(serverScope, Exit.void))
+      const router = HttpRouter.empty.pipe(
+        HttpRouter.get("/ws", route(handlers, options).pipe(Effect.ensuring(Deferred.succeed(done, undefined))))
+      )
+      const context = yield* HttpServer.serve(router).pipe(
+        Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+        Layer.provide(capture(lines)),
+        Layer.buildWithScope(serverScope),
+        Effect.orDie
+      )
+      const server = context.unsafeMap.get(HttpServer.HttpServer.key) as HttpServer.HttpServer
+      const port = (server.address as { port: number }).port
+      const frames = yield* Queue.unbounded<Frame>()
+      const closed = yield* Deferred.make<Closed>()
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+      ws.on("message", (data: Buffer, isBinary: boolean) => {
+        frames.unsafeOffer(
+          isBinary ? { _tag: "Binary", data: new Uint8Array(data) } : { _tag: "Text", text: data.toString("utf8") }
+        )
+      })
+      ws.on("close", (code: number, reason: Buffer) => {
+        frames.unsafeOffer({ _tag: "Close", code, reason: reason.toString("utf8") })
+        Deferred.unsafeDone(closed, Exit.succeed({ code, reason: reason.toString("utf8") }))
+      })
+      ws.on("error", () => {})
+      yield* Effect.addFinalizer(() => Effect.sync(() => ws.terminate()))
+      yield* within(
+        "open",
+        Effect.async<void>((resume) => {
+          ws.once("open", () => resume(Effect.void))
+        })
+      )
+      const whenOpen = (f: () => void) => Effect.sync(() => ws.readyState === WebSocket.OPEN && f())
+      return {
+        sendText: (text) => whenOpen(() => ws.send(text)),
+        sendBinary: (data) => whenOpen(() => ws.send(data, { binary: true })),
+        close: (code, reason) => whenOpen(() => ws.close(code, reason)),
+        drop: Effect.sync(() => ws.terminate()),
+        next: within("next frame", Queue.take(frames)),
+        closed: within("close", Deferred.await(closed)),
+        interruptServer: Scope.close(serverScope, Exit.void),
+        serverDone: within("server done", Deferred.await(done)),
+        logs: Effect.sync(() => [...lines]),
+        settle: Effect.sleep(Duration.millis(50))
+      } satisfies Client
+    })
+}
+
+/** Records what the handlers saw, in order, for assertions. */
+export const makeRecorder = Effect.map(Ref.make<ReadonlyArray<string>>([]), (ref) => ({
+  add: (line: string) => Ref.update(ref, (lines) => [...lines, line]),
+  lines: Ref.get(ref)
+}))
