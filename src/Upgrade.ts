@@ -255,6 +255,8 @@ const serve = <State, Custom, E, R>(
 /** Waits for the closing handshake to finish, dropping the connection if it takes too long. */
 const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.Effect<void> =>
   transport.awaitClosed.pipe(
+    // this runs as a finaliser: without this the timeout would wait for the uninterruptible wait
+    Effect.interruptible,
     Effect.timeoutTo({ duration: timeout, onSuccess: () => false, onTimeout: () => true }),
     Effect.flatMap((timedOut) =>
       timedOut ? Effect.zipRight(Effect.sync(() => transport.terminate()), transport.awaitClosed) : Effect.void

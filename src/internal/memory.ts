@@ -30,7 +30,8 @@ export class MemoryConnection implements Transport {
   /** The close as the peer saw it: the server's close frame, the echo of its own, or 1006. */
   readonly peerClosed = Deferred.unsafeMake<{ readonly code: number; readonly reason: string }>(FiberId.none)
 
-  constructor(readonly sink: Sink) {}
+  /** `answersClose: false` makes a peer that never answers the server's close frame. */
+  constructor(readonly sink: Sink, readonly options: { readonly answersClose?: boolean } = {}) {}
 
   // server side
 
@@ -49,6 +50,11 @@ export class MemoryConnection implements Transport {
   close(code: number, reason: string): void {
     if (this.state !== "open") return
     this.outbound.unsafeOffer({ _tag: "Close", code, reason })
+    if (this.options.answersClose === false) {
+      this.state = "closing"
+      Deferred.unsafeDone(this.peerClosed, Exit.succeed({ code, reason }))
+      return
+    }
     // the peer answers at once, as a ws client does
     this.finish(code, reason)
   }

@@ -33,7 +33,7 @@ const closeCodeOf = (error: Error & { readonly code?: string }): number => {
   }
 }
 
-class NodeTransport implements Transport {
+export class NodeTransport implements Transport {
   private readonly closed = Deferred.unsafeMake<void>(FiberId.none)
   readonly awaitClosed = Deferred.await(this.closed)
 

@@ -2,27 +2,15 @@
  * One client interface over two transports, so the semantics suite runs unchanged on the in-memory
  * transport (no socket, TestClock) and on a real Node server (port 0, a real `ws` client).
  */
-import { HttpRouter, HttpServer, HttpServerRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HttpRouter, HttpServerRequest } from "@effect/platform"
 import { it } from "@effect/vitest"
-import {
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Layer,
-  Logger,
-  Queue,
-  Ref,
-  Scope
-} from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Queue, Ref, type Scope } from "effect"
 import type { Upgrade } from "effect-websocket"
-import { createServer } from "node:http"
 import WebSocket from "ws"
 import { Acceptor } from "../../src/internal/acceptor.js"
 import { type Frame, MemoryConnection } from "../../src/internal/memory.js"
 import * as UpgradeModule from "../../src/Upgrade.js"
+import { captureLogs, serve, within } from "./server.js"
 
 export type { Frame }
 
@@ -62,15 +50,6 @@ export interface Harness {
   ) => Effect.Effect<Client, never, Scope.Scope>
 }
 
-const capture = (lines: Array<string>) =>
-  Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ cause, message }) => {
-      const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-      lines.push(cause._tag === "Empty" ? text : `${text} ${String(cause)}`)
-    })
-  )
-
 const route = <State, Custom, E>(handlers: Upgrade.Handlers<State, Custom, E>, options: Upgrade.Options | undefined) =>
   options === undefined ? UpgradeModule.upgradeWebSocket(handlers) : UpgradeModule.upgradeWebSocket(handlers, options)
 
@@ -98,7 +77,7 @@ export const memory: Harness = {
             return connection
           }
         }),
-        Effect.provide(capture(lines)),
+        Effect.provide(captureLogs(lines)),
         Effect.forkScoped
       )
       const connection = yield* Deferred.await(accepted)
@@ -117,29 +96,18 @@ export const memory: Harness = {
     })
 }
 
-const within = <A, E>(what: string, self: Effect.Effect<A, E>) =>
-  self.pipe(Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => new Error(`timed out: ${what}`) }), Effect.orDie)
-
 export const node: Harness = {
   name: "node",
   test: (name, self) => it.scopedLive(name, self),
   connect: (handlers, options) =>
     Effect.gen(function*() {
-      const lines: Array<string> = []
       const done = yield* Deferred.make<void>()
-      const serverScope = yield* Scope.make()
-      yield* Effect.addFinalizer(() => Scope.close(serverScope, Exit.void))
-      const router = HttpRouter.empty.pipe(
-        HttpRouter.get("/ws", route(handlers, options).pipe(Effect.ensuring(Deferred.succeed(done, undefined))))
+      const server = yield* serve(
+        HttpRouter.empty.pipe(
+          HttpRouter.get("/ws", route(handlers, options).pipe(Effect.ensuring(Deferred.succeed(done, undefined))))
+        )
       )
-      const context = yield* HttpServer.serve(router).pipe(
-        Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-        Layer.provide(capture(lines)),
-        Layer.buildWithScope(serverScope),
-        Effect.orDie
-      )
-      const server = context.unsafeMap.get(HttpServer.HttpServer.key) as HttpServer.HttpServer
-      const port = (server.address as { port: number }).port
+      const port = server.port
       const frames = yield* Queue.unbounded<Frame>()
       const closed = yield* Deferred.make<Closed>()
       const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
@@ -168,9 +136,9 @@ export const node: Harness = {
         drop: Effect.sync(() => ws.terminate()),
         next: within("next frame", Queue.take(frames)),
         closed: within("close", Deferred.await(closed)),
-        interruptServer: Scope.close(serverScope, Exit.void),
+        interruptServer: server.shutdown,
         serverDone: within("server done", Deferred.await(done)),
-        logs: Effect.sync(() => [...lines]),
+        logs: Effect.sync(() => [...server.logs]),
         settle: Effect.sleep(Duration.millis(50))
       } satisfies Client
     })

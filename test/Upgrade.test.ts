@@ -1,0 +1,270 @@
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Deferred, Effect, Exit, Fiber, FiberId, Layer, Queue, TestClock } from "effect"
+import { Action, Connection, type Message, Upgrade } from "effect-websocket"
+import WebSocket from "ws"
+import type { CloseInfo } from "../src/Connection.js"
+import { Acceptor } from "../src/internal/acceptor.js"
+import { MemoryConnection } from "../src/internal/memory.js"
+import { handshakeHeaders } from "./support/harness.js"
+import {
+  clientFrame,
+  handshakeRequest,
+  rawConnect,
+  serve,
+  serverCloseCode,
+  statusOf,
+  within
+} from "./support/server.js"
+
+const echo = (closes?: Queue.Queue<CloseInfo>) =>
+  ({
+    onInit: () => Effect.succeed(Upgrade.initial(null)),
+    onMessage: (state: null, message: Message.Message<never>, connection: Connection.Connection) =>
+      Effect.gen(function*() {
+        if (message._tag === "TextMessage") yield* Connection.sendText(connection, message.text)
+        if (message._tag === "BinaryMessage") yield* Connection.sendText(connection, `${message.data.length} bytes`)
+        return Action.continueConnection(state)
+      }),
+    onClose: (_state: null, info: CloseInfo) => closes === undefined ? Effect.void : Queue.offer(closes, info)
+  }) satisfies Upgrade.Handlers<null, never, Connection.SendError>
+
+interface TestClient {
+  readonly ws: WebSocket
+  readonly nextMessage: Effect.Effect<string>
+  readonly closed: Effect.Effect<{ readonly code: number; readonly reason: string }>
+}
+
+/** Opens a ws client (messages buffered from the start); or the HTTP status of a refused handshake. */
+const wsConnect = (port: number, path: string, options?: WebSocket.ClientOptions) =>
+  Effect.acquireRelease(
+    within(
+      "client handshake",
+      Effect.async<TestClient | { status: number }>((resume) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, options)
+        const messages = Effect.runSync(Queue.unbounded<string>())
+        const closed = Deferred.unsafeMake<{ code: number; reason: string }>(FiberId.none)
+        ws.on("error", () => {})
+        ws.on("message", (data: Buffer) => messages.unsafeOffer(data.toString("utf8")))
+        ws.on("close", (code: number, reason: Buffer) => {
+          Deferred.unsafeDone(closed, Exit.succeed({ code, reason: reason.toString() }))
+        })
+        ws.once("open", () =>
+          resume(Effect.succeed({
+            ws,
+            nextMessage: within("message", Queue.take(messages)),
+            closed: within("close", Deferred.await(closed))
+          })))
+        ws.once("unexpected-response", (_request, response) => {
+          resume(Effect.succeed({ status: response.statusCode ?? 0 }))
+          ws.terminate()
+        })
+      })
+    ),
+    (result) => Effect.sync(() => "ws" in result && result.ws.terminate())
+  )
+
+const open = (port: number, path: string, options?: WebSocket.ClientOptions) =>
+  Effect.flatMap(wsConnect(port, path, options), (result) =>
+    "ws" in result ? Effect.succeed(result) : Effect.dieMessage(`handshake refused with ${result.status}`))
+
+describe("Upgrade", () => {
+  describe("upgradeWebSocket", () => {
+    it.scopedLive("lets the route answer with any response instead of upgrading", () =>
+      Effect.gen(function*() {
+        const route = Effect.gen(function*() {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          if (request.headers["authorization"] !== "Bearer secret") {
+            return HttpServerResponse.text("no token", { status: 401 })
+          }
+          return yield* Upgrade.upgradeWebSocket(echo())
+        })
+        const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
+        assert.deepStrictEqual(yield* wsConnect(server.port, "/ws"), { status: 401 })
+        const client = yield* open(server.port, "/ws", { headers: { authorization: "Bearer secret" } })
+        client.ws.send("let me in")
+        assert.strictEqual(yield* client.nextMessage, "let me in")
+      }))
+
+    it.scopedLive("provides the handlers' dependencies with a Layer", () =>
+      Effect.gen(function*() {
+        class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+        const route = Upgrade.upgradeWebSocket({
+          onInit: (connection) =>
+            Effect.gen(function*() {
+              yield* Connection.sendText(connection, yield* Greeting)
+              return Upgrade.initial(null)
+            }),
+          onMessage: (state) => Effect.succeed(Action.continueConnection(state)),
+          onClose: () => Effect.void
+        }).pipe(Effect.provide(Layer.succeed(Greeting, "hello from a layer")))
+        const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
+        const client = yield* open(server.port, "/ws")
+        assert.strictEqual(yield* client.nextMessage, "hello from a layer")
+      }))
+
+    describe("refuses what is not a valid handshake, with a response and a closed socket", () => {
+      const valid = {
+        Upgrade: "websocket",
+        Connection: "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="
+      }
+      const cases: ReadonlyArray<[string, string, Record<string, string>, number]> = [
+        ["a POST", "POST", valid, 400],
+        ["a missing Sec-WebSocket-Key", "GET", { ...valid, "Sec-WebSocket-Key": "" }, 400],
+        ["a Sec-WebSocket-Key that is not 16 bytes of base64", "GET", { ...valid, "Sec-WebSocket-Key": "c2hvcnQ=" }, 400],
+        ["Sec-WebSocket-Version 12", "GET", { ...valid, "Sec-WebSocket-Version": "12" }, 426],
+        ["a missing Sec-WebSocket-Version", "GET", { ...valid, "Sec-WebSocket-Version": "" }, 426],
+        ["an Upgrade to another protocol", "GET", { ...valid, Upgrade: "h2c" }, 426]
+      ]
+      for (const [name, method, headers, status] of cases) {
+        it.scopedLive(`${name} gets ${status}`, () =>
+          Effect.gen(function*() {
+            const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.all("/ws", Upgrade.upgradeWebSocket(echo()))))
+            const raw = yield* rawConnect(server.port)
+            const present = Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== ""))
+            yield* raw.write(handshakeRequest("/ws", present, method))
+            const received = yield* raw.ended
+            assert.strictEqual(statusOf(received), status)
+            if (status === 426 && headers["Sec-WebSocket-Version"] !== "13") {
+              assert.include(received.toString("latin1").toLowerCase(), "sec-websocket-version: 13")
+            }
+            const client = yield* open(server.port, "/ws")
+            client.ws.send("still serving")
+            assert.strictEqual(yield* client.nextMessage, "still serving")
+          }))
+      }
+
+      it.scopedLive("a plain HTTP GET gets 426 with Upgrade: websocket", () =>
+        Effect.gen(function*() {
+          const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo()))))
+          const response = yield* Effect.promise(() => fetch(`http://127.0.0.1:${server.port}/ws`))
+          assert.strictEqual(response.status, 426)
+          assert.strictEqual(response.headers.get("upgrade"), "websocket")
+          yield* Effect.promise(() => response.text())
+        }))
+    })
+
+    describe("maxMessageSize", () => {
+      it.scopedLive("accepts 1 MiB by default and closes a larger message with 1009", () =>
+        Effect.gen(function*() {
+          const closes = yield* Queue.unbounded<CloseInfo>()
+          const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes)))))
+          const client = yield* open(server.port, "/ws")
+          client.ws.send(new Uint8Array(1024 * 1024))
+          assert.strictEqual(yield* client.nextMessage, `${1024 * 1024} bytes`)
+          client.ws.send(new Uint8Array(1024 * 1024 + 1))
+          assert.strictEqual((yield* client.closed).code, 1009)
+          const info = yield* Queue.take(closes)
+          assert.strictEqual(info.code, 1009)
+          assert.strictEqual(info.initiator, "error")
+          const other = yield* open(server.port, "/ws")
+          other.ws.send("still serving")
+          assert.strictEqual(yield* other.nextMessage, "still serving")
+        }))
+
+      it.scopedLive("is checked from the declared length, before the payload arrives", () =>
+        Effect.gen(function*() {
+          const closes = yield* Queue.unbounded<CloseInfo>()
+          const route = Upgrade.upgradeWebSocket(echo(closes), { maxMessageSize: 1000 })
+          const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
+          const client = yield* open(server.port, "/ws")
+          client.ws.send(new Uint8Array(1000))
+          assert.strictEqual(yield* client.nextMessage, "1000 bytes")
+          const raw = yield* rawConnect(server.port)
+          yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
+          yield* raw.readUntil((received) => received.includes("\r\n\r\n"))
+          // a header declaring 2^40 bytes, and no payload at all
+          const header = Buffer.from([0x82, 0xff, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4])
+          yield* raw.write(header)
+          const received = yield* raw.ended
+          assert.strictEqual(serverCloseCode(received), 1009)
+          assert.strictEqual((yield* Queue.take(closes)).code, 1009)
+        }))
+    })
+
+    describe("protocol errors from the peer", () => {
+      const violation = (name: string, frame: Buffer, code: number) =>
+        it.scopedLive(`${name} closes with ${code}, onClose runs, the server keeps serving`, () =>
+          Effect.gen(function*() {
+            const closes = yield* Queue.unbounded<CloseInfo>()
+            const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes)))))
+            const raw = yield* rawConnect(server.port)
+            yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
+            yield* raw.readUntil((received) => received.includes("\r\n\r\n"))
+            yield* raw.write(frame)
+            const received = yield* raw.ended
+            assert.strictEqual(serverCloseCode(received), code)
+            const info = yield* Queue.take(closes)
+            assert.strictEqual(info.code, code)
+            assert.strictEqual(info.initiator, "error")
+            const client = yield* open(server.port, "/ws")
+            client.ws.send("still serving")
+            assert.strictEqual(yield* client.nextMessage, "still serving")
+          }))
+      violation("an unmasked client frame", clientFrame(1, Buffer.from("hi"), { mask: false }), 1002)
+      violation("invalid UTF-8 in a text frame", clientFrame(1, Buffer.from([0xc3, 0x28])), 1007)
+    })
+
+    describe("closing", () => {
+      it.scoped("drops a peer that does not answer the close frame after closeTimeout", () =>
+        Effect.gen(function*() {
+          const accepted = yield* Deferred.make<MemoryConnection>()
+          const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws", { headers: handshakeHeaders }))
+          const route = Upgrade.upgradeWebSocket({
+            onInit: () => Effect.succeed(Upgrade.initial(null)),
+            onMessage: () => Effect.succeed(Action.stopConnection()),
+            onClose: () => Effect.void
+          }, { closeTimeout: "3 seconds" })
+          const fiber = yield* route.pipe(
+            Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+            Effect.provideService(Acceptor, {
+              accept: (_request, _options, sink) => {
+                const connection = new MemoryConnection(sink, { answersClose: false })
+                Deferred.unsafeDone(accepted, Exit.succeed(connection))
+                return connection
+              }
+            }),
+            Effect.fork
+          )
+          const connection = yield* Deferred.await(accepted)
+          connection.peerSend({ _tag: "TextMessage", text: "stop please" } as Message.TextMessage)
+          assert.deepStrictEqual(yield* Deferred.await(connection.peerClosed), { code: 1000, reason: "" })
+          // wait until the route is waiting for the peer (its timer is registered), then move the clock
+          yield* TestClock.sleeps().pipe(
+            Effect.zipLeft(Effect.yieldNow()),
+            Effect.repeat({ until: (sleeps) => sleeps.length > 0 })
+          )
+          yield* TestClock.adjust("2999 millis")
+          assert.strictEqual(connection.state, "closing", "still waiting for the peer's close frame")
+          assert.isNull(yield* Fiber.poll(fiber).pipe(Effect.map((exit) => exit._tag === "Some" ? exit : null)))
+          yield* TestClock.adjust("1 millis")
+          const exit = yield* Fiber.await(fiber)
+          assert.isTrue(Exit.isSuccess(exit))
+          assert.strictEqual(connection.state, "closed")
+        }))
+    })
+
+    describe("options", () => {
+      it.effect("an invalid option is a typed OptionsError when the route runs", () =>
+        Effect.gen(function*() {
+          const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws", { headers: handshakeHeaders }))
+          for (const [options, option] of [
+            [{ maxMessageSize: -1 }, "maxMessageSize"],
+            [{ maxMessageSize: 1.5 }, "maxMessageSize"],
+            [{ closeTimeout: "forever and ever" }, "closeTimeout"],
+            [{ inboxCapacity: 0 }, "inboxCapacity"]
+          ] as const) {
+            const error = yield* Upgrade.upgradeWebSocket(echo(), options as Upgrade.Options).pipe(
+              Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+              Effect.flip
+            )
+            assert.strictEqual(error._tag, "OptionsError")
+            assert.strictEqual(error.option, option)
+            assert.include(error.message, option)
+          }
+        }))
+    })
+  })
+})
