@@ -28,6 +28,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import type { Pipeable } from "effect/Pipeable"
 import type { ConnectionImpl } from "./internal/connection.js"
 
 /**
@@ -52,7 +53,7 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category models
  */
-export interface Connection {
+export interface Connection extends Pipeable {
   readonly [TypeId]: TypeId
 }
 

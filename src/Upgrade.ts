@@ -91,6 +91,26 @@ export interface Handlers<State, Custom, E = never, R = never> {
 }
 
 /**
+ * The parameter type of `upgradeWebSocket`: `Handlers` with separate error and requirement types per
+ * handler, so that handlers needing different services (or failing differently) infer as a union
+ * instead of a type error. Any `Handlers<State, Custom, E, R>` is one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
+  readonly onInit: (
+    connection: Connection
+  ) => Effect.Effect<readonly [State, Option.Option<Stream.Stream<Custom, EInit, RInit>>], EInit, RInit>
+  readonly onMessage: (
+    state: State,
+    message: Message<Custom>,
+    connection: Connection
+  ) => Effect.Effect<Action<NoInfer<State>, Custom, E, R>, E, R>
+  readonly onClose: (state: State, info: CloseInfo) => Effect.Effect<void, never, RClose>
+}
+
+/**
  * Settings of an upgrade, fixed when the route is built.
  *
  * - `maxMessageSize`: largest message accepted, in bytes, after reassembly of fragments (default
@@ -199,13 +219,17 @@ const upgraded = HttpServerResponse.empty({ status: 101 })
  * @since 0.1.0
  * @category constructors
  */
-export function upgradeWebSocket<State, Custom, E = never, R = never>(
-  handlers: Handlers<State, Custom, E, R>
-): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest | R>
-export function upgradeWebSocket<State, Custom, E = never, R = never>(
-  handlers: Handlers<State, Custom, E, R>,
+export function upgradeWebSocket<State, Custom, EInit = never, RInit = never, E = never, R = never, RClose = never>(
+  handlers: HandlersFor<State, Custom, EInit, RInit, E, R, RClose>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest | RInit | R | RClose>
+export function upgradeWebSocket<State, Custom, EInit = never, RInit = never, E = never, R = never, RClose = never>(
+  handlers: HandlersFor<State, Custom, EInit, RInit, E, R, RClose>,
   options: Options
-): Effect.Effect<HttpServerResponse.HttpServerResponse, OptionsError, HttpServerRequest.HttpServerRequest | R>
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  OptionsError,
+  HttpServerRequest.HttpServerRequest | RInit | R | RClose
+>
 export function upgradeWebSocket<State, Custom, E, R>(
   handlers: Handlers<State, Custom, E, R>,
   options?: Options
