@@ -1,0 +1,78 @@
+// `npm start`: the echo chat example as a user runs it, in its own process.
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, FiberId, Queue } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import WebSocket from "ws"
+import { within } from "./support/server.js"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+
+const startExample = Effect.acquireRelease(
+  Effect.gen(function*() {
+    const child = spawn(process.execPath, ["--import", "tsx", "examples/echo-chat.ts"], {
+      cwd: root,
+      env: { ...process.env, PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    const url = yield* Deferred.make<string>()
+    const exited = yield* Deferred.make<number | null>()
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /ws:\/\/localhost:(\d+)\/chat\?user=/.exec(output)
+      if (match) Deferred.unsafeDone(url, Exit.succeed(`ws://127.0.0.1:${match[1]}/chat`))
+    }
+    child.stdout!.on("data", collect)
+    child.stderr!.on("data", collect)
+    child.on("exit", (code) => Deferred.unsafeDone(exited, Exit.succeed(code)))
+    return {
+      child,
+      url: within("the example prints its URL", Deferred.await(url), 30),
+      exited: within("the example exits", Deferred.await(exited), 10),
+      output: () => output
+    }
+  }),
+  ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+)
+
+const chat = (url: string) =>
+  within(
+    "chat connection",
+    Effect.async<{ ws: WebSocket; next: Effect.Effect<string>; closed: Effect.Effect<number> }>((resume) => {
+      const ws = new WebSocket(url)
+      const messages = Effect.runSync(Queue.unbounded<string>())
+      const closed = Deferred.unsafeMake<number>(FiberId.none)
+      ws.on("message", (data: Buffer) => messages.unsafeOffer(data.toString()))
+      ws.on("close", (code: number) => Deferred.unsafeDone(closed, Exit.succeed(code)))
+      ws.on("error", () => {})
+      ws.once("open", () =>
+        resume(Effect.succeed({
+          ws,
+          next: within("chat message", Queue.take(messages)),
+          closed: within("chat close", Deferred.await(closed))
+        })))
+    })
+  )
+
+describe("examples/echo-chat.ts", () => {
+  it.scopedLive("prints its URL, echoes with the user's name, and stops cleanly on Ctrl-C", () =>
+    Effect.gen(function*() {
+      const example = yield* startExample
+      const url = yield* example.url
+
+      const alice = yield* chat(`${url}?user=Alice`)
+      alice.ws.send("hello")
+      assert.strictEqual(yield* alice.next, "Alice: hello")
+
+      const anonymous = yield* chat(url)
+      anonymous.ws.send("hi")
+      assert.strictEqual(yield* anonymous.next, "Anonymous: hi")
+      anonymous.ws.close(1000)
+      assert.strictEqual(yield* anonymous.closed, 1000)
+
+      example.child.kill("SIGINT")
+      assert.strictEqual(yield* alice.closed, 1001, "open connections are told the server is going away")
+      assert.strictEqual(yield* example.exited, 0, example.output())
+    }), 60_000)
+})

@@ -1,0 +1,41 @@
+// The published shape: after `npm run build`, a plain Node ESM program imports the four modules
+// from "effect-websocket", and nothing under internal/ is reachable.
+import { assert, describe, it } from "@effect/vitest"
+import { execFileSync, spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+
+const runModule = (source: string) =>
+  spawnSync(process.execPath, ["--input-type=module", "-e", source], { cwd: root, encoding: "utf8" })
+
+describe("package", () => {
+  it("builds, and a plain Node ESM program imports the public modules", () => {
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "pipe" })
+    const result = runModule(`
+      import { Action, Connection, Message, Upgrade } from "effect-websocket"
+      import * as UpgradeModule from "effect-websocket/Upgrade"
+      console.log(JSON.stringify({
+        upgrade: typeof Upgrade.upgradeWebSocket,
+        subpath: UpgradeModule.upgradeWebSocket === Upgrade.upgradeWebSocket,
+        stop: Action.stopConnection().code,
+        text: Message.TextMessage("hi").text,
+        sendError: new Connection.SendError({ reason: "SocketClosed" })._tag
+      }))
+    `)
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.deepStrictEqual(JSON.parse(result.stdout), {
+      upgrade: "function",
+      subpath: true,
+      stop: 1000,
+      text: "hi",
+      sendError: "SendError"
+    })
+  }, 120_000)
+
+  it("does not export internal modules", () => {
+    const result = runModule(`import "effect-websocket/internal/loop.js"`)
+    assert.notStrictEqual(result.status, 0)
+    assert.include(result.stderr, "ERR_PACKAGE_PATH_NOT_EXPORTED")
+  })
+})
