@@ -1,7 +1,7 @@
 // `npm start`: the echo chat example as a user runs it, in its own process.
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, FiberId, Queue } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
 import { within } from "./support/server.js"
