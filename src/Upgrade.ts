@@ -263,7 +263,9 @@ const serve = <State, Custom, E, R>(
 ): Effect.Effect<void, never, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(
-      Effect.fork(restore(Loop.run(handlers, transport, inbox, new ConnectionImpl(transport)))),
+      // a daemon: a child fiber would be interrupted with its parent, and a client abort must not
+      // interrupt the loop; this fiber always waits for it instead
+      Effect.forkDaemon(restore(Loop.run(handlers, transport, inbox, new ConnectionImpl(transport)))),
       (loop) =>
         restore(Fiber.await(loop)).pipe(
           Effect.onInterrupt((interruptors) =>

@@ -133,7 +133,8 @@ export const node: Harness = {
         sendText: (text) => whenOpen(() => ws.send(text)),
         sendBinary: (data) => whenOpen(() => ws.send(data, { binary: true })),
         close: (code, reason) => whenOpen(() => ws.close(code, reason)),
-        drop: Effect.sync(() => ws.terminate()),
+        // an abortive close (TCP RST), the most abrupt loss: the platform then interrupts the route
+        drop: Effect.sync(() => (ws as unknown as { _socket: import("node:net").Socket })._socket.resetAndDestroy()),
         next: within("next frame", Queue.take(frames)),
         closed: within("close", Deferred.await(closed)),
         interruptServer: server.shutdown,

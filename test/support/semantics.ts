@@ -264,6 +264,38 @@ export const semanticsSuite = (harness: Harness) =>
         }))
     })
 
+    describe("a lost connection", () => {
+      harness.test("lets the busy handler finish, then delivers ConnectionClosed(1006); it is not a shutdown", () =>
+        Effect.gen(function*() {
+          const { closedExactlyOnce, onClose, recorder } = yield* recording
+          const busy = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const client = yield* harness.connect({
+            onInit: () => Effect.succeed(Upgrade.initial(0)),
+            onMessage: (count, message) =>
+              Effect.gen(function*() {
+                yield* recorder.add(describeMessage(message))
+                if (message._tag === "TextMessage") {
+                  yield* Deferred.succeed(busy, undefined)
+                  yield* Deferred.await(release)
+                  yield* recorder.add("handler finished")
+                }
+                return Action.continueConnection(count + 1)
+              }),
+            onClose
+          })
+          yield* client.sendText("slow")
+          yield* Deferred.await(busy)
+          yield* client.drop
+          yield* client.settle
+          yield* Deferred.succeed(release, undefined)
+          const { info, state } = yield* closedExactlyOnce(client)
+          assert.deepStrictEqual(info, { code: 1006, reason: "", initiator: "peer" })
+          assert.strictEqual(state, 1)
+          assert.deepStrictEqual(yield* recorder.lines, ["text:slow", "handler finished", "closed:1006:"])
+        }))
+    })
+
     describe("onClose on every path", () => {
       const stopping = (action: (count: number) => Effect.Effect<Action.Action<number, never>, unknown>) =>
         Effect.gen(function*() {
