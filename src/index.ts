@@ -31,3 +31,10 @@ export * as Message from "./Message.js"
  * @since 0.1.0
  */
 export * as Upgrade from "./Upgrade.js"
+
+/**
+ * Testing handlers and routes in memory: no port, `TestClock`, mock Layers.
+ *
+ * @since 0.1.0
+ */
+export * as Testing from "./Testing.js"

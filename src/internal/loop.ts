@@ -125,6 +125,7 @@ class Loop<State, Custom, E, R> {
           Effect.catchAllCause((cause) => Effect.logError("effect-websocket: onClose failed", cause))
         )
       }
+      this.transport.ended(info)
     })
   }
 }

@@ -87,6 +87,8 @@ export class NodeTransport implements Transport {
   isOpen(): boolean {
     return this.ws.readyState === WS.WebSocket.OPEN
   }
+
+  ended(): void {}
 }
 
 /**

@@ -1,5 +1,5 @@
 import type * as Effect from "effect/Effect"
-import type { SendError } from "../Connection.js"
+import type { CloseInfo, SendError } from "../Connection.js"
 import type { Item } from "./inbox.js"
 
 /**
@@ -20,6 +20,8 @@ export interface Transport {
   readonly isOpen: () => boolean
   /** Succeeds when the transport is fully closed. */
   readonly awaitClosed: Effect.Effect<void>
+  /** Told once how the connection ended, after the loop is done (for observers such as the test kit). */
+  readonly ended: (info: CloseInfo) => void
 }
 
 /** Where a transport delivers what the peer sends. */

@@ -2,13 +2,13 @@
  * One client interface over two transports, so the semantics suite runs unchanged on the in-memory
  * transport (no socket, TestClock) and on a real Node server (port 0, a real `ws` client).
  */
-import { HttpRouter, HttpServerRequest } from "@effect/platform"
+import { HttpRouter } from "@effect/platform"
 import { it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Queue, Ref, type Scope } from "effect"
+import { Deferred, Duration, Effect, ExecutionStrategy, Exit, Queue, Ref, Scope } from "effect"
 import type { Upgrade } from "effect-websocket"
 import WebSocket from "ws"
-import { Acceptor } from "../../src/internal/acceptor.js"
-import { type Frame, MemoryConnection } from "../../src/internal/memory.js"
+import type { Frame } from "../../src/Testing.js"
+import * as Testing from "../../src/Testing.js"
 import * as UpgradeModule from "../../src/Upgrade.js"
 import { captureLogs, serve, within } from "./server.js"
 
@@ -65,31 +65,22 @@ export const memory: Harness = {
   test: (name, self) => it.scoped(name, self),
   connect: (handlers, options) =>
     Effect.gen(function*() {
-      const accepted = yield* Deferred.make<MemoryConnection>()
       const lines: Array<string> = []
-      const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws", { headers: handshakeHeaders }))
-      const fiber = yield* route(handlers, options).pipe(
-        Effect.provideService(HttpServerRequest.HttpServerRequest, request),
-        Effect.provideService(Acceptor, {
-          accept: (_request, _options, sink) => {
-            const connection = new MemoryConnection(sink)
-            Deferred.unsafeDone(accepted, Exit.succeed(connection))
-            return connection
-          }
-        }),
+      const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+      const client = yield* Testing.connect(handlers, { upgrade: options }).pipe(
         Effect.provide(captureLogs(lines)),
-        Effect.forkScoped
+        Scope.extend(scope),
+        Effect.orDie
       )
-      const connection = yield* Deferred.await(accepted)
       return {
-        sendText: (text) => Effect.sync(() => connection.peerSend({ _tag: "TextMessage", text } as never)),
-        sendBinary: (data) => Effect.sync(() => connection.peerSend({ _tag: "BinaryMessage", data } as never)),
-        close: (code, reason = "") => Effect.sync(() => connection.peerClose(code, reason)),
-        drop: Effect.sync(() => connection.peerDrop()),
-        next: Queue.take(connection.outbound),
-        closed: Deferred.await(connection.peerClosed),
-        interruptServer: Fiber.interrupt(fiber),
-        serverDone: Effect.asVoid(Fiber.await(fiber)),
+        sendText: (text) => Effect.orDie(client.sendText(text)),
+        sendBinary: (data) => Effect.orDie(client.sendBinary(data)),
+        close: (code, reason) => Effect.orDie(client.close(code, reason)),
+        drop: client.drop,
+        next: Effect.orDie(client.receive),
+        closed: client.closed,
+        interruptServer: Scope.close(scope, Exit.void),
+        serverDone: Effect.asVoid(client.closeInfo),
         logs: Effect.sync(() => [...lines]),
         settle: Effect.yieldNow()
       } satisfies Client
@@ -117,7 +108,6 @@ export const node: Harness = {
         )
       })
       ws.on("close", (code: number, reason: Buffer) => {
-        frames.unsafeOffer({ _tag: "Close", code, reason: reason.toString("utf8") })
         Deferred.unsafeDone(closed, Exit.succeed({ code, reason: reason.toString("utf8") }))
       })
       ws.on("error", () => {})

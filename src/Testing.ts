@@ -1,0 +1,308 @@
+/**
+ * Testing WebSocket handlers in memory: no port, no wall clock, dependencies swapped by Layers.
+ *
+ * `connect(handlers)` runs `handlers` through the production `upgradeWebSocket` and loop, on an
+ * in-memory transport instead of a socket, and returns a `TestClient`: the other end of the
+ * connection. `connectTo(app, url)` does the same for a whole `HttpRouter` (or any HTTP app) and a
+ * request with a query and headers, so route-level logic (reading `?user=`, refusing without a token)
+ * is tested too; a route that answers without upgrading fails with `TestClientError` `"Rejected"`,
+ * which carries the response.
+ *
+ * Nothing here uses real time for the connection itself, so handlers whose timers run on the `Clock`
+ * (`Stream.tick`, `Effect.sleep`, `Schedule`) are driven with `TestClock.adjust` inside `it.effect`.
+ * The only real timer is the guard of `receive`: it fails with `"NoFrame"` instead of hanging when
+ * nothing arrives within `receiveTimeout` (default 2 seconds of real time).
+ *
+ * The client behaves like a `ws` client: it answers the server's close frame at once, and the server
+ * answers its close with the same code. Its operations never hang and never throw: on a closed
+ * connection they fail with `TestClientError` `"Closed"`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Action, Connection, Testing, Upgrade } from "effect-websocket"
+ *
+ * const test = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const client = yield* Testing.connect({
+ *       onInit: () => Effect.succeed(Upgrade.initial(null)),
+ *       onMessage: (state, message, connection) =>
+ *         message._tag === "TextMessage"
+ *           ? Effect.as(Connection.sendText(connection, message.text), Action.continueConnection(state))
+ *           : Effect.succeed(Action.continueConnection(state)),
+ *       onClose: () => Effect.void
+ *     })
+ *     yield* client.sendText("hello")
+ *     const frame = yield* client.receive // { _tag: "Text", text: "hello" }
+ *     yield* client.close(1000)
+ *     const info = yield* client.closeInfo // { code: 1000, reason: "", initiator: "peer" }
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { CloseError } from "./Action.js"
+import type { CloseInfo } from "./Connection.js"
+import { Acceptor } from "./internal/acceptor.js"
+import * as Close from "./internal/close.js"
+import { MemoryConnection } from "./internal/memory.js"
+import * as Message from "./Message.js"
+import { type HandlersFor, type Options, type OptionsError, upgradeWebSocket } from "./Upgrade.js"
+
+/**
+ * A data frame the server sent: text stays text and binary stays binary.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Frame =
+  | { readonly _tag: "Text"; readonly text: string }
+  | { readonly _tag: "Binary"; readonly data: Uint8Array }
+
+/**
+ * A close as the client saw it: the server's close frame, the server's answer to the client's own
+ * close, or 1006 when the connection was dropped.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Closed {
+  readonly code: number
+  readonly reason: string
+}
+
+/**
+ * A test client used the connection wrongly, or the route did not upgrade.
+ *
+ * - `Closed`: the connection is closed (sending, closing again, or receiving once every frame was
+ *   read); `closed` holds the close the client saw.
+ * - `NoFrame`: `receive` waited `receiveTimeout` of real time and no frame came.
+ * - `Rejected`: `connectTo`'s route answered with `response` instead of upgrading.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TestClientError extends Data.TaggedError("TestClientError")<{
+  readonly reason: "Closed" | "NoFrame" | "Rejected"
+  readonly closed?: Closed | undefined
+  readonly response?: HttpServerResponse.HttpServerResponse | undefined
+}> {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    switch (this.reason) {
+      case "Closed":
+        return `the connection is closed${this.closed ? ` (${this.closed.code} ${this.closed.reason})` : ""}`
+      case "NoFrame":
+        return "no frame arrived from the server within the receive timeout"
+      case "Rejected":
+        return `the route answered ${this.response?.status} instead of upgrading`
+    }
+  }
+}
+
+/**
+ * The client end of an in-memory connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TestClient {
+  /** Sends a text frame; fails with `Closed` once the connection is closed. */
+  readonly sendText: (text: string) => Effect.Effect<void, TestClientError>
+  /** Sends a binary frame; fails with `Closed` once the connection is closed. */
+  readonly sendBinary: (data: Uint8Array) => Effect.Effect<void, TestClientError>
+  /**
+   * Starts the closing handshake, with a code (none gives the server 1005) and a reason. The code and
+   * reason are validated like `stopConnectionWith`'s; fails with `Closed` if already closed.
+   */
+  readonly close: (code?: number, reason?: string) => Effect.Effect<void, TestClientError | CloseError>
+  /** Loses the connection without a close frame: the server sees 1006. Does nothing once closed. */
+  readonly drop: Effect.Effect<void>
+  /** The next frame from the server. Fails with `Closed` when the connection closed and every frame was read, or `NoFrame` after `receiveTimeout`. */
+  readonly receive: Effect.Effect<Frame, TestClientError>
+  /** Every frame from the server until the connection closes; fails with `NoFrame` like `receive`. */
+  readonly frames: Stream.Stream<Frame, TestClientError>
+  /** Waits for the close as the client saw it. */
+  readonly closed: Effect.Effect<Closed>
+  /** Waits until the server side is done, and returns how it ended (what `onClose` received). */
+  readonly closeInfo: Effect.Effect<CloseInfo>
+}
+
+/**
+ * Options of `connect` and `connectTo`.
+ *
+ * - `upgrade`: the `upgradeWebSocket` options (`connect` only; a route brings its own).
+ * - `headers`: request headers added to the handshake's (`connectTo`).
+ * - `receiveTimeout`: real time `receive` waits before failing with `NoFrame` (default 2 seconds).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions {
+  readonly upgrade?: Options | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly receiveTimeout?: Duration.DurationInput | undefined
+}
+
+const handshakeHeaders: Readonly<Record<string, string>> = {
+  upgrade: "websocket",
+  connection: "Upgrade",
+  "sec-websocket-version": "13",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="
+}
+
+/** A real-time guard: `receive` should fail, not hang, when a test waits for a frame that never comes. */
+const realTimeout = (millis: number) =>
+  Effect.async<never, TestClientError>((resume) => {
+    const timer = setTimeout(() => resume(Effect.fail(new TestClientError({ reason: "NoFrame" }))), millis)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestClient => {
+  const closedError = Effect.suspend(() =>
+    Effect.fail(new TestClientError({ reason: "Closed", closed: connection.closedAs }))
+  )
+  const ifOpen = (send: () => boolean) => Effect.suspend(() => (send() ? Effect.void : closedError))
+  const receive: Effect.Effect<Frame, TestClientError> = Effect.flatMap(Queue.poll(connection.frames), (frame) => {
+    if (Option.isSome(frame)) return Effect.succeed(frame.value)
+    if (connection.state === "closed") return closedError
+    return Effect.raceFirst(
+      Queue.take(connection.frames),
+      Effect.raceFirst(Effect.zipRight(Deferred.await(connection.peerClosed), closedError), realTimeout(receiveTimeout))
+    )
+  })
+  return {
+    sendText: (text) => ifOpen(() => connection.peerSend(Message.TextMessage(text))),
+    sendBinary: (data) => ifOpen(() => connection.peerSend(Message.BinaryMessage(data))),
+    close: (code, reason = "") =>
+      Effect.suspend((): Effect.Effect<void, TestClientError | CloseError> => {
+        if (code !== undefined) {
+          const invalid = Close.validateClose(code, reason)
+          if (invalid !== undefined) return Effect.fail(new CloseError({ reason: invalid, code, closeReason: reason }))
+        }
+        return ifOpen(() => connection.peerClose(code, reason))
+      }),
+    drop: Effect.sync(() => {
+      connection.peerDrop()
+    }),
+    receive,
+    frames: Stream.repeatEffectOption(
+      Effect.catchIf(receive, (error) => error.reason === "Closed", () => Effect.fail(Option.none())).pipe(
+        Effect.mapError((error) => (Option.isOption(error) ? error : Option.some(error)))
+      )
+    ),
+    closed: Deferred.await(connection.peerClosed),
+    closeInfo: Deferred.await(connection.closeInfo)
+  }
+}
+
+const run = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  url: string,
+  options: ConnectOptions | undefined
+): Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>> =>
+  Effect.gen(function*() {
+    const accepted = yield* Deferred.make<MemoryConnection>()
+    const request = HttpServerRequest.fromWeb(
+      new Request(new URL(url, "http://localhost"), { headers: { ...options?.headers, ...handshakeHeaders } })
+    )
+    const fiber = yield* app.pipe(
+      Effect.scoped,
+      Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+      Effect.provideService(Acceptor, {
+        accept: (_request, _options, sink) => {
+          const connection = new MemoryConnection(sink)
+          Deferred.unsafeDone(accepted, Exit.succeed(connection))
+          return connection
+        }
+      }),
+      Effect.forkScoped
+    )
+    yield* Effect.raceFirst(Effect.asVoid(Deferred.await(accepted)), Effect.asVoid(Fiber.await(fiber)))
+    const connection = yield* Deferred.poll(accepted)
+    const receiveTimeout = Duration.toMillis(options?.receiveTimeout ?? Duration.seconds(2))
+    if (Option.isSome(connection)) return makeClient(yield* connection.value, receiveTimeout)
+    const response = yield* Fiber.join(fiber)
+    return yield* Effect.fail(new TestClientError({ reason: "Rejected", response }))
+  }) as Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>>
+
+/**
+ * Connects a test client to `handlers`, run by the production loop on the in-memory transport. The
+ * connection lives until the client closes or drops it, the handlers stop it, or the surrounding
+ * `Scope` closes (which the server sees as a shutdown, 1001). The handlers' requirements become the
+ * effect's, so tests provide them with test Layers. Fails with `OptionsError` if `options.upgrade`
+ * is invalid.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Action, Testing, Upgrade } from "effect-websocket"
+ *
+ * const client = Testing.connect({
+ *   onInit: () => Effect.succeed(Upgrade.initial(0)),
+ *   onMessage: (count: number) => Effect.succeed(Action.continueConnection(count + 1)),
+ *   onClose: () => Effect.void
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = <State, Custom, EInit = never, RInit = never, E = never, R = never, RClose = never>(
+  handlers: HandlersFor<State, Custom, EInit, RInit, E, R, RClose>,
+  options?: ConnectOptions
+): Effect.Effect<TestClient, OptionsError, Scope.Scope | RInit | R | RClose> =>
+  Effect.catchTag(
+    run(
+      options?.upgrade === undefined ? upgradeWebSocket(handlers) : upgradeWebSocket(handlers, options.upgrade),
+      "/",
+      options
+    ),
+    "TestClientError",
+    (error) => Effect.die(error)
+  )
+
+/**
+ * Sends a WebSocket handshake for `url` (a path with an optional query, such as `"/chat?user=ann"`)
+ * with `options.headers` through `app` (an `HttpRouter` or any HTTP app), and connects a test client
+ * when the route upgrades. Fails with `TestClientError` `"Rejected"`, carrying the response, when the
+ * route answers without upgrading, and with the app's own errors (a router's `RouteNotFound`).
+ *
+ * @example
+ * ```ts
+ * import { HttpRouter, HttpServerResponse } from "@effect/platform"
+ * import { Effect } from "effect"
+ * import { Testing } from "effect-websocket"
+ *
+ * const router = HttpRouter.empty.pipe(HttpRouter.get("/ws", HttpServerResponse.text("no", { status: 401 })))
+ *
+ * const status = Testing.connectTo(router, "/ws").pipe(
+ *   Effect.flip,
+ *   Effect.map((error) => error._tag === "TestClientError" ? error.response?.status : undefined)
+ * ) // 401
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connectTo = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  url: string,
+  options?: ConnectOptions
+): Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>> =>
+  run(app, url, options)
