@@ -10,7 +10,7 @@ const root = fileURLToPath(new URL("..", import.meta.url))
 
 const startExample = Effect.acquireRelease(
   Effect.gen(function*() {
-    const child = spawn(process.execPath, ["--import", "tsx", "examples/echo-chat.ts"], {
+    const child = spawn(process.execPath, ["--import", "tsx", "examples/server.ts"], {
       cwd: root,
       env: { ...process.env, PORT: "0" },
       stdio: ["ignore", "pipe", "pipe"]
@@ -55,7 +55,7 @@ const chat = (url: string) =>
     })
   )
 
-describe("examples/echo-chat.ts", () => {
+describe("npm start (examples/server.ts)", () => {
   it.scopedLive("prints its URL, echoes with the user's name, and stops cleanly on Ctrl-C", () =>
     Effect.gen(function*() {
       const example = yield* startExample

@@ -8,8 +8,11 @@ const readme = readFileSync(`${root}README.md`, "utf8")
 const copies = [...readme.matchAll(/<!-- (examples\/[\w.-]+\.ts) -->\n```ts\n([\s\S]*?)```/g)]
 
 describe("README", () => {
-  it("shows at least the quick-start example", () => {
-    assert.include(copies.map(([, path]) => path), "examples/echo-chat.ts")
+  it("shows the quick start and the testing example", () => {
+    const shown = copies.map(([, path]) => path)
+    for (const path of ["examples/echo-chat.ts", "examples/server.ts", "examples/room.ts", "examples/room.test.ts"]) {
+      assert.include(shown, path)
+    }
   })
 
   for (const [, path, code] of copies) {
