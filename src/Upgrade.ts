@@ -78,17 +78,7 @@ import type { Message } from "./Message.js"
  * @since 0.1.0
  * @category models
  */
-export interface Handlers<State, Custom, E = never, R = never> {
-  readonly onInit: (
-    connection: Connection
-  ) => Effect.Effect<readonly [State, Option.Option<Stream.Stream<Custom, E, R>>], E, R>
-  readonly onMessage: (
-    state: State,
-    message: Message<Custom>,
-    connection: Connection
-  ) => Effect.Effect<Action<NoInfer<State>, Custom, E, R>, E, R>
-  readonly onClose: (state: State, info: CloseInfo) => Effect.Effect<void, never, R>
-}
+export interface Handlers<State, Custom, E = never, R = never> extends HandlersFor<State, Custom, E, R, E, R, R> {}
 
 /**
  * The parameter type of `upgradeWebSocket`: `Handlers` with separate error and requirement types per

@@ -11,18 +11,8 @@ import * as Queue from "effect/Queue"
 import { type CloseInfo, SendError } from "../Connection.js"
 import * as Message from "../Message.js"
 import * as Close from "./close.js"
+import type { Closed, Frame } from "../Testing.js"
 import type { Sink, Transport } from "./transport.js"
-
-/** A data frame the server sent to the peer. */
-export type Frame =
-  | { readonly _tag: "Text"; readonly text: string }
-  | { readonly _tag: "Binary"; readonly data: Uint8Array }
-
-/** A close as the peer saw it. */
-export interface Closed {
-  readonly code: number
-  readonly reason: string
-}
 
 type State = "open" | "closing" | "closed"
 
