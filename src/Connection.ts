@@ -25,9 +25,11 @@
  *
  * @since 0.1.0
  */
+import type * as Headers from "@effect/platform/Headers"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import type * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import type { ConnectionImpl } from "./internal/connection.js"
 
@@ -46,7 +48,8 @@ export const TypeId: unique symbol = Symbol.for("effect-websocket/Connection")
 export type TypeId = typeof TypeId
 
 /**
- * A WebSocket connection: an opaque handle, valid for the lifetime of one connection.
+ * A WebSocket connection: a handle valid for the lifetime of one connection, with what the handshake
+ * established (id, remote address, subprotocol, extensions, request headers and URL).
  *
  * Port of Dream's `websocket.Connection`.
  *
@@ -55,6 +58,18 @@ export type TypeId = typeof TypeId
  */
 export interface Connection extends Pipeable {
   readonly [TypeId]: TypeId
+  /** A unique id for this connection (a random UUID), for logs and registries. */
+  readonly id: string
+  /** The peer's address as the server saw it, from the handshake request. */
+  readonly remoteAddress: Option.Option<string>
+  /** The subprotocol the server chose (see the `subprotocols` option), if any. */
+  readonly protocol: Option.Option<string>
+  /** The negotiated extensions, as sent in `Sec-WebSocket-Extensions` (`""` when none). */
+  readonly extensions: string
+  /** The handshake request's headers. */
+  readonly headers: Headers.Headers
+  /** The handshake request's URL: path and query. */
+  readonly url: string
 }
 
 /**

@@ -101,15 +101,27 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
 }
 
 /**
- * Settings of an upgrade, fixed when the route is built.
+ * Settings of an upgrade, fixed when the route is built. Every one is validated: an invalid value
+ * makes the route fail with `OptionsError`.
  *
- * - `maxMessageSize`: largest message accepted, in bytes, after reassembly of fragments (default
- *   1 MiB; `ws` alone would allow 100 MiB). A larger one closes the connection with 1009, checked
- *   from the declared frame length before the payload is buffered.
+ * - `maxMessageSize`: largest message accepted, in bytes, after reassembly of fragments and after
+ *   decompression (default 1 MiB; `ws` alone would allow 100 MiB). A larger one closes the connection
+ *   with 1009; the check uses the declared frame length, before the payload is buffered.
  * - `closeTimeout`: how long the server waits for the peer's closing handshake after it sent a close
  *   frame, before it drops the connection (default 5 seconds).
  * - `inboxCapacity`: how many messages may wait for the handler before the selector stream is
  *   suspended (default 1024).
+ * - `compression`: permessage-deflate (RFC 7692), off by default; `true` or settings to offer it.
+ * - `subprotocols`: the server's choice of subprotocol among those the client offers: a list in the
+ *   server's order of preference, or a function of the offered list. Without it none is chosen (`ws`
+ *   alone would take the client's first offer).
+ * - `requireSubprotocol`: when no subprotocol fits, refuse the handshake with 400 (`true`) or continue
+ *   without one (`false`, the default).
+ * - `allowedOrigins`: the origins (`"https://app.example.com"`) whose pages may connect, or a
+ *   predicate. A request with another `Origin` gets 403 before the handshake. A request without
+ *   `Origin` (not from a browser) is allowed by a list; a predicate receives `undefined` for it.
+ * - `headers`: extra headers on the 101 response (a cookie, a request id), or a function of the
+ *   request that returns them.
  *
  * @since 0.1.0
  * @category models
@@ -118,6 +130,44 @@ export interface Options {
   readonly maxMessageSize?: number | undefined
   readonly closeTimeout?: Duration.DurationInput | undefined
   readonly inboxCapacity?: number | undefined
+  readonly compression?: boolean | CompressionOptions | undefined
+  readonly subprotocols?: ReadonlyArray<string> | ((offered: ReadonlyArray<string>) => string | undefined) | undefined
+  readonly requireSubprotocol?: boolean | undefined
+  readonly allowedOrigins?: ReadonlyArray<string> | ((origin: string | undefined) => boolean) | undefined
+  readonly headers?:
+    | Readonly<Record<string, string>>
+    | ((request: HttpServerRequest.HttpServerRequest) => Readonly<Record<string, string>>)
+    | undefined
+}
+
+/**
+ * permessage-deflate settings (RFC 7692), passed to `ws`.
+ *
+ * - `threshold`: messages smaller than this many bytes are sent uncompressed (default 1024).
+ * - `level` (0–9, default 6) and `memLevel` (1–9, default 8): zlib's compression settings.
+ * - `serverMaxWindowBits` / `clientMaxWindowBits` (8–15): cap the LZ77 window sizes. Unset, the
+ *   server accepts what the client offers (at most 15). Set, an offer that cannot meet them is
+ *   declined and the connection continues uncompressed.
+ * - `serverNoContextTakeover` / `clientNoContextTakeover`: reset the compression context after every
+ *   message, trading ratio for memory. Unset, the server follows the client's offer.
+ * - `concurrencyLimit` (default 10): how many zlib operations run at once. `ws` keeps one limiter per
+ *   process, so the first compressed connection's value applies to all.
+ *
+ * Decompressed messages are bounded by `maxMessageSize`: a compression bomb closes with 1009 after at
+ * most that many bytes were inflated.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CompressionOptions {
+  readonly threshold?: number | undefined
+  readonly level?: number | undefined
+  readonly memLevel?: number | undefined
+  readonly serverMaxWindowBits?: number | undefined
+  readonly clientMaxWindowBits?: number | undefined
+  readonly serverNoContextTakeover?: boolean | undefined
+  readonly clientNoContextTakeover?: boolean | undefined
+  readonly concurrencyLimit?: number | undefined
 }
 
 /**
@@ -180,6 +230,7 @@ export const initialWithSelector = <State, Custom, E = never, R = never>(
 
 const noTransport = HttpServerResponse.text("WebSocket upgrades are not supported by this server", { status: 501 })
 const upgraded = HttpServerResponse.empty({ status: 101 })
+const internalError = HttpServerResponse.empty({ status: 500 })
 
 /**
  * Upgrade the current request to a WebSocket connection and run `handlers` on it.
@@ -229,14 +280,27 @@ export function upgradeWebSocket<State, Custom, E, R>(
   const settings = resolved.right
   return Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest>) => {
     const request = Context.get(context, HttpServerRequest.HttpServerRequest)
-    const rejection = Handshake.validate(request.method, request.headers)
-    if (rejection !== undefined) return Effect.succeed(rejection)
+    let decision: Handshake.Decision
+    try {
+      const decided = Handshake.decide(request, settings)
+      if (HttpServerResponse.isServerResponse(decided)) return Effect.succeed(decided)
+      decision = decided
+    } catch (error) {
+      // an option function threw or returned invalid headers: the handshake cannot go on
+      return Effect.as(Effect.logError("effect-websocket: upgrade option failed", error), internalError)
+    }
     const inbox = new Inbox<Custom>(settings.inboxCapacity)
     const acceptor = Context.getOption(context, Acceptor)
-    const transport = (acceptor._tag === "Some" ? acceptor.value.accept : NodeTransport.accept)(request, settings, inbox)
+    const transport = (acceptor._tag === "Some" ? acceptor.value.accept : NodeTransport.accept)(
+      request,
+      settings,
+      inbox,
+      decision
+    )
     if (transport === undefined) return Effect.succeed(noTransport)
     if (transport === "gone") return Effect.succeed(upgraded)
-    return Effect.as(serve(handlers, transport, inbox, settings), upgraded)
+    const connection = new ConnectionImpl(transport, request, decision.protocol)
+    return Effect.as(serve(handlers, transport, inbox, connection, settings), upgraded)
   })
 }
 
@@ -249,13 +313,14 @@ const serve = <State, Custom, E, R>(
   handlers: Handlers<State, Custom, E, R>,
   transport: Transport,
   inbox: Inbox<Custom>,
+  connection: Connection,
   settings: InternalOptions.ResolvedOptions
 ): Effect.Effect<void, never, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(
       // a daemon: a child fiber would be interrupted with its parent, and a client abort must not
       // interrupt the loop; this fiber always waits for it instead
-      Effect.forkDaemon(restore(Loop.run(handlers, transport, inbox, new ConnectionImpl(transport)))),
+      Effect.forkDaemon(restore(Loop.run(handlers, transport, inbox, connection))),
       (loop) =>
         restore(Fiber.await(loop)).pipe(
           Effect.onInterrupt((interruptors) =>

@@ -1,3 +1,4 @@
+import { HttpServerRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Connection } from "effect-websocket"
@@ -15,7 +16,8 @@ const brokenSocket = (readyState: number) =>
     }
   }) as unknown as WebSocket
 
-const connectionOn = (ws: WebSocket) => new ConnectionImpl(new NodeTransport(ws, { push: () => {} }))
+const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws"))
+const connectionOn = (ws: WebSocket) => new ConnectionImpl(new NodeTransport(ws, { push: () => {} }, ""), request, undefined)
 
 describe("Connection", () => {
   describe("SendError", () => {

@@ -1,5 +1,6 @@
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Context from "effect/Context"
+import type { Decision } from "./handshake.js"
 import type { ResolvedOptions } from "./options.js"
 import type { Sink, Transport } from "./transport.js"
 
@@ -12,7 +13,8 @@ export interface Acceptor {
   readonly accept: (
     request: HttpServerRequest.HttpServerRequest,
     options: ResolvedOptions,
-    sink: Sink
+    sink: Sink,
+    decision: Decision
   ) => Transport | "gone" | undefined
 }
 

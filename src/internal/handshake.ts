@@ -1,6 +1,8 @@
-/** Validation of the client's opening handshake (RFC 6455, 4.2.1), before any transport sees it. */
+/** The server's side of the opening handshake (RFC 6455, 4.2), decided before any transport sees it. */
 import type * as Headers from "@effect/platform/Headers"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { invalidHeaders, type ResolvedOptions } from "./options.js"
 
 const keyPattern = /^[+/0-9A-Za-z]{22}==$/
 
@@ -33,4 +35,55 @@ export const validate = (method: string, headers: Headers.Headers): HttpServerRe
     return reject(400, "Missing or invalid Sec-WebSocket-Key")
   }
   return undefined
+}
+
+/** What the server decided: the subprotocol (if any) and extra headers for the 101. */
+export interface Decision {
+  readonly protocol: string | undefined
+  readonly headers: Readonly<Record<string, string>>
+}
+
+const noHeaders: Readonly<Record<string, string>> = {}
+const noProtocol: Decision = { protocol: undefined, headers: noHeaders }
+const protocolToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/** The offered subprotocols, or `undefined` when the header is malformed (empty items, bad tokens, repeats). */
+const offeredProtocols = (header: string | undefined): ReadonlyArray<string> | undefined => {
+  if (header === undefined) return []
+  const offered = header.split(",").map((item) => item.trim())
+  return offered.every((item) => protocolToken.test(item)) && new Set(offered).size === offered.length
+    ? offered
+    : undefined
+}
+
+/**
+ * Validates the request and applies the options: origin (403), subprotocol (400 when required and none
+ * fits), extra headers. Throws only if a user-supplied function throws or returns invalid headers, which
+ * the caller turns into a defect.
+ */
+export const decide = (
+  request: HttpServerRequest.HttpServerRequest,
+  options: ResolvedOptions
+): HttpServerResponse.HttpServerResponse | Decision => {
+  const headers = request.headers
+  const rejection = validate(request.method, headers)
+  if (rejection !== undefined) return rejection
+  if (options.allowOrigin !== undefined && !options.allowOrigin(headers["origin"])) {
+    return reject(403, "Origin not allowed")
+  }
+  const offered = offeredProtocols(headers["sec-websocket-protocol"])
+  if (offered === undefined) return reject(400, "Invalid Sec-WebSocket-Protocol header")
+  let protocol: string | undefined = undefined
+  if (options.chooseSubprotocol !== undefined && offered.length > 0) {
+    const chosen = options.chooseSubprotocol(offered)
+    protocol = chosen !== undefined && offered.includes(chosen) ? chosen : undefined
+  }
+  if (protocol === undefined && options.requireSubprotocol) {
+    return reject(400, "No acceptable subprotocol")
+  }
+  if (options.headers === undefined) return protocol === undefined ? noProtocol : { protocol, headers: noHeaders }
+  const extra = options.headers(request)
+  const invalid = invalidHeaders(extra)
+  if (invalid.length > 0) throw new Error(`invalid 101 response headers from the headers option: ${invalid.join(", ")}`)
+  return { protocol, headers: extra }
 }

@@ -18,6 +18,7 @@ type State = "open" | "closing" | "closed"
 
 export class MemoryConnection implements Transport {
   state: State = "open"
+  readonly extensions = ""
   /** Data frames from the server, in order. */
   readonly frames = Effect.runSync(Queue.unbounded<Frame>())
   /** The close as the peer saw it: the server's close frame, the echo of its own, or 1006. */

@@ -12,10 +12,17 @@ import * as WS from "ws"
 import { SendError } from "../Connection.js"
 import * as Message from "../Message.js"
 import * as Close from "./close.js"
+import type { Decision } from "./handshake.js"
 import type { ResolvedOptions } from "./options.js"
 import type { Sink, Transport } from "./transport.js"
 
 const binary = { binary: true } as const
+/**
+ * Pongs queued but not yet written before a connection counts as a ping flood, as in `ws` (60). `ws`
+ * drops such a peer without a close frame or any event; the transport answers pings itself so that it
+ * closes with 1008 instead and the loop reports it as an error.
+ */
+const maxPendingPongs = 60
 const emptyHead = Buffer.alloc(0)
 
 /** The close code for each error `ws`'s receiver reports (see ws/lib/receiver.js). */
@@ -37,7 +44,22 @@ export class NodeTransport implements Transport {
   private readonly closed = Deferred.unsafeMake<void>(FiberId.none)
   readonly awaitClosed = Deferred.await(this.closed)
 
-  constructor(readonly ws: WS.WebSocket, sink: Sink) {
+  private pendingPongs = 0
+  private readonly pongWritten = () => {
+    this.pendingPongs--
+  }
+
+  constructor(readonly ws: WS.WebSocket, sink: Sink, readonly extensions: string) {
+    ws.on("ping", (data: Buffer) => {
+      if (ws.readyState !== WS.WebSocket.OPEN) return
+      if (this.pendingPongs >= maxPendingPongs) {
+        sink.push({ _tag: "ProtocolError", code: Close.PolicyViolation, reason: "too many pings awaiting a pong" })
+        this.close(Close.PolicyViolation, "too many pings")
+        return
+      }
+      this.pendingPongs++
+      ws.pong(data, false, this.pongWritten)
+    })
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       sink.push(isBinary ? Message.BinaryMessage(data) : Message.TextMessage(data.toString("utf8")))
     })
@@ -99,7 +121,8 @@ export class NodeTransport implements Transport {
 export const accept = (
   request: HttpServerRequest.HttpServerRequest,
   options: ResolvedOptions,
-  sink: Sink
+  sink: Sink,
+  decision: Decision
 ): Transport | "gone" | undefined => {
   const incoming = NodeHttpServerRequest.toIncomingMessage(request)
   if (!(incoming instanceof Http.IncomingMessage)) return undefined
@@ -108,28 +131,55 @@ export const accept = (
     socket.destroy()
     return "gone"
   }
+  const server = serverFor(options)
   let transport: Transport | "gone" = "gone"
-  // handleUpgrade calls back synchronously when the handshake is valid (no verifyClient is set); the
-  // request was already validated, so anything else means ws refused it and destroyed the socket.
-  wss(options).handleUpgrade(incoming, socket, emptyHead, (ws) => {
-    transport = new NodeTransport(ws, sink)
-  })
+  // handleUpgrade calls back synchronously when the handshake is valid (no verifyClient is set), and
+  // asks for the subprotocol and the headers synchronously too, so `server.decision` holds for this call
+  server.decision = decision
+  try {
+    server.wss.handleUpgrade(incoming, socket, emptyHead, (ws) => {
+      transport = new NodeTransport(ws, sink, server.extensions)
+    })
+  } finally {
+    server.decision = undefined
+    server.extensions = ""
+  }
   return transport
 }
 
-const servers = new WeakMap<ResolvedOptions, WS.WebSocketServer>()
+interface Server {
+  readonly wss: WS.WebSocketServer
+  decision: Decision | undefined
+  /** The Sec-WebSocket-Extensions value of the 101 being written. */
+  extensions: string
+}
 
-const wss = (options: ResolvedOptions): WS.WebSocketServer => {
-  let server = servers.get(options)
-  if (server === undefined) {
-    server = new WS.WebSocketServer({
+const servers = new WeakMap<ResolvedOptions, Server>()
+
+/** One `ws` server per route (per set of options), created on the route's first upgrade. */
+const serverFor = (options: ResolvedOptions): Server => {
+  const existing = servers.get(options)
+  if (existing !== undefined) return existing
+  const server: Server = {
+    decision: undefined,
+    extensions: "",
+    wss: new WS.WebSocketServer({
       noServer: true,
       clientTracking: false,
       maxPayload: options.maxMessageSize,
-      perMessageDeflate: false,
-      skipUTF8Validation: false
+      perMessageDeflate: options.compression === false ? false : { ...options.compression },
+      autoPong: false,
+      skipUTF8Validation: false,
+      handleProtocols: () => server.decision?.protocol ?? false
     })
-    servers.set(options, server)
   }
+  server.wss.on("headers", (headers: Array<string>) => {
+    const negotiated = headers.find((header) => header.startsWith("Sec-WebSocket-Extensions: "))
+    if (negotiated !== undefined) server.extensions = negotiated.slice("Sec-WebSocket-Extensions: ".length)
+    const extra = server.decision?.headers
+    if (extra === undefined) return
+    for (const name in extra) headers.push(`${name}: ${extra[name]}`)
+  })
+  servers.set(options, server)
   return server
 }

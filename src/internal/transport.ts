@@ -20,6 +20,8 @@ export interface Transport {
   readonly isOpen: () => boolean
   /** Succeeds when the transport is fully closed. */
   readonly awaitClosed: Effect.Effect<void>
+  /** The negotiated extensions, as sent in `Sec-WebSocket-Extensions`. */
+  readonly extensions: string
   /** Told once how the connection ended, after the loop is done (for observers such as the test kit). */
   readonly ended: (info: CloseInfo) => void
 }

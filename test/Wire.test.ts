@@ -1,0 +1,262 @@
+/**
+ * RFC 6455 wire conformance, driven by a raw TCP client that writes frames a well-behaved client
+ * never would. Every violation must close with the exact code, run `onClose` as an "error", and leave
+ * the server serving other clients.
+ */
+import { HttpRouter } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Queue } from "effect"
+import { Action, Connection, type Message, Upgrade } from "effect-websocket"
+import WebSocket from "ws"
+import { handshakeHeaders } from "./support/harness.js"
+import {
+  clientFrame,
+  handshakeRequest,
+  rawConnect,
+  serve,
+  serverCloseCode,
+  statusOf,
+  within
+} from "./support/server.js"
+
+const echo = (closes: Queue.Queue<Connection.CloseInfo>) =>
+  ({
+    onInit: () => Effect.succeed(Upgrade.initial(null)),
+    onMessage: (state: null, message: Message.Message<never>, connection: Connection.Connection) =>
+      Effect.gen(function*() {
+        if (message._tag === "TextMessage") yield* Connection.sendText(connection, message.text)
+        return Action.continueConnection(state)
+      }),
+    onClose: (_state: null, info: Connection.CloseInfo) => Queue.offer(closes, info)
+  }) satisfies Upgrade.Handlers<null, never, Connection.SendError>
+
+/** An echo server on port 0, and the queue its `onClose` reports into. */
+const echoServer = Effect.gen(function*() {
+  const closes = yield* Queue.unbounded<Connection.CloseInfo>()
+  const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes)))))
+  return { port: server.port, nextClose: within("onClose", Queue.take(closes)) }
+})
+
+/** A well-behaved `ws` client gets an echo: the server is still serving. */
+const assertStillServing = (port: number) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => new WebSocket(`ws://127.0.0.1:${port}/ws`)),
+    (ws) =>
+      within(
+        "echo from a fresh ws client",
+        Effect.async<string>((resume) => {
+          ws.on("error", () => {})
+          ws.once("message", (data: Buffer) => resume(Effect.succeed(data.toString("utf8"))))
+          ws.once("open", () => ws.send("still serving"))
+        })
+      ).pipe(Effect.map((text) => assert.strictEqual(text, "still serving"))),
+    (ws) => Effect.sync(() => ws.terminate())
+  )
+
+/** A raw socket past a valid handshake: the whole 101 response has been read. */
+const handshake = (port: number) =>
+  Effect.gen(function*() {
+    const raw = yield* rawConnect(port)
+    yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
+    const response = yield* raw.readUntil((received) => received.includes("\r\n\r\n"))
+    assert.strictEqual(statusOf(response), 101)
+    return raw
+  })
+
+interface ServerFrame {
+  readonly fin: boolean
+  readonly masked: boolean
+  readonly opcode: number
+  readonly payload: Buffer
+}
+
+/** The complete frames the server sent after the 101 (a masked one would be read as if unmasked). */
+const serverFrames = (received: Buffer): Array<ServerFrame> => {
+  const frames: Array<ServerFrame> = []
+  let offset = received.indexOf("\r\n\r\n") + 4
+  while (offset + 2 <= received.length) {
+    let length = received[offset + 1] & 0x7f
+    let start = offset + 2
+    if (length === 126) {
+      if (offset + 4 > received.length) break
+      length = received.readUInt16BE(offset + 2)
+      start = offset + 4
+    } else if (length === 127) {
+      if (offset + 10 > received.length) break
+      length = Number(received.readBigUInt64BE(offset + 2))
+      start = offset + 10
+    }
+    if (start + length > received.length) break
+    frames.push({
+      fin: (received[offset] & 0x80) !== 0,
+      masked: (received[offset + 1] & 0x80) !== 0,
+      opcode: received[offset] & 0x0f,
+      payload: received.subarray(start, start + length)
+    })
+    offset = start + length
+  }
+  return frames
+}
+
+const texts = (received: Buffer) =>
+  serverFrames(received).filter((frame) => frame.opcode === 1).map((frame) => frame.payload.toString("utf8"))
+
+/** Sends a masked text frame on the raw socket and waits for its echo. */
+const assertRawEcho = (raw: Effect.Effect.Success<ReturnType<typeof handshake>>, text: string) =>
+  Effect.gen(function*() {
+    yield* raw.write(clientFrame(1, Buffer.from(text)))
+    const received = yield* raw.readUntil((received) => texts(received).includes(text))
+    assert.include(texts(received), text)
+  })
+
+/** A close frame (opcode 8) carrying `code`. */
+const closeFrame = (code: number) => {
+  const payload = Buffer.alloc(2)
+  payload.writeUInt16BE(code)
+  return clientFrame(8, payload)
+}
+
+/** A binary frame header declaring a 64-bit payload `length`, masked, with no payload at all. */
+const declaredLength = (length: bigint) => {
+  const header = Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4])
+  header.writeBigUInt64BE(length, 2)
+  return header
+}
+
+/** Handshake, send `frames`, expect the server's close `code`, `onClose` as an error, and still serving. */
+const violation = (name: string, frames: ReadonlyArray<Buffer>, code: number) =>
+  it.scopedLive(`${name} closes with ${code}, onClose runs, the server keeps serving`, () =>
+    Effect.gen(function*() {
+      const server = yield* echoServer
+      const raw = yield* handshake(server.port)
+      yield* raw.write(Buffer.concat(frames))
+      const received = yield* raw.ended
+      assert.strictEqual(serverCloseCode(received), code)
+      const info = yield* server.nextClose
+      assert.strictEqual(info.code, code)
+      assert.strictEqual(info.initiator, "error")
+      yield* assertStillServing(server.port)
+    }))
+
+const hi = Buffer.from("hi")
+
+describe("wire conformance (raw frames)", () => {
+  describe("framing", () => {
+    violation("an unmasked client frame", [clientFrame(1, hi, { mask: false })], 1002)
+    violation("RSV1 without negotiated compression", [clientFrame(1, hi, { rsv: 4 })], 1002)
+    violation("RSV2 set", [clientFrame(1, hi, { rsv: 2 })], 1002)
+    violation("RSV3 set", [clientFrame(1, hi, { rsv: 1 })], 1002)
+    violation("unknown data opcode 0x3", [clientFrame(0x3, hi)], 1002)
+    violation("unknown control opcode 0xB", [clientFrame(0xb, hi)], 1002)
+  })
+
+  describe("control frames", () => {
+    violation("a fragmented ping (FIN=0)", [clientFrame(9, hi, { fin: false })], 1002)
+    violation("a ping with a 126-byte payload", [clientFrame(9, Buffer.alloc(126, 0x61))], 1002)
+    for (const code of [999, 1005, 1006, 1015]) {
+      violation(`a close frame with code ${code}`, [closeFrame(code)], 1002)
+    }
+    violation("a close frame with a one-byte payload", [clientFrame(8, Buffer.from([0x03]))], 1002)
+  })
+
+  describe("fragmentation", () => {
+    violation("a continuation frame with no message started", [clientFrame(0, hi)], 1002)
+    violation(
+      "a new text frame inside a fragmented message",
+      [clientFrame(1, Buffer.from("he"), { fin: false }), clientFrame(1, Buffer.from("llo"))],
+      1002
+    )
+  })
+
+  describe("UTF-8", () => {
+    violation("invalid UTF-8 in a single text frame", [clientFrame(1, Buffer.from([0xc3, 0x28]))], 1007)
+    violation(
+      "invalid UTF-8 split across fragments",
+      [clientFrame(1, Buffer.from([0xe2, 0x82]), { fin: false }), clientFrame(0, Buffer.from([0x28]))],
+      1007
+    )
+
+    it.scopedLive("a valid character split across fragments is reassembled and echoed intact", () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer
+        const raw = yield* handshake(server.port)
+        yield* raw.write(clientFrame(1, Buffer.from([0xe2]), { fin: false }))
+        yield* raw.write(clientFrame(0, Buffer.from([0x82, 0xac])))
+        const received = yield* raw.readUntil((received) => texts(received).length > 0)
+        assert.deepStrictEqual(texts(received), ["€"])
+        assert.strictEqual(serverCloseCode(received), undefined)
+        yield* assertStillServing(server.port)
+      }))
+  })
+
+  describe("declared payload length", () => {
+    violation("a 64-bit length of 2^63", [declaredLength(2n ** 63n)], 1009)
+    violation("a length of 1 MiB + 1 (header only)", [declaredLength(BigInt(1024 * 1024 + 1))], 1009)
+  })
+
+  describe("ping and pong", () => {
+    it.scopedLive("a ping is answered with a pong carrying the same payload", () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer
+        const raw = yield* handshake(server.port)
+        yield* raw.write(clientFrame(9, Buffer.from("hello")))
+        const received = yield* raw.readUntil((received) => serverFrames(received).length > 0)
+        const [pong] = serverFrames(received)
+        assert.strictEqual(pong.opcode, 0xa)
+        assert.isTrue(pong.fin)
+        assert.isFalse(pong.masked)
+        assert.strictEqual(pong.payload.toString("utf8"), "hello")
+        yield* assertRawEcho(raw, "after the ping")
+        yield* assertStillServing(server.port)
+      }))
+
+    const pingNumbered = (i: number) => {
+      const payload = Buffer.alloc(4)
+      payload.writeUInt32BE(i)
+      return clientFrame(9, payload)
+    }
+    const pongsIn = (received: Buffer) => serverFrames(received).filter((frame) => frame.opcode === 0xa)
+
+    it.scopedLive("10,000 pings, 25 in flight at a time, get 10,000 pongs in order; the connection stays open", () =>
+      Effect.gen(function*() {
+        const count = 10_000
+        const batch = 25
+        const server = yield* echoServer
+        const raw = yield* handshake(server.port)
+        for (let sent = 0; sent < count; sent += batch) {
+          yield* raw.write(Buffer.concat(Array.from({ length: batch }, (_, i) => pingNumbered(sent + i))))
+          yield* raw.readUntil((received) => pongsIn(received).length >= sent + batch)
+        }
+        const pongs = pongsIn(yield* raw.readUntil(() => true))
+        assert.strictEqual(pongs.length, count)
+        const wrong = pongs.findIndex((pong, i) => pong.payload.length !== 4 || pong.payload.readUInt32BE(0) !== i)
+        assert.strictEqual(wrong, -1, "every pong carries its ping's payload, in order")
+        yield* assertRawEcho(raw, "after 10,000 pings")
+        assert.strictEqual(serverCloseCode(yield* raw.readUntil(() => true)), undefined, "no close frame")
+        assert.isFalse(raw.socket.destroyed, "the server did not drop the connection")
+        yield* assertStillServing(server.port)
+      }))
+
+    it.scopedLive("a burst of 10,000 pings in one write is a flood: pongs, then 1008, and the server keeps serving", () =>
+      Effect.gen(function*() {
+        const server = yield* echoServer
+        const raw = yield* handshake(server.port)
+        yield* raw.write(Buffer.concat(Array.from({ length: 10_000 }, (_, i) => pingNumbered(i))))
+        // past 60 pongs not yet written (ws's own limit) the peer is flooding: the server closes with 1008
+        yield* raw.readUntil((bytes) => serverCloseCode(bytes) !== undefined)
+        yield* raw.write(clientFrame(8, Buffer.from([0x03, 0xf0])))
+        const received = yield* raw.ended
+        const frames = serverFrames(received)
+        const pongs = frames.filter((frame) => frame.opcode === 0xa)
+        assert.isAtLeast(pongs.length, 1)
+        assert.isAtMost(pongs.length, 60)
+        assert.strictEqual(serverCloseCode(received), 1008)
+        assert.deepStrictEqual(yield* server.nextClose, {
+          code: 1008,
+          reason: "too many pings awaiting a pong",
+          initiator: "error"
+        })
+        yield* assertStillServing(server.port)
+      }))
+  })
+})
