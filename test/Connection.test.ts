@@ -17,7 +17,7 @@ const brokenSocket = (readyState: number) =>
   }) as unknown as WebSocket
 
 const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws"))
-const connectionOn = (ws: WebSocket) => new ConnectionImpl(new NodeTransport(ws, { push: () => {} }, ""), request, undefined)
+const connectionOn = (ws: WebSocket) => new ConnectionImpl(new NodeTransport(ws, { push: () => {} }, "", 0), request, undefined)
 
 describe("Connection", () => {
   describe("SendError", () => {

@@ -242,6 +242,22 @@ describe("Upgrade options", () => {
         assert.strictEqual(yield* client.next, `${text.length} chars`)
       }))
 
+    it.scopedLive("compresses only messages at or above the threshold", () =>
+      Effect.gen(function*() {
+        const server = yield* serveWith({ compression: { threshold: 64 } })
+        const handshake = yield* rawHandshake(server.port, { "Sec-WebSocket-Extensions": "permessage-deflate" })
+        assert.include(handshake.headers["sec-websocket-extensions"], "permessage-deflate")
+        const start = (yield* handshake.raw.readUntil(() => true)).length
+        yield* handshake.raw.write(clientFrame(1, Buffer.from("short")))
+        const first = yield* handshake.raw.readUntil((bytes) => bytes.length > start + 2)
+        assert.strictEqual(first[start] & 0x40, 0, "below the threshold: RSV1 clear, sent as is")
+        const long = "x".repeat(100)
+        yield* handshake.raw.write(clientFrame(1, Buffer.from(long)))
+        const second = yield* handshake.raw.readUntil((bytes) => bytes.length > first.length + 2)
+        assert.strictEqual(second[first.length] & 0x40, 0x40, "at or above it: RSV1 set, compressed")
+        assert.isBelow(second[first.length + 1] & 0x7f, long.length)
+      }))
+
     it.scopedLive("bounds a compression bomb by maxMessageSize: 1009, and memory stays near the limit", () =>
       Effect.gen(function*() {
         const closes = yield* Queue.unbounded<CloseInfo>()

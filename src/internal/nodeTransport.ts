@@ -17,6 +17,8 @@ import type { ResolvedOptions } from "./options.js"
 import type { Sink, Transport } from "./transport.js"
 
 const binary = { binary: true } as const
+const uncompressedText = { compress: false } as const
+const uncompressedBinary = { binary: true, compress: false } as const
 /**
  * Pongs queued but not yet written before a connection counts as a ping flood, as in `ws` (60). `ws`
  * drops such a peer without a close frame or any event; the transport answers pings itself so that it
@@ -49,7 +51,16 @@ export class NodeTransport implements Transport {
     this.pendingPongs--
   }
 
-  constructor(readonly ws: WS.WebSocket, sink: Sink, readonly extensions: string) {
+  /**
+   * @param threshold with compression, the size below which messages go uncompressed; `ws` applies its
+   * own threshold only without context takeover, so the transport applies it on every send
+   */
+  constructor(
+    readonly ws: WS.WebSocket,
+    sink: Sink,
+    readonly extensions: string,
+    private readonly threshold: number
+  ) {
     ws.on("ping", (data: Buffer) => {
       if (ws.readyState !== WS.WebSocket.OPEN) return
       if (this.pendingPongs >= maxPendingPongs) {
@@ -75,7 +86,11 @@ export class NodeTransport implements Transport {
   sendText(text: string): SendError | undefined {
     if (this.ws.readyState !== WS.WebSocket.OPEN) return new SendError({ reason: "SocketClosed" })
     try {
-      this.ws.send(text)
+      if (this.threshold > 0 && text.length < this.threshold && Buffer.byteLength(text) < this.threshold) {
+        this.ws.send(text, uncompressedText)
+      } else {
+        this.ws.send(text)
+      }
       return undefined
     } catch (cause) {
       return new SendError({ reason: "Unknown", cause })
@@ -85,7 +100,7 @@ export class NodeTransport implements Transport {
   sendBinary(data: Uint8Array): SendError | undefined {
     if (this.ws.readyState !== WS.WebSocket.OPEN) return new SendError({ reason: "SocketClosed" })
     try {
-      this.ws.send(data, binary)
+      this.ws.send(data, data.length < this.threshold ? uncompressedBinary : binary)
       return undefined
     } catch (cause) {
       return new SendError({ reason: "Unknown", cause })
@@ -138,7 +153,12 @@ export const accept = (
   server.decision = decision
   try {
     server.wss.handleUpgrade(incoming, socket, emptyHead, (ws) => {
-      transport = new NodeTransport(ws, sink, server.extensions)
+      transport = new NodeTransport(
+        ws,
+        sink,
+        server.extensions,
+        server.extensions === "" || options.compression === false ? 0 : options.compression.threshold
+      )
     })
   } finally {
     server.decision = undefined
