@@ -4,8 +4,10 @@
  * Port of Dream's opaque `websocket.Connection`. A `Connection` is given to `onInit` and to every
  * `onMessage` call; `sendText` and `sendBinary` put a frame on the wire and fail with a typed
  * `SendError` instead of throwing. A send never hangs: it succeeds once the frame is handed to the
- * transport (queued for the socket), or fails at once. A send after the connection closed (including
- * inside the handler for `ConnectionClosed`) fails with reason `SocketClosed`.
+ * transport (queued for the socket), or fails. When the bytes queued for the peer reach the upgrade's
+ * `outbound.highWaterMark`, its `outbound.policy` decides: wait for the queue to drain (up to
+ * `sendTimeout`, then `Timeout`), fail with `Backpressure`, or close the connection. A send after the
+ * connection closed (including inside the handler for `ConnectionClosed`) fails with `SocketClosed`.
  *
  * When the connection is over, `onClose` receives a `CloseInfo` telling how it ended.
  *
@@ -174,8 +176,8 @@ export const sendText: {
   (self: Connection, text: string): Effect.Effect<void, SendError>
 } = dual(2, (self: Connection, text: string): Effect.Effect<void, SendError> =>
   Effect.suspend(() => {
-    const error = (self as ConnectionImpl).transport.sendText(text)
-    return error === undefined ? Effect.void : Effect.fail(error)
+    const connection = self as ConnectionImpl
+    return connection.send(() => connection.transport.sendText(text))
   }))
 
 /**
@@ -200,6 +202,25 @@ export const sendBinary: {
   (self: Connection, data: Uint8Array): Effect.Effect<void, SendError>
 } = dual(2, (self: Connection, data: Uint8Array): Effect.Effect<void, SendError> =>
   Effect.suspend(() => {
-    const error = (self as ConnectionImpl).transport.sendBinary(data)
-    return error === undefined ? Effect.void : Effect.fail(error)
+    const connection = self as ConnectionImpl
+    return connection.send(() => connection.transport.sendBinary(data))
   }))
+
+/**
+ * Bytes queued for the peer and not yet written to the network: what the outbound policy compares
+ * with `outbound.highWaterMark`. Useful for metrics and for producers that pace themselves.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Connection } from "effect-websocket"
+ *
+ * const report = (connection: Connection.Connection) =>
+ *   Effect.flatMap(Connection.bufferedAmount(connection), (bytes) => Effect.log(`${bytes} bytes queued`))
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const bufferedAmount = (self: Connection): Effect.Effect<number> =>
+  Effect.sync(() => (self as ConnectionImpl).transport.bufferedAmount())

@@ -122,7 +122,10 @@ export class TestClientError extends Data.TaggedError("TestClientError")<{
  * @category models
  */
 export interface TestClient {
-  /** Sends a text frame; fails with `Closed` once the connection is closed. */
+  /**
+   * Sends a text frame; fails with `Closed` once the connection is closed. While the server has
+   * stopped reading (its inbox is full) the send waits, as a TCP sender would.
+   */
   readonly sendText: (text: string) => Effect.Effect<void, TestClientError>
   /** Sends a binary frame; fails with `Closed` once the connection is closed. */
   readonly sendBinary: (data: Uint8Array) => Effect.Effect<void, TestClientError>
@@ -141,6 +144,8 @@ export interface TestClient {
   readonly closed: Effect.Effect<Closed>
   /** Waits until the server side is done, and returns how it ended (what `onClose` received). */
   readonly closeInfo: Effect.Effect<CloseInfo>
+  /** How many pings the server has sent so far. */
+  readonly pings: Effect.Effect<number>
 }
 
 /**
@@ -149,6 +154,9 @@ export interface TestClient {
  * - `upgrade`: the `upgradeWebSocket` options (`connect` only; a route brings its own).
  * - `headers`: request headers added to the handshake's (`connectTo`).
  * - `receiveTimeout`: real time `receive` waits before failing with `NoFrame` (default 2 seconds).
+ * - `autoPong`: answer the server's pings, as a `ws` client does (default `true`); `false` makes a
+ *   half-open peer for heartbeat tests.
+ * - `remoteAddress`: the client's address as the server sees it (default none), for per-address limits.
  *
  * @since 0.1.0
  * @category models
@@ -157,6 +165,8 @@ export interface ConnectOptions {
   readonly upgrade?: Options | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly receiveTimeout?: Duration.DurationInput | undefined
+  readonly autoPong?: boolean | undefined
+  readonly remoteAddress?: string | undefined
 }
 
 const handshakeHeaders: Readonly<Record<string, string>> = {
@@ -178,17 +188,18 @@ const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestC
     Effect.fail(new TestClientError({ reason: "Closed", closed: connection.closedAs }))
   )
   const ifOpen = (send: () => boolean) => Effect.suspend(() => (send() ? Effect.void : closedError))
+  const sendWhenReadable = (send: () => boolean) => Effect.zipRight(connection.awaitReadable, ifOpen(send))
   const receive: Effect.Effect<Frame, TestClientError> = Effect.flatMap(Queue.poll(connection.frames), (frame) => {
-    if (Option.isSome(frame)) return Effect.succeed(frame.value)
+    if (Option.isSome(frame)) return Effect.succeed(connection.consumed(frame.value))
     if (connection.state === "closed") return closedError
     return Effect.raceFirst(
-      Queue.take(connection.frames),
+      connection.takeFrame,
       Effect.raceFirst(Effect.zipRight(Deferred.await(connection.peerClosed), closedError), realTimeout(receiveTimeout))
     )
   })
   return {
-    sendText: (text) => ifOpen(() => connection.peerSend(Message.TextMessage(text))),
-    sendBinary: (data) => ifOpen(() => connection.peerSend(Message.BinaryMessage(data))),
+    sendText: (text) => sendWhenReadable(() => connection.peerSend(Message.TextMessage(text))),
+    sendBinary: (data) => sendWhenReadable(() => connection.peerSend(Message.BinaryMessage(data))),
     close: (code, reason = "") =>
       Effect.suspend((): Effect.Effect<void, TestClientError | CloseError> => {
         if (code !== undefined) {
@@ -207,7 +218,8 @@ const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestC
       )
     ),
     closed: Deferred.await(connection.peerClosed),
-    closeInfo: Deferred.await(connection.closeInfo)
+    closeInfo: Deferred.await(connection.closeInfo),
+    pings: Effect.sync(() => connection.pings)
   }
 }
 
@@ -218,15 +230,16 @@ const run = <E, R>(
 ): Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>> =>
   Effect.gen(function*() {
     const accepted = yield* Deferred.make<MemoryConnection>()
-    const request = HttpServerRequest.fromWeb(
+    const web = HttpServerRequest.fromWeb(
       new Request(new URL(url, "http://localhost"), { headers: { ...options?.headers, ...handshakeHeaders } })
     )
+    const request = options?.remoteAddress === undefined ? web : web.modify({ remoteAddress: options.remoteAddress })
     const fiber = yield* app.pipe(
       Effect.scoped,
       Effect.provideService(HttpServerRequest.HttpServerRequest, request),
       Effect.provideService(Acceptor, {
         accept: (_request, _options, sink) => {
-          const connection = new MemoryConnection(sink)
+          const connection = new MemoryConnection(sink, { answersPings: options?.autoPong !== false })
           Deferred.unsafeDone(accepted, Exit.succeed(connection))
           return connection
         }

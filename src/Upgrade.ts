@@ -56,6 +56,7 @@ import type { CloseInfo, Connection } from "./Connection.js"
 import { ConnectionImpl } from "./internal/connection.js"
 import * as Handshake from "./internal/handshake.js"
 import { Inbox } from "./internal/inbox.js"
+import * as Limits from "./internal/limits.js"
 import * as Loop from "./internal/loop.js"
 import * as NodeTransport from "./internal/nodeTransport.js"
 import * as InternalOptions from "./internal/options.js"
@@ -104,6 +105,26 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
  * Settings of an upgrade, fixed when the route is built. Every one is validated: an invalid value
  * makes the route fail with `OptionsError`.
  *
+ * Liveness and limits:
+ *
+ * - `heartbeat`: `interval` after the previous heartbeat the server pings, and closes the connection
+ *   (1001, `"heartbeat timeout"`, initiator `"timeout"`) if no pong arrives within `timeout` (default
+ *   30 s and 10 s); `false` turns it off.
+ * - `idleTimeout`: no data frame either way for this long closes the connection (1001, `"idle
+ *   timeout"`, initiator `"timeout"`; default 5 minutes); pings and pongs do not count; `false`
+ *   turns it off.
+ * - `initTimeout`: an `onInit` still running after this long is interrupted and the connection
+ *   closes with 1011 (`"onInit timed out"`, initiator `"timeout"`; default 10 s).
+ * - `outbound`: the bound on bytes queued for the peer. At `highWaterMark` (default 1 MiB) a send
+ *   follows `policy`: `"suspend"` (default) waits for the queue to drain, up to `sendTimeout`
+ *   (default 10 s), then fails with `SendError` `Timeout`; `"fail"` fails at once with `Backpressure`;
+ *   `"close"` fails with `Backpressure` and closes the connection with 1008 (`"outbound buffer full"`).
+ * - `maxConnections`: open connections of this route; beyond it the upgrade gets 503 with
+ *   `Retry-After` (`retryAfter`, default 5 s). `maxConnectionsPerAddress`: the same per remote
+ *   address, answered with 429. Both unlimited by default.
+ *
+ * Handshake and messages:
+ *
  * - `maxMessageSize`: largest message accepted, in bytes, after reassembly of fragments and after
  *   decompression (default 1 MiB; `ws` alone would allow 100 MiB). A larger one closes the connection
  *   with 1009; the check uses the declared frame length, before the payload is buffered.
@@ -127,6 +148,17 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
  * @category models
  */
 export interface Options {
+  readonly heartbeat?: false | { readonly interval?: Duration.DurationInput; readonly timeout?: Duration.DurationInput } | undefined
+  readonly idleTimeout?: false | Duration.DurationInput | undefined
+  readonly initTimeout?: Duration.DurationInput | undefined
+  readonly outbound?: {
+    readonly highWaterMark?: number | undefined
+    readonly policy?: "suspend" | "fail" | "close" | undefined
+    readonly sendTimeout?: Duration.DurationInput | undefined
+  } | undefined
+  readonly maxConnections?: number | undefined
+  readonly maxConnectionsPerAddress?: number | undefined
+  readonly retryAfter?: Duration.DurationInput | undefined
   readonly maxMessageSize?: number | undefined
   readonly closeTimeout?: Duration.DurationInput | undefined
   readonly inboxCapacity?: number | undefined
@@ -278,6 +310,7 @@ export function upgradeWebSocket<State, Custom, E, R>(
   const resolved = InternalOptions.resolve(options)
   if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
   const settings = resolved.right
+  const counts = new Limits.Counts(settings)
   return Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest>) => {
     const request = Context.get(context, HttpServerRequest.HttpServerRequest)
     let decision: Handshake.Decision
@@ -289,6 +322,9 @@ export function upgradeWebSocket<State, Custom, E, R>(
       // an option function threw or returned invalid headers: the handshake cannot go on
       return Effect.as(Effect.logError("effect-websocket: upgrade option failed", error), internalError)
     }
+    const address = Option.getOrElse(request.remoteAddress, () => "unknown")
+    const overLimit = counts.refuse(address)
+    if (overLimit !== undefined) return Effect.succeed(overLimit)
     const inbox = new Inbox<Custom>(settings.inboxCapacity)
     const acceptor = Context.getOption(context, Acceptor)
     const transport = (acceptor._tag === "Some" ? acceptor.value.accept : NodeTransport.accept)(
@@ -299,8 +335,13 @@ export function upgradeWebSocket<State, Custom, E, R>(
     )
     if (transport === undefined) return Effect.succeed(noTransport)
     if (transport === "gone") return Effect.succeed(upgraded)
-    const connection = new ConnectionImpl(transport, request, decision.protocol)
-    return Effect.as(serve(handlers, transport, inbox, connection, settings), upgraded)
+    inbox.flow = transport
+    const connection = new ConnectionImpl(transport, request, decision.protocol, inbox, settings.outbound)
+    counts.add(address)
+    return serve(handlers, transport, inbox, connection, settings).pipe(
+      Effect.ensuring(Effect.sync(() => counts.remove(address))),
+      Effect.as(upgraded)
+    )
   })
 }
 
@@ -320,7 +361,7 @@ const serve = <State, Custom, E, R>(
     Effect.flatMap(
       // a daemon: a child fiber would be interrupted with its parent, and a client abort must not
       // interrupt the loop; this fiber always waits for it instead
-      Effect.forkDaemon(restore(Loop.run(handlers, transport, inbox, connection))),
+      Effect.forkDaemon(restore(Loop.run(handlers, transport, inbox, connection, settings))),
       (loop) =>
         restore(Fiber.await(loop)).pipe(
           Effect.onInterrupt((interruptors) =>

@@ -1,23 +1,31 @@
 import { HttpServerRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import { Connection } from "effect-websocket"
 import { EventEmitter } from "node:events"
 import type WebSocket from "ws"
 import { ConnectionImpl } from "../src/internal/connection.js"
+import { Inbox } from "../src/internal/inbox.js"
 import { NodeTransport } from "../src/internal/nodeTransport.js"
 
 /** A stand-in for an open `ws` socket whose sends throw, as a broken socket's might. */
 const brokenSocket = (readyState: number) =>
   Object.assign(new EventEmitter(), {
     readyState,
+    bufferedAmount: 0,
     send: () => {
       throw new Error("EPIPE")
     }
   }) as unknown as WebSocket
 
 const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws"))
-const connectionOn = (ws: WebSocket) => new ConnectionImpl(new NodeTransport(ws, { push: () => {} }, "", 0), request, undefined)
+const connectionOn = (ws: WebSocket) => new ConnectionImpl(
+    new NodeTransport(ws, new EventEmitter() as never, { push: () => {}, pong: () => {} }, "", 0),
+    request,
+    undefined,
+    new Inbox(16),
+    { highWaterMark: 1024, policy: "fail", sendTimeout: Duration.seconds(1) }
+  )
 
 describe("Connection", () => {
   describe("SendError", () => {

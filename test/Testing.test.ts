@@ -15,6 +15,9 @@ const echo = {
   onClose: () => Effect.void
 }
 
+/** No heartbeat or idle timers, so the only sleeper is the handler under test. */
+const quiet = { upgrade: { heartbeat: false, idleTimeout: false } } as const
+
 /** Waits until some fiber sleeps on the TestClock, so that adjusting it is not racing the handler. */
 const someoneSleeps = TestClock.sleeps().pipe(
   Effect.zipLeft(Effect.yieldNow()),
@@ -151,7 +154,7 @@ describe("Testing", () => {
               Action.continueConnection(state)
             ),
           onClose: () => Effect.void
-        })
+        }, quiet)
         yield* client.sendText("go")
         const waiting = yield* Effect.fork(client.receive)
         yield* someoneSleeps
@@ -190,7 +193,7 @@ describe("Testing", () => {
               Effect.as(Action.continueConnection(state))
             ),
           onClose: () => Effect.void
-        })
+        }, quiet)
         yield* client.sendText("go")
         yield* someoneSleeps
         yield* TestClock.adjust("10 seconds")

@@ -216,7 +216,7 @@ describe("Upgrade", () => {
             onInit: () => Effect.succeed(Upgrade.initial(null)),
             onMessage: () => Effect.succeed(Action.stopConnection()),
             onClose: () => Effect.void
-          }, { closeTimeout: "3 seconds" })
+          }, { closeTimeout: "3 seconds", heartbeat: false, idleTimeout: false })
           const fiber = yield* route.pipe(
             Effect.provideService(HttpServerRequest.HttpServerRequest, request),
             Effect.provideService(Acceptor, {

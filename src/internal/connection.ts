@@ -1,11 +1,24 @@
 import type * as Headers from "@effect/platform/Headers"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
-import { type Connection, TypeId } from "../Connection.js"
+import { type Connection, SendError, TypeId } from "../Connection.js"
+import * as Close from "./close.js"
+import type { ProtocolError } from "./inbox.js"
+import type { Liveness } from "./liveness.js"
+import type { Outbound } from "./options.js"
 import type { Transport } from "./transport.js"
 
 export interface ConnectionImpl extends Pipeable {}
+
+/** The part of the connection's inbox a send uses: liveness, and reporting a policy close. */
+export interface Reporting {
+  readonly liveness: Liveness
+  push(item: ProtocolError): void
+}
+
+const backpressure = new SendError({ reason: "Backpressure" })
 
 export class ConnectionImpl implements Connection {
   readonly [TypeId]: typeof TypeId = TypeId
@@ -15,7 +28,13 @@ export class ConnectionImpl implements Connection {
   readonly headers: Headers.Headers
   readonly url: string
 
-  constructor(readonly transport: Transport, request: HttpServerRequest.HttpServerRequest, protocol: string | undefined) {
+  constructor(
+    readonly transport: Transport,
+    request: HttpServerRequest.HttpServerRequest,
+    protocol: string | undefined,
+    private readonly inbox: Reporting,
+    private readonly outbound: Outbound
+  ) {
     this.remoteAddress = request.remoteAddress
     this.protocol = Option.fromNullable(protocol)
     this.headers = request.headers
@@ -24,6 +43,48 @@ export class ConnectionImpl implements Connection {
 
   get extensions(): string {
     return this.transport.extensions
+  }
+
+  /**
+   * Sends a frame, applying the outbound policy when the transport already holds `highWaterMark`
+   * bytes: so the queue passes the mark by at most one message.
+   */
+  send(write: () => SendError | undefined): Effect.Effect<void, SendError> {
+    if (this.transport.bufferedAmount() < this.outbound.highWaterMark) return this.write(write)
+    switch (this.outbound.policy) {
+      case "fail":
+        return Effect.fail(backpressure)
+      case "close":
+        return Effect.suspend(() => {
+          if (this.transport.isOpen()) {
+            this.transport.close(Close.PolicyViolation, "outbound buffer full")
+            this.inbox.push({ _tag: "ProtocolError", code: Close.PolicyViolation, reason: "outbound buffer full" })
+          }
+          return Effect.fail(backpressure)
+        })
+      case "suspend":
+        return this.afterDrain(write).pipe(
+          Effect.timeoutFail({
+            duration: this.outbound.sendTimeout,
+            onTimeout: () => new SendError({ reason: "Timeout" })
+          })
+        )
+    }
+  }
+
+  private write(write: () => SendError | undefined): Effect.Effect<void, SendError> {
+    const error = write()
+    if (error !== undefined) return Effect.fail(error)
+    this.inbox.liveness.touch()
+    return Effect.void
+  }
+
+  private afterDrain(write: () => SendError | undefined): Effect.Effect<void, SendError> {
+    return Effect.suspend(() =>
+      !this.transport.isOpen() || this.transport.bufferedAmount() < this.outbound.highWaterMark
+        ? this.write(write)
+        : Effect.zipRight(this.transport.awaitDrain, this.afterDrain(write))
+    )
   }
 }
 

@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import type * as Cause from "effect/Cause"
 import type * as Message from "../Message.js"
+import { Liveness } from "./liveness.js"
 
 /** The peer broke the protocol; the transport is already closing with `code`. */
 export interface ProtocolError {
@@ -15,16 +16,35 @@ export interface SelectorFailed {
   readonly cause: Cause.Cause<unknown>
 }
 
-export type Item<Custom> = Message.Message<Custom> | ProtocolError | SelectorFailed
+/** A liveness timer expired; the transport is already closing with `code`. */
+export interface Timeout {
+  readonly _tag: "Timeout"
+  readonly code: number
+  readonly reason: string
+}
+
+export type Item<Custom> = Message.Message<Custom> | ProtocolError | SelectorFailed | Timeout
+
+/** A transport that can stop and restart reading from the peer. */
+export interface Flow {
+  readonly pause: () => void
+  readonly resume: () => void
+}
 
 /**
  * One connection's mailbox: transport frames and selector values, in arrival order.
  *
- * Frames from the transport are always accepted (they were already read off the socket); producers
- * that can wait, the selector streams, suspend while the inbox holds `capacity` items or more. The loop
- * takes everything buffered at each wake-up, so a burst costs one wake-up.
+ * Frames from the transport are always accepted (they were already read off the socket), but at
+ * `capacity` the inbox asks the transport to stop reading, so the peer feels TCP backpressure, and
+ * resumes it once the loop has taken what was buffered. Producers that can wait, the selector
+ * streams, suspend while the inbox holds `capacity` items or more. The loop takes everything buffered
+ * at each wake-up, so a burst costs one wake-up.
  */
 export class Inbox<Custom> {
+  readonly liveness = new Liveness()
+  /** Set once the transport exists. */
+  flow: Flow | undefined = undefined
+  private paused = false
   private items: Array<Item<Custom>> = []
   private taker: ((effect: Effect.Effect<ReadonlyArray<Item<Custom>>>) => void) | undefined = undefined
   private producers: Array<(effect: Effect.Effect<void>) => void> = []
@@ -40,6 +60,13 @@ export class Inbox<Custom> {
   push(item: Item<Custom>): void {
     if (this.closed) return
     this.items.push(item)
+    if (item._tag === "TextMessage" || item._tag === "BinaryMessage") {
+      this.liveness.touch()
+      if (this.items.length >= this.capacity && !this.paused && this.flow !== undefined) {
+        this.paused = true
+        this.flow.pause()
+      }
+    }
     if (this.taker !== undefined) {
       const taker = this.taker
       this.taker = undefined
@@ -70,6 +97,11 @@ export class Inbox<Custom> {
       })
   )
 
+  /** The peer answered a ping. */
+  pong(): void {
+    this.liveness.pong()
+  }
+
   /** Drops what is buffered and refuses more; waiting producers are released. */
   close(): void {
     this.closed = true
@@ -81,6 +113,10 @@ export class Inbox<Custom> {
     const batch = this.items
     this.items = []
     this.wakeProducers()
+    if (this.paused) {
+      this.paused = false
+      this.flow?.resume()
+    }
     return batch
   })
 

@@ -3,6 +3,7 @@
  * `Transport` and reads an `Inbox`.
  */
 import * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -14,10 +15,16 @@ import * as Message from "../Message.js"
 import type { Handlers } from "../Upgrade.js"
 import * as Close from "./close.js"
 import type { Inbox } from "./inbox.js"
+import * as Liveness from "./liveness.js"
 import type { Transport } from "./transport.js"
 
 const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shutting down", initiator: "shutdown" }
 const errorInfo: CloseInfo = { code: Close.InternalError, reason: "internal error", initiator: "error" }
+const initTimeoutInfo: CloseInfo = { code: Close.InternalError, reason: "onInit timed out", initiator: "timeout" }
+
+export interface Settings extends Liveness.Settings {
+  readonly initTimeout: Duration.Duration
+}
 
 class Loop<State, Custom, E, R> {
   state: State | undefined = undefined
@@ -28,7 +35,8 @@ class Loop<State, Custom, E, R> {
     readonly handlers: Handlers<State, Custom, E, R>,
     readonly transport: Transport,
     readonly inbox: Inbox<Custom>,
-    readonly connection: Connection
+    readonly connection: Connection,
+    readonly settings: Settings
   ) {}
 
   startSelector(stream: Stream.Stream<Custom, E, R>): Effect.Effect<void, never, R> {
@@ -59,10 +67,19 @@ class Loop<State, Custom, E, R> {
 
   /** Runs until the connection ends; succeeds with how it ended. */
   readonly run: Effect.Effect<CloseInfo, E, R> = Effect.gen(this, function*() {
-    const [initial, selector] = yield* this.handlers.onInit(this.connection)
+    const init = yield* Effect.timeout(this.handlers.onInit(this.connection), this.settings.initTimeout).pipe(
+      Effect.catchTag("TimeoutException", () => Effect.succeed(undefined))
+    )
+    if (init === undefined) {
+      this.transport.close(initTimeoutInfo.code, initTimeoutInfo.reason)
+      return initTimeoutInfo
+    }
+    const [initial, selector] = init
     this.state = initial
     this.hasState = true
     if (Option.isSome(selector)) yield* this.startSelector(selector.value)
+    this.inbox.liveness.start(yield* Effect.clock)
+    yield* Effect.fork(Liveness.watch(this.inbox.liveness, this.transport, this.inbox, this.settings))
     const { handlers, connection, transport } = this
     while (true) {
       const batch = yield* this.inbox.take
@@ -78,6 +95,8 @@ class Loop<State, Custom, E, R> {
           }
           case "ProtocolError":
             return { code: item.code, reason: item.reason, initiator: "error" } satisfies CloseInfo
+          case "Timeout":
+            return { code: item.code, reason: item.reason, initiator: "timeout" } satisfies CloseInfo
           case "SelectorFailed":
             return yield* Effect.failCause(item.cause as Cause.Cause<E>)
           default: {
@@ -139,9 +158,10 @@ export const run = <State, Custom, E, R>(
   handlers: Handlers<State, Custom, E, R>,
   transport: Transport,
   inbox: Inbox<Custom>,
-  connection: Connection
+  connection: Connection,
+  settings: Settings
 ): Effect.Effect<void, never, R> => {
-  const loop = new Loop(handlers, transport, inbox, connection)
+  const loop = new Loop(handlers, transport, inbox, connection, settings)
   return Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.exit(restore(loop.run)), (exit) => loop.finish(exit))
   )

@@ -11,10 +11,16 @@ import * as Queue from "effect/Queue"
 import { type CloseInfo, SendError } from "../Connection.js"
 import * as Message from "../Message.js"
 import * as Close from "./close.js"
+import { utf8Length } from "./close.js"
 import type { Closed, Frame } from "../Testing.js"
 import type { Sink, Transport } from "./transport.js"
 
 type State = "open" | "closing" | "closed"
+
+const wake = (waiters: Array<(effect: Effect.Effect<void>) => void>): Array<(effect: Effect.Effect<void>) => void> => {
+  for (const waiter of waiters) waiter(Effect.void)
+  return []
+}
 
 export class MemoryConnection implements Transport {
   state: State = "open"
@@ -29,22 +35,65 @@ export class MemoryConnection implements Transport {
   private readonly closedSignal = Deferred.unsafeMake<void>(FiberId.none)
   readonly awaitClosed = Deferred.await(this.closedSignal)
 
-  /** `answersClose: false` makes a peer that never answers the server's close frame. */
-  constructor(readonly sink: Sink, readonly options: { readonly answersClose?: boolean } = {}) {}
+  /** Pings the server sent. */
+  pings = 0
+  /** Bytes of frames the server sent that the peer has not read yet. */
+  private buffered = 0
+  private paused = false
+  private drainWaiters: Array<(effect: Effect.Effect<void>) => void> = []
+  private readableWaiters: Array<(effect: Effect.Effect<void>) => void> = []
+
+  /**
+   * `answersClose: false` makes a peer that never answers the server's close frame, `answersPings:
+   * false` one that never answers pings (a half-open connection).
+   */
+  constructor(
+    readonly sink: Sink,
+    readonly options: { readonly answersClose?: boolean; readonly answersPings?: boolean } = {}
+  ) {}
 
   // server side
 
   sendText(text: string): SendError | undefined {
     if (this.state !== "open") return new SendError({ reason: "SocketClosed" })
+    this.buffered += utf8Length(text)
     this.frames.unsafeOffer({ _tag: "Text", text })
     return undefined
   }
 
   sendBinary(data: Uint8Array): SendError | undefined {
     if (this.state !== "open") return new SendError({ reason: "SocketClosed" })
+    this.buffered += data.length
     this.frames.unsafeOffer({ _tag: "Binary", data: data.slice() })
     return undefined
   }
+
+  ping(): void {
+    if (this.state !== "open") return
+    this.pings++
+    if (this.options.answersPings !== false) this.sink.pong()
+  }
+
+  pause(): void {
+    this.paused = true
+  }
+
+  resume(): void {
+    this.paused = false
+    this.readableWaiters = wake(this.readableWaiters)
+  }
+
+  bufferedAmount(): number {
+    return this.buffered
+  }
+
+  readonly awaitDrain: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.state !== "open" || this.buffered === 0) return resume(Effect.void)
+    this.drainWaiters.push(resume)
+    return Effect.sync(() => {
+      this.drainWaiters = this.drainWaiters.filter((waiter) => waiter !== resume)
+    })
+  })
 
   close(code: number, reason: string): void {
     if (this.state !== "open") return
@@ -72,6 +121,25 @@ export class MemoryConnection implements Transport {
   }
 
   // peer side
+
+  /** The peer reads the next frame; what it read no longer counts as buffered. */
+  readonly takeFrame: Effect.Effect<Frame> = Effect.map(Queue.take(this.frames), (frame) => this.consumed(frame))
+
+  /** What `takeFrame` does for a frame obtained otherwise (a poll). */
+  consumed(frame: Frame): Frame {
+    this.buffered -= frame._tag === "Text" ? utf8Length(frame.text) : frame.data.length
+    this.drainWaiters = wake(this.drainWaiters)
+    return frame
+  }
+
+  /** Waits while the server does not read (its inbox is full), as a TCP sender would. */
+  readonly awaitReadable: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (!this.paused || this.state !== "open") return resume(Effect.void)
+    this.readableWaiters.push(resume)
+    return Effect.sync(() => {
+      this.readableWaiters = this.readableWaiters.filter((waiter) => waiter !== resume)
+    })
+  })
 
   peerSend(message: Message.TextMessage | Message.BinaryMessage): boolean {
     if (this.state !== "open") return false
@@ -108,5 +176,7 @@ export class MemoryConnection implements Transport {
   private finish(): void {
     this.state = "closed"
     Deferred.unsafeDone(this.closedSignal, Exit.void)
+    this.drainWaiters = wake(this.drainWaiters)
+    this.readableWaiters = wake(this.readableWaiters)
   }
 }

@@ -5,9 +5,11 @@
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Http from "node:http"
+import type { Duplex } from "node:stream"
 import * as WS from "ws"
 import { SendError } from "../Connection.js"
 import * as Message from "../Message.js"
@@ -55,12 +57,17 @@ export class NodeTransport implements Transport {
    * @param threshold with compression, the size below which messages go uncompressed; `ws` applies its
    * own threshold only without context takeover, so the transport applies it on every send
    */
+  private drainWaiters: Array<(effect: Effect.Effect<void>) => void> = []
+
   constructor(
     readonly ws: WS.WebSocket,
+    socket: Duplex,
     sink: Sink,
     readonly extensions: string,
     private readonly threshold: number
   ) {
+    ws.on("pong", () => sink.pong())
+    socket.on("drain", () => this.wakeDrainWaiters())
     ws.on("ping", (data: Buffer) => {
       if (ws.readyState !== WS.WebSocket.OPEN) return
       if (this.pendingPongs >= maxPendingPongs) {
@@ -80,6 +87,7 @@ export class NodeTransport implements Transport {
     ws.on("close", (code: number, reason: Buffer) => {
       sink.push(Message.ConnectionClosed(code, reason.toString("utf8")))
       Deferred.unsafeDone(this.closed, Exit.void)
+      this.wakeDrainWaiters()
     })
   }
 
@@ -121,6 +129,55 @@ export class NodeTransport implements Transport {
     this.ws.terminate()
   }
 
+  ping(): void {
+    if (this.ws.readyState !== WS.WebSocket.OPEN) return
+    try {
+      this.ws.ping()
+    } catch {
+      // a socket that cannot take a ping is closing; the heartbeat notices the missing pong
+    }
+  }
+
+  pause(): void {
+    this.ws.pause()
+  }
+
+  resume(): void {
+    this.ws.resume()
+  }
+
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount
+  }
+
+  /**
+   * The socket emits 'drain' only after a write it refused; bytes it accepted leave without an event,
+   * so a waiter also looks again after a few milliseconds.
+   */
+  readonly awaitDrain: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.ws.readyState !== WS.WebSocket.OPEN || this.ws.bufferedAmount === 0) return resume(Effect.void)
+    const timer = setTimeout(() => {
+      this.drainWaiters = this.drainWaiters.filter((waiter) => waiter !== wake)
+      resume(Effect.void)
+    }, 5)
+    const wake = (effect: Effect.Effect<void>) => {
+      clearTimeout(timer)
+      resume(effect)
+    }
+    this.drainWaiters.push(wake)
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      this.drainWaiters = this.drainWaiters.filter((waiter) => waiter !== wake)
+    })
+  })
+
+  private wakeDrainWaiters(): void {
+    if (this.drainWaiters.length === 0) return
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const waiter of waiters) waiter(Effect.void)
+  }
+
   isOpen(): boolean {
     return this.ws.readyState === WS.WebSocket.OPEN
   }
@@ -155,6 +212,7 @@ export const accept = (
     server.wss.handleUpgrade(incoming, socket, emptyHead, (ws) => {
       transport = new NodeTransport(
         ws,
+        socket,
         sink,
         server.extensions,
         server.extensions === "" || options.compression === false ? 0 : options.compression.threshold

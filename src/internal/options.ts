@@ -17,7 +17,20 @@ export interface Deflate {
   readonly clientNoContextTakeover?: boolean
 }
 
+export interface Outbound {
+  readonly highWaterMark: number
+  readonly policy: "suspend" | "fail" | "close"
+  readonly sendTimeout: Duration.Duration
+}
+
 export interface ResolvedOptions {
+  readonly heartbeat: { readonly interval: Duration.Duration; readonly timeout: Duration.Duration } | false
+  readonly idleTimeout: Duration.Duration | false
+  readonly initTimeout: Duration.Duration
+  readonly outbound: Outbound
+  readonly maxConnections: number
+  readonly maxConnectionsPerAddress: number
+  readonly retryAfter: Duration.Duration
   readonly maxMessageSize: number
   readonly closeTimeout: Duration.Duration
   readonly inboxCapacity: number
@@ -29,6 +42,13 @@ export interface ResolvedOptions {
 }
 
 export const defaults: ResolvedOptions = {
+  heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) },
+  idleTimeout: Duration.minutes(5),
+  initTimeout: Duration.seconds(10),
+  outbound: { highWaterMark: 1024 * 1024, policy: "suspend", sendTimeout: Duration.seconds(10) },
+  maxConnections: Number.POSITIVE_INFINITY,
+  maxConnectionsPerAddress: Number.POSITIVE_INFINITY,
+  retryAfter: Duration.seconds(5),
   maxMessageSize: 1024 * 1024,
   closeTimeout: Duration.seconds(5),
   inboxCapacity: 1024,
@@ -106,6 +126,53 @@ const resolveCompression = (value: boolean | CompressionOptions | undefined) =>
     } satisfies Deflate
   })
 
+/** A positive, finite duration; `undefined` gives the fallback. */
+const duration = (option: string, value: Duration.DurationInput | undefined, fallback: Duration.Duration) => {
+  if (value === undefined) return Either.right(fallback)
+  const decoded = Duration.decodeUnknown(value)
+  return decoded._tag === "Some" && Duration.isFinite(decoded.value) && Duration.toMillis(decoded.value) > 0
+    ? Either.right(decoded.value)
+    : invalid(option, value, "a positive, finite Duration")
+}
+
+const limit = (option: string, value: number | undefined) =>
+  value === undefined ? Either.right(Number.POSITIVE_INFINITY) : integer(option, value, 0, 1, Number.MAX_SAFE_INTEGER)
+
+const resolveHeartbeat = (value: Options["heartbeat"]) =>
+  Either.gen(function*() {
+    if (value === false) return false as const
+    if (value !== undefined && (typeof value !== "object" || value === null)) {
+      return yield* invalid("heartbeat", value, "false or { interval, timeout }")
+    }
+    const fallback = defaults.heartbeat as { interval: Duration.Duration; timeout: Duration.Duration }
+    return {
+      interval: yield* duration("heartbeat.interval", value?.interval, fallback.interval),
+      timeout: yield* duration("heartbeat.timeout", value?.timeout, fallback.timeout)
+    }
+  })
+
+const resolveOutbound = (value: Options["outbound"]) =>
+  Either.gen(function*() {
+    if (value !== undefined && (typeof value !== "object" || value === null)) {
+      return yield* invalid("outbound", value, "{ highWaterMark, policy, sendTimeout }")
+    }
+    const policy = value?.policy ?? defaults.outbound.policy
+    if (policy !== "suspend" && policy !== "fail" && policy !== "close") {
+      return yield* invalid("outbound.policy", policy, "\"suspend\", \"fail\" or \"close\"")
+    }
+    return {
+      highWaterMark: yield* integer(
+        "outbound.highWaterMark",
+        value?.highWaterMark,
+        defaults.outbound.highWaterMark,
+        1,
+        Number.MAX_SAFE_INTEGER
+      ),
+      policy,
+      sendTimeout: yield* duration("outbound.sendTimeout", value?.sendTimeout, defaults.outbound.sendTimeout)
+    } satisfies Outbound
+  })
+
 const resolveSubprotocols = (value: Options["subprotocols"]) => {
   if (value === undefined) return Either.right(undefined)
   if (typeof value === "function") return Either.right(value)
@@ -151,17 +218,18 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
       Number.MAX_SAFE_INTEGER
     )
     const inboxCapacity = yield* integer("inboxCapacity", options.inboxCapacity, defaults.inboxCapacity, 1, 1 << 24)
-    let closeTimeout = defaults.closeTimeout
-    if (options.closeTimeout !== undefined) {
-      const decoded = Duration.decodeUnknown(options.closeTimeout)
-      if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
-        return yield* invalid("closeTimeout", options.closeTimeout, "a finite Duration")
-      }
-      closeTimeout = decoded.value
-    }
     return {
+      heartbeat: yield* resolveHeartbeat(options.heartbeat),
+      idleTimeout: options.idleTimeout === false
+        ? false as const
+        : yield* duration("idleTimeout", options.idleTimeout, defaults.idleTimeout as Duration.Duration),
+      initTimeout: yield* duration("initTimeout", options.initTimeout, defaults.initTimeout),
+      outbound: yield* resolveOutbound(options.outbound),
+      maxConnections: yield* limit("maxConnections", options.maxConnections),
+      maxConnectionsPerAddress: yield* limit("maxConnectionsPerAddress", options.maxConnectionsPerAddress),
+      retryAfter: yield* duration("retryAfter", options.retryAfter, defaults.retryAfter),
+      closeTimeout: yield* duration("closeTimeout", options.closeTimeout, defaults.closeTimeout),
       maxMessageSize,
-      closeTimeout,
       inboxCapacity,
       compression: yield* resolveCompression(options.compression),
       chooseSubprotocol: yield* resolveSubprotocols(options.subprotocols),

@@ -14,6 +14,15 @@ export interface Transport {
   readonly sendBinary: (data: Uint8Array) => SendError | undefined
   /** Starts the closing handshake with a valid code; does nothing once closing. */
   readonly close: (code: number, reason: string) => void
+  /** Sends a ping; the peer's pong reaches the sink. */
+  readonly ping: () => void
+  /** Stops reading from the peer (TCP backpressure) until `resume`. */
+  readonly pause: () => void
+  readonly resume: () => void
+  /** Bytes queued for the peer and not yet written out. */
+  readonly bufferedAmount: () => number
+  /** Succeeds once the queued bytes drained (or the transport closed). */
+  readonly awaitDrain: Effect.Effect<void>
   /** Drops the connection without a closing handshake. */
   readonly terminate: () => void
   /** Whether frames can still be sent. */
@@ -29,4 +38,6 @@ export interface Transport {
 /** Where a transport delivers what the peer sends. */
 export interface Sink {
   readonly push: (item: Item<never>) => void
+  /** The peer answered a ping. */
+  readonly pong: () => void
 }
