@@ -142,7 +142,7 @@ export interface TestClient {
   readonly frames: Stream.Stream<Frame, TestClientError>
   /** Waits for the close as the client saw it. */
   readonly closed: Effect.Effect<Closed>
-  /** Waits until the server side is done, and returns how it ended (what `onClose` received). */
+  /** Waits until the server side is done (`onClose` ran, the route returned), and returns how it ended. */
   readonly closeInfo: Effect.Effect<CloseInfo>
   /** How many pings the server has sent so far. */
   readonly pings: Effect.Effect<number>
@@ -183,7 +183,11 @@ const realTimeout = (millis: number) =>
     return Effect.sync(() => clearTimeout(timer))
   })
 
-const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestClient => {
+const makeClient = (
+  connection: MemoryConnection,
+  route: Fiber.Fiber<unknown, unknown>,
+  receiveTimeout: number
+): TestClient => {
   const closedError = Effect.suspend(() =>
     Effect.fail(new TestClientError({ reason: "Closed", closed: connection.closedAs }))
   )
@@ -218,7 +222,8 @@ const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestC
       )
     ),
     closed: Deferred.await(connection.peerClosed),
-    closeInfo: Deferred.await(connection.closeInfo),
+    // the route returns once the transport is closed: then the connection no longer counts anywhere
+    closeInfo: Effect.zipLeft(Deferred.await(connection.closeInfo), Fiber.await(route)),
     pings: Effect.sync(() => connection.pings)
   }
 }
@@ -249,7 +254,7 @@ const run = <E, R>(
     yield* Effect.raceFirst(Effect.asVoid(Deferred.await(accepted)), Effect.asVoid(Fiber.await(fiber)))
     const connection = yield* Deferred.poll(accepted)
     const receiveTimeout = Duration.toMillis(options?.receiveTimeout ?? Duration.seconds(2))
-    if (Option.isSome(connection)) return makeClient(yield* connection.value, receiveTimeout)
+    if (Option.isSome(connection)) return makeClient(yield* connection.value, fiber, receiveTimeout)
     const response = yield* Fiber.join(fiber)
     return yield* Effect.fail(new TestClientError({ reason: "Rejected", response }))
   }) as Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>>

@@ -130,8 +130,10 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
  *   with 1009; the check uses the declared frame length, before the payload is buffered.
  * - `closeTimeout`: how long the server waits for the peer's closing handshake after it sent a close
  *   frame, before it drops the connection (default 5 seconds).
- * - `inboxCapacity`: how many messages may wait for the handler before the selector stream is
- *   suspended (default 1024).
+ * - `inboxCapacity`: how many messages may wait for the handler (default 1024). At capacity the
+ *   transport stops reading the socket, so the client feels TCP backpressure, and the selector stream
+ *   is suspended; nothing is dropped. As the loop takes a whole batch per wake-up, a connection holds
+ *   at most twice this many messages: the batch being handled and a full inbox.
  * - `compression`: permessage-deflate (RFC 7692), off by default; `true` or settings to offer it.
  * - `subprotocols`: the server's choice of subprotocol among those the client offers: a list in the
  *   server's order of preference, or a function of the offered list. Without it none is chosen (`ws`

@@ -1,0 +1,158 @@
+// Liveness, backpressure and limits once on the real Node transport, with short real timeouts.
+import { HttpRouter, type HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, FiberId, Queue, Ref } from "effect"
+import { Action, Connection, type Message, Upgrade } from "effect-websocket"
+import WebSocket from "ws"
+import type { CloseInfo } from "../src/Connection.js"
+import { handshakeHeaders } from "./support/harness.js"
+import { handshakeRequest, rawConnect, serve, serverCloseCode, statusOf, within } from "./support/server.js"
+
+const echo = (closes: Queue.Queue<CloseInfo>) => ({
+  onInit: () => Effect.succeed(Upgrade.initial(null)),
+  onMessage: (state: null, message: Message.Message<never>, connection: Connection.Connection) =>
+    message._tag === "TextMessage"
+      ? Effect.as(Connection.sendText(connection, message.text), Action.continueConnection(state))
+      : Effect.succeed(Action.continueConnection(state)),
+  onClose: (_: null, info: CloseInfo) => Queue.offer(closes, info)
+})
+
+const serveRoute = <E>(
+  route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpServerRequest.HttpServerRequest>
+) =>
+  serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
+
+const open = (port: number, options?: WebSocket.ClientOptions) =>
+  Effect.acquireRelease(
+    within(
+      "open",
+      Effect.async<{ ws: WebSocket; closed: Effect.Effect<{ code: number; reason: string }>; messages: Queue.Queue<string> }>((resume) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, options)
+        const messages = Effect.runSync(Queue.unbounded<string>())
+        const closed = Deferred.unsafeMake<{ code: number; reason: string }>(FiberId.none)
+        ws.on("message", (data: Buffer) => messages.unsafeOffer(data.toString()))
+        ws.on("close", (code: number, reason: Buffer) => Deferred.unsafeDone(closed, Exit.succeed({ code, reason: reason.toString() })))
+        ws.on("error", () => {})
+        ws.once("open", () => resume(Effect.succeed({ ws, messages, closed: within("close", Deferred.await(closed)) })))
+      })
+    ),
+    ({ ws }) => Effect.sync(() => ws.terminate())
+  )
+
+describe("liveness on Node", () => {
+  it.scopedLive("the heartbeat detects a half-open peer: no pongs, no TCP close", () =>
+    Effect.gen(function*() {
+      const closes = yield* Queue.unbounded<CloseInfo>()
+      const server = yield* serveRoute(Upgrade.upgradeWebSocket(echo(closes), {
+        heartbeat: { interval: "100 millis", timeout: "100 millis" },
+        idleTimeout: false,
+        closeTimeout: "200 millis"
+      }))
+      const raw = yield* rawConnect(server.port)
+      yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
+      // the raw peer reads but never answers pings nor the close frame
+      const received = yield* raw.ended
+      assert.strictEqual(serverCloseCode(received), 1001)
+      assert.deepStrictEqual(yield* within("onClose", Queue.take(closes)), {
+        code: 1001,
+        reason: "heartbeat timeout",
+        initiator: "timeout"
+      })
+    }))
+
+  it.scopedLive("a ws client that answers pings stays; an idle one is closed after idleTimeout", () =>
+    Effect.gen(function*() {
+      const closes = yield* Queue.unbounded<CloseInfo>()
+      const server = yield* serveRoute(Upgrade.upgradeWebSocket(echo(closes), {
+        heartbeat: { interval: "50 millis", timeout: "200 millis" },
+        idleTimeout: "400 millis"
+      }))
+      const client = yield* open(server.port)
+      const pings = yield* Ref.make(0)
+      client.ws.on("ping", () => Effect.runSync(Ref.update(pings, (n) => n + 1)))
+      assert.deepStrictEqual(yield* client.closed, { code: 1001, reason: "idle timeout" })
+      assert.isAtLeast(yield* Ref.get(pings), 2, "pings were answered meanwhile, and do not count as activity")
+      assert.strictEqual((yield* Queue.take(closes)).initiator, "timeout")
+    }))
+})
+
+describe("backpressure on Node", () => {
+  it.scopedLive("a paused client: sends fail with Backpressure and the queue stays within one message of the mark", () =>
+    Effect.gen(function*() {
+      const outcome = yield* Deferred.make<{ sent: number; maxBuffered: number; error: string }>()
+      const message = "y".repeat(64 * 1024)
+      const highWaterMark = 256 * 1024
+      const server = yield* serveRoute(Upgrade.upgradeWebSocket({
+        onInit: () => Effect.succeed(Upgrade.initial(null)),
+        onMessage: (state: null, _message: Message.Message<never>, connection: Connection.Connection) =>
+          Effect.gen(function*() {
+            let maxBuffered = 0
+            for (let sent = 0; sent < 2000; sent++) {
+              const result = yield* Effect.either(Connection.sendText(connection, message))
+              maxBuffered = Math.max(maxBuffered, yield* Connection.bufferedAmount(connection))
+              if (result._tag === "Left") {
+                yield* Deferred.succeed(outcome, { sent, maxBuffered, error: result.left.reason })
+                break
+              }
+            }
+            return Action.continueConnection(state)
+          }),
+        onClose: () => Effect.void
+      }, { outbound: { highWaterMark, policy: "fail" } }))
+      const client = yield* open(server.port)
+      ;(client.ws as unknown as { _socket: import("node:net").Socket })._socket.pause()
+      client.ws.send("go")
+      const result = yield* within("backpressure", Deferred.await(outcome), 15)
+      assert.strictEqual(result.error, "Backpressure")
+      assert.isAtMost(result.maxBuffered, highWaterMark + message.length)
+      assert.isAtLeast(result.maxBuffered, highWaterMark)
+    }))
+
+  it.scopedLive("a full inbox stops reading the socket; nothing is lost and order is kept", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make(0)
+      const done = yield* Deferred.make<ReadonlyArray<number>>()
+      const received: Array<number> = []
+      const server = yield* serveRoute(Upgrade.upgradeWebSocket({
+        onInit: () => Effect.succeed(Upgrade.initial(null)),
+        onMessage: (state: null, message: Message.Message<never>) =>
+          Effect.gen(function*() {
+            if (message._tag !== "TextMessage") return Action.continueConnection(state)
+            // a slow handler: a real hop per message
+            yield* Effect.async<void>((resume) => void setImmediate(() => resume(Effect.void)))
+            received.push(Number(message.text))
+            if ((yield* Ref.updateAndGet(seen, (n) => n + 1)) === 2000) yield* Deferred.succeed(done, received)
+            return Action.continueConnection(state)
+          }),
+        onClose: () => Effect.void
+      }, { inboxCapacity: 8 }))
+      const client = yield* open(server.port)
+      for (let i = 0; i < 2000; i++) client.ws.send(String(i))
+      const all = yield* within("all messages", Deferred.await(done), 15)
+      assert.deepStrictEqual(all, Array.from({ length: 2000 }, (_, i) => i))
+    }))
+})
+
+describe("connection limits on Node", () => {
+  it.scopedLive("503 with Retry-After beyond maxConnections, 429 beyond maxConnectionsPerAddress", () =>
+    Effect.gen(function*() {
+      const closes = yield* Queue.unbounded<CloseInfo>()
+      const total = yield* serveRoute(Upgrade.upgradeWebSocket(echo(closes), { maxConnections: 2, retryAfter: "3 seconds" }))
+      yield* open(total.port)
+      yield* open(total.port)
+      const raw = yield* rawConnect(total.port)
+      yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
+      const refused = yield* raw.ended
+      assert.strictEqual(statusOf(refused), 503)
+      assert.include(refused.toString("latin1").toLowerCase(), "retry-after: 3")
+
+      const perAddress = yield* serveRoute(Upgrade.upgradeWebSocket(echo(closes), { maxConnectionsPerAddress: 1 }))
+      yield* open(perAddress.port)
+      const second = yield* rawConnect(perAddress.port)
+      yield* second.write(handshakeRequest("/ws", handshakeHeaders))
+      assert.strictEqual(statusOf(yield* second.ended), 429)
+      const other = yield* open(perAddress.port, { localAddress: "127.0.0.2" })
+      other.ws.send("from another address")
+      assert.strictEqual(yield* within("echo", Queue.take(other.messages)), "from another address")
+    }))
+})

@@ -1,0 +1,259 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Action, Connection, type Message, Testing, Upgrade } from "effect-websocket"
+
+/** Waits until `n` fibers sleep on the TestClock, so that moving it does not race them. */
+const sleepers = (n: number) =>
+  TestClock.sleeps().pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (sleeps) => sleeps.length >= n }))
+
+const echo = {
+  onInit: () => Effect.succeed(Upgrade.initial(0)),
+  onMessage: (count: number, message: Message.Message<never>, connection: Connection.Connection) =>
+    message._tag === "TextMessage"
+      ? Effect.as(Connection.sendText(connection, message.text), Action.continueConnection(count + 1))
+      : Effect.succeed(Action.continueConnection(count)),
+  onClose: () => Effect.void
+}
+
+describe("liveness", () => {
+  describe("heartbeat", () => {
+    it.scoped("pings every interval; a peer that answers stays connected", () =>
+      Effect.gen(function*() {
+        const client = yield* Testing.connect(echo, {
+          upgrade: { heartbeat: { interval: "10 seconds", timeout: "3 seconds" }, idleTimeout: false }
+        })
+        yield* sleepers(1)
+        assert.strictEqual(yield* client.pings, 0)
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(yield* client.pings, 1)
+        for (let i = 0; i < 5; i++) {
+          yield* sleepers(1)
+          yield* TestClock.adjust("13 seconds")
+        }
+        assert.strictEqual(yield* client.pings, 6)
+        yield* client.sendText("still here")
+        assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "still here" })
+      }))
+
+    it.scoped("closes a peer whose pong does not come within the timeout: 1001, initiator timeout", () =>
+      Effect.gen(function*() {
+        const client = yield* Testing.connect(echo, {
+          autoPong: false,
+          upgrade: { heartbeat: { interval: "10 seconds", timeout: "3 seconds" }, idleTimeout: false }
+        })
+        yield* sleepers(1)
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(yield* client.pings, 1)
+        yield* sleepers(1)
+        const closed = yield* Effect.fork(client.closed)
+        yield* TestClock.adjust("2999 millis")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(closed)), "not before the timeout")
+        yield* TestClock.adjust("1 millis")
+        assert.deepStrictEqual(yield* Fiber.join(closed), { code: 1001, reason: "heartbeat timeout" })
+        assert.deepStrictEqual(yield* client.closeInfo, { code: 1001, reason: "heartbeat timeout", initiator: "timeout" })
+      }))
+  })
+
+  describe("idleTimeout", () => {
+    it.scoped("closes after no data frame either way for idleTimeout; traffic in both directions resets it", () =>
+      Effect.gen(function*() {
+        const said = yield* Deferred.make<Connection.Connection>()
+        const client = yield* Testing.connect({
+          ...echo,
+          onInit: (connection) => Effect.as(Deferred.succeed(said, connection), Upgrade.initial(0))
+        }, { upgrade: { heartbeat: false, idleTimeout: "1 minute" } })
+        const connection = yield* Deferred.await(said)
+        yield* sleepers(1)
+        yield* TestClock.adjust("50 seconds")
+        yield* client.sendText("inbound") // resets at 50 s
+        yield* client.receive
+        yield* TestClock.adjust("50 seconds")
+        yield* Connection.sendText(connection, "outbound") // resets at 100 s
+        yield* TestClock.adjust("59 seconds")
+        assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "outbound" })
+        const closed = yield* Effect.fork(client.closed)
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(yield* Fiber.join(closed), { code: 1001, reason: "idle timeout" })
+        assert.deepStrictEqual(yield* client.closeInfo, { code: 1001, reason: "idle timeout", initiator: "timeout" })
+      }))
+  })
+
+  describe("initTimeout", () => {
+    it.scoped("interrupts a slow onInit, closes with 1011, and drops what arrived meanwhile", () =>
+      Effect.gen(function*() {
+        const interrupted = yield* Deferred.make<void>()
+        const handled = yield* Ref.make(0)
+        const closes = yield* Ref.make(0)
+        const client = yield* Testing.connect({
+          onInit: () =>
+            Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)), Effect.as(Upgrade.initial(0))),
+          onMessage: (count: number) => Effect.as(Ref.update(handled, (n) => n + 1), Action.continueConnection(count)),
+          onClose: () => Ref.update(closes, (n) => n + 1)
+        }, { upgrade: { initTimeout: "5 seconds", heartbeat: false, idleTimeout: false } })
+        yield* client.sendText("early")
+        yield* sleepers(1)
+        yield* TestClock.adjust("5 seconds")
+        assert.deepStrictEqual(yield* client.closed, { code: 1011, reason: "onInit timed out" })
+        assert.deepStrictEqual(yield* client.closeInfo, { code: 1011, reason: "onInit timed out", initiator: "timeout" })
+        yield* Deferred.await(interrupted)
+        assert.strictEqual(yield* Ref.get(handled), 0, "nothing is handled without a state")
+        assert.strictEqual(yield* Ref.get(closes), 0, "no state, so no onClose; onInit's own finalisers ran")
+      }))
+  })
+})
+
+describe("backpressure", () => {
+  /** A producer that sends 1 KiB frames until a send fails, recording each outcome and the queue. */
+  const producer = (outcomes: Ref.Ref<ReadonlyArray<string>>, maxBuffered: Ref.Ref<number>) => ({
+    onInit: () => Effect.succeed(Upgrade.initial(null)),
+    onMessage: (state: null, message: Message.Message<never>, connection: Connection.Connection) =>
+      Effect.gen(function*() {
+        if (message._tag !== "TextMessage") return Action.continueConnection(state)
+        for (let i = 0; i < 100; i++) {
+          const result = yield* Effect.either(Connection.sendText(connection, "x".repeat(1024)))
+          yield* Ref.update(maxBuffered, (max) => Math.max(max, 0))
+          const buffered = yield* Connection.bufferedAmount(connection)
+          yield* Ref.update(maxBuffered, (max) => Math.max(max, buffered))
+          yield* Ref.update(outcomes, (all) => [...all, result._tag === "Right" ? "sent" : result.left.reason])
+          if (result._tag === "Left") break
+        }
+        return Action.continueConnection(state)
+      }),
+    onClose: () => Effect.void
+  })
+
+  const setup = (policy: "suspend" | "fail" | "close") =>
+    Effect.gen(function*() {
+      const outcomes = yield* Ref.make<ReadonlyArray<string>>([])
+      const maxBuffered = yield* Ref.make(0)
+      const client = yield* Testing.connect(producer(outcomes, maxBuffered), {
+        upgrade: {
+          heartbeat: false,
+          idleTimeout: false,
+          outbound: { highWaterMark: 8 * 1024, policy, sendTimeout: "10 seconds" }
+        }
+      })
+      return { client, outcomes, maxBuffered }
+    })
+
+  it.scoped("fail: a send over the high-water mark fails at once with Backpressure", () =>
+    Effect.gen(function*() {
+      const { client, maxBuffered, outcomes } = yield* setup("fail")
+      yield* client.sendText("go") // the client then reads nothing: a paused peer
+      yield* Effect.repeat(Ref.get(outcomes), { until: (all) => all.at(-1) === "Backpressure" })
+      assert.deepStrictEqual(yield* Ref.get(outcomes), [...Array(8).fill("sent"), "Backpressure"])
+      assert.isAtMost(yield* Ref.get(maxBuffered), 8 * 1024 + 1024, "never past the mark by more than one message")
+    }))
+
+  it.scoped("suspend: a send waits for the peer to read, then goes out; without reading it times out", () =>
+    Effect.gen(function*() {
+      const { client, maxBuffered, outcomes } = yield* setup("suspend")
+      yield* client.sendText("go")
+      yield* Effect.repeat(Ref.get(outcomes), { until: (all) => all.length === 8 })
+      yield* sleepers(1)
+      assert.strictEqual((yield* Ref.get(outcomes)).length, 8, "the ninth send is waiting")
+      for (let i = 0; i < 4; i++) yield* client.receive // the peer reads four frames
+      yield* Effect.repeat(Ref.get(outcomes), { until: (all) => all.length === 12 })
+      yield* sleepers(1)
+      yield* TestClock.adjust("10 seconds")
+      yield* Effect.repeat(Ref.get(outcomes), { until: (all) => all.at(-1) === "Timeout" })
+      assert.deepStrictEqual(yield* Ref.get(outcomes), [...Array(12).fill("sent"), "Timeout"])
+      assert.isAtMost(yield* Ref.get(maxBuffered), 8 * 1024 + 1024)
+    }))
+
+  it.scoped("close: a send over the mark fails with Backpressure and the connection closes with 1008", () =>
+    Effect.gen(function*() {
+      const { client, outcomes } = yield* setup("close")
+      yield* client.sendText("go")
+      assert.deepStrictEqual(yield* client.closed, { code: 1008, reason: "outbound buffer full" })
+      assert.deepStrictEqual(yield* client.closeInfo, { code: 1008, reason: "outbound buffer full", initiator: "error" })
+      assert.deepStrictEqual(yield* Ref.get(outcomes), [...Array(8).fill("sent"), "Backpressure"])
+    }))
+})
+
+describe("bounded inbox", () => {
+  // the loop takes a whole batch at each wake-up, so a connection holds at most two inboxes' worth:
+  // the batch being handled and a full inbox
+  it.scoped("at capacity the transport stops reading: the peer's sends wait, then all arrive in order", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      const client = yield* Testing.connect({
+        onInit: () => Effect.succeed(Upgrade.initial(null)),
+        onMessage: (state: null, message: Message.Message<never>) =>
+          Effect.gen(function*() {
+            yield* Deferred.await(release)
+            if (message._tag === "TextMessage") yield* Ref.update(seen, (all) => [...all, message.text])
+            return Action.continueConnection(state)
+          }),
+        onClose: () => Effect.void
+      }, { upgrade: { inboxCapacity: 4, heartbeat: false, idleTimeout: false } })
+      const sent = yield* Ref.make(0)
+      const sender = yield* Effect.fork(Effect.forEach(
+        Array.from({ length: 30 }, (_, i) => `m${i}`),
+        (text) => Effect.zipRight(client.sendText(text), Ref.update(sent, (n) => n + 1))
+      ))
+      yield* Effect.repeat(Ref.get(sent), { until: (n) => n >= 5 })
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      assert.isAtMost(yield* Ref.get(sent), 2 * 4, "the peer is held back once the inbox is full")
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(sender)
+      yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 30 })
+      assert.deepStrictEqual(yield* Ref.get(seen), Array.from({ length: 30 }, (_, i) => `m${i}`))
+    }))
+
+  it.scoped("a selector stream is suspended, not dropped, while the inbox is full", () =>
+    Effect.gen(function*() {
+      const pulled = yield* Ref.make(0)
+      const release = yield* Deferred.make<void>()
+      const seen = yield* Ref.make<ReadonlyArray<number>>([])
+      yield* Testing.connect({
+        onInit: () =>
+          Effect.succeed(Upgrade.initialWithSelector(
+            null,
+            Stream.iterate(0, (n) => n + 1).pipe(Stream.take(50), Stream.tap(() => Ref.update(pulled, (n) => n + 1)), Stream.rechunk(1))
+          )),
+        onMessage: (state: null, message: Message.Message<number>) =>
+          Effect.gen(function*() {
+            yield* Deferred.await(release)
+            if (message._tag === "CustomMessage") yield* Ref.update(seen, (all) => [...all, message.value])
+            return Action.continueConnection(state)
+          }),
+        onClose: () => Effect.void
+      }, { upgrade: { inboxCapacity: 4, heartbeat: false, idleTimeout: false } })
+      yield* Effect.repeat(Ref.get(pulled), { until: (n) => n >= 5 })
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      assert.isAtMost(yield* Ref.get(pulled), 2 * 4 + 1, "the stream is not pulled while the inbox is full")
+      yield* Deferred.succeed(release, undefined)
+      yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 50 })
+      assert.deepStrictEqual(yield* Ref.get(seen), Array.from({ length: 50 }, (_, i) => i))
+    }))
+})
+
+describe("connection limits", () => {
+  it.scoped("beyond maxConnections the upgrade gets 503 with Retry-After; a freed slot is reused", () =>
+    Effect.gen(function*() {
+      const route = Upgrade.upgradeWebSocket(echo, { maxConnections: 2, retryAfter: "7 seconds", heartbeat: false, idleTimeout: false })
+      const first = yield* Testing.connectTo(route, "/")
+      yield* Testing.connectTo(route, "/")
+      const refused = yield* Effect.flip(Testing.connectTo(route, "/"))
+      assert.strictEqual(refused._tag === "TestClientError" && refused.response?.status, 503)
+      assert.strictEqual(refused._tag === "TestClientError" && refused.response?.headers["retry-after"], "7")
+      yield* first.close(1000)
+      yield* first.closeInfo
+      const third = yield* Testing.connectTo(route, "/")
+      yield* third.sendText("in")
+      assert.deepStrictEqual(yield* third.receive, { _tag: "Text", text: "in" })
+    }))
+
+  it.scoped("beyond maxConnectionsPerAddress the upgrade gets 429; other addresses are unaffected", () =>
+    Effect.gen(function*() {
+      const route = Upgrade.upgradeWebSocket(echo, { maxConnectionsPerAddress: 1, heartbeat: false, idleTimeout: false })
+      yield* Testing.connectTo(route, "/", { remoteAddress: "10.0.0.1" })
+      const refused = yield* Effect.flip(Testing.connectTo(route, "/", { remoteAddress: "10.0.0.1" }))
+      assert.strictEqual(refused._tag === "TestClientError" && refused.response?.status, 429)
+      const other = yield* Testing.connectTo(route, "/", { remoteAddress: "10.0.0.2" })
+      yield* other.sendText("hi")
+      assert.deepStrictEqual(yield* other.receive, { _tag: "Text", text: "hi" })
+    }))
+})
