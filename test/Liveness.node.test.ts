@@ -1,10 +1,11 @@
 // Liveness, backpressure and limits once on the real Node transport, with short real timeouts.
 import { HttpRouter, type HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, FiberId, Queue, Ref } from "effect"
+import { Deferred, Effect, Queue, Ref } from "effect"
 import { Action, Connection, type Message, Upgrade } from "effect-websocket"
-import WebSocket from "ws"
+import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
+import { openWs } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
 import { handshakeRequest, rawConnect, serve, serverCloseCode, statusOf, within } from "./support/server.js"
 
@@ -22,22 +23,7 @@ const serveRoute = <E>(
 ) =>
   serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
 
-const open = (port: number, options?: WebSocket.ClientOptions) =>
-  Effect.acquireRelease(
-    within(
-      "open",
-      Effect.async<{ ws: WebSocket; closed: Effect.Effect<{ code: number; reason: string }>; messages: Queue.Queue<string> }>((resume) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, options)
-        const messages = Effect.runSync(Queue.unbounded<string>())
-        const closed = Deferred.unsafeMake<{ code: number; reason: string }>(FiberId.none)
-        ws.on("message", (data: Buffer) => messages.unsafeOffer(data.toString()))
-        ws.on("close", (code: number, reason: Buffer) => Deferred.unsafeDone(closed, Exit.succeed({ code, reason: reason.toString() })))
-        ws.on("error", () => {})
-        ws.once("open", () => resume(Effect.succeed({ ws, messages, closed: within("close", Deferred.await(closed)) })))
-      })
-    ),
-    ({ ws }) => Effect.sync(() => ws.terminate())
-  )
+const open = (port: number, options?: WebSocket.ClientOptions) => openWs(`ws://127.0.0.1:${port}/ws`, options)
 
 describe("liveness on Node", () => {
   it.scopedLive("the heartbeat detects a half-open peer: no pongs, no TCP close", () =>
@@ -153,6 +139,6 @@ describe("connection limits on Node", () => {
       assert.strictEqual(statusOf(yield* second.ended), 429)
       const other = yield* open(perAddress.port, { localAddress: "127.0.0.2" })
       other.ws.send("from another address")
-      assert.strictEqual(yield* within("echo", Queue.take(other.messages)), "from another address")
+      assert.strictEqual(yield* other.next, "from another address")
     }))
 })

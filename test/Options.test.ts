@@ -1,12 +1,13 @@
 import { HttpRouter, HttpServerRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, FiberId, Option, Queue } from "effect"
+import { Effect, Option, Queue } from "effect"
 import { Action, Connection, type Message, Upgrade } from "effect-websocket"
 import * as Zlib from "node:zlib"
-import WebSocket from "ws"
+import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
+import { openWs, type WsClient } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
-import { clientFrame, handshakeRequest, rawConnect, serve, serverCloseCode, statusOf, within } from "./support/server.js"
+import { clientFrame, handshakeRequest, rawConnect, serve, serverCloseCode, statusOf } from "./support/server.js"
 
 /** Echoes text; answers "info" with the connection's handshake information as JSON. */
 const handlers = (closes?: Queue.Queue<CloseInfo>, seen?: Queue.Queue<string>) =>
@@ -50,37 +51,10 @@ const rawHandshake = (port: number, extra: Record<string, string>, path = "/ws")
     return { status: statusOf(received), headers, raw }
   })
 
-interface Client {
-  readonly ws: WebSocket
-  readonly next: Effect.Effect<string>
-  readonly closed: Effect.Effect<number>
-}
-
 const open = (port: number, path: string, options?: WebSocket.ClientOptions, protocols?: Array<string>) =>
-  Effect.acquireRelease(
-    within(
-      "open",
-      Effect.async<Client>((resume) => {
-        const ws = protocols === undefined
-          ? new WebSocket(`ws://127.0.0.1:${port}${path}`, options)
-          : new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, options)
-        const messages = Effect.runSync(Queue.unbounded<string>())
-        const closed = Deferred.unsafeMake<number>(FiberId.none)
-        ws.on("message", (data: Buffer) => messages.unsafeOffer(data.toString()))
-        ws.on("close", (code: number) => Deferred.unsafeDone(closed, Exit.succeed(code)))
-        ws.on("error", () => {})
-        ws.once("open", () =>
-          resume(Effect.succeed({
-            ws,
-            next: within("message", Queue.take(messages)),
-            closed: within("close", Deferred.await(closed))
-          })))
-      })
-    ),
-    (client) => Effect.sync(() => client.ws.terminate())
-  )
+  openWs(`ws://127.0.0.1:${port}${path}`, options, protocols)
 
-const info = (client: Client) =>
+const info = (client: WsClient) =>
   Effect.gen(function*() {
     client.ws.send("info")
     return JSON.parse(yield* client.next) as Record<string, unknown>

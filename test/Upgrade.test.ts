@@ -1,11 +1,12 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, FiberId, Layer, Queue, TestClock } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Queue, TestClock } from "effect"
 import { Action, Connection, type Message, Upgrade } from "effect-websocket"
-import WebSocket from "ws"
+import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
 import { Acceptor } from "../src/internal/acceptor.js"
 import { MemoryConnection } from "../src/internal/memory.js"
+import { connectWs, openWs } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
 import {
   clientFrame,
@@ -13,8 +14,7 @@ import {
   rawConnect,
   serve,
   serverCloseCode,
-  statusOf,
-  within
+  statusOf
 } from "./support/server.js"
 
 const echo = (closes?: Queue.Queue<CloseInfo>) =>
@@ -29,44 +29,11 @@ const echo = (closes?: Queue.Queue<CloseInfo>) =>
     onClose: (_state: null, info: CloseInfo) => closes === undefined ? Effect.void : Queue.offer(closes, info)
   }) satisfies Upgrade.Handlers<null, never, Connection.SendError>
 
-interface TestClient {
-  readonly ws: WebSocket
-  readonly nextMessage: Effect.Effect<string>
-  readonly closed: Effect.Effect<{ readonly code: number; readonly reason: string }>
-}
-
-/** Opens a ws client (messages buffered from the start); or the HTTP status of a refused handshake. */
 const wsConnect = (port: number, path: string, options?: WebSocket.ClientOptions) =>
-  Effect.acquireRelease(
-    within(
-      "client handshake",
-      Effect.async<TestClient | { status: number }>((resume) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, options)
-        const messages = Effect.runSync(Queue.unbounded<string>())
-        const closed = Deferred.unsafeMake<{ code: number; reason: string }>(FiberId.none)
-        ws.on("error", () => {})
-        ws.on("message", (data: Buffer) => messages.unsafeOffer(data.toString("utf8")))
-        ws.on("close", (code: number, reason: Buffer) => {
-          Deferred.unsafeDone(closed, Exit.succeed({ code, reason: reason.toString() }))
-        })
-        ws.once("open", () =>
-          resume(Effect.succeed({
-            ws,
-            nextMessage: within("message", Queue.take(messages)),
-            closed: within("close", Deferred.await(closed))
-          })))
-        ws.once("unexpected-response", (_request, response) => {
-          resume(Effect.succeed({ status: response.statusCode ?? 0 }))
-          ws.terminate()
-        })
-      })
-    ),
-    (result) => Effect.sync(() => "ws" in result && result.ws.terminate())
-  )
+  connectWs(`ws://127.0.0.1:${port}${path}`, options)
 
 const open = (port: number, path: string, options?: WebSocket.ClientOptions) =>
-  Effect.flatMap(wsConnect(port, path, options), (result) =>
-    "ws" in result ? Effect.succeed(result) : Effect.dieMessage(`handshake refused with ${result.status}`))
+  openWs(`ws://127.0.0.1:${port}${path}`, options)
 
 describe("Upgrade", () => {
   describe("upgradeWebSocket", () => {
@@ -83,7 +50,7 @@ describe("Upgrade", () => {
         assert.deepStrictEqual(yield* wsConnect(server.port, "/ws"), { status: 401 })
         const client = yield* open(server.port, "/ws", { headers: { authorization: "Bearer secret" } })
         client.ws.send("let me in")
-        assert.strictEqual(yield* client.nextMessage, "let me in")
+        assert.strictEqual(yield* client.next, "let me in")
       }))
 
     it.scopedLive("provides the handlers' dependencies with a Layer", () =>
@@ -100,7 +67,7 @@ describe("Upgrade", () => {
         }).pipe(Effect.provide(Layer.succeed(Greeting, "hello from a layer")))
         const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
         const client = yield* open(server.port, "/ws")
-        assert.strictEqual(yield* client.nextMessage, "hello from a layer")
+        assert.strictEqual(yield* client.next, "hello from a layer")
       }))
 
     describe("refuses what is not a valid handshake, with a response and a closed socket", () => {
@@ -132,7 +99,7 @@ describe("Upgrade", () => {
             }
             const client = yield* open(server.port, "/ws")
             client.ws.send("still serving")
-            assert.strictEqual(yield* client.nextMessage, "still serving")
+            assert.strictEqual(yield* client.next, "still serving")
           }))
       }
 
@@ -153,7 +120,7 @@ describe("Upgrade", () => {
           const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes)))))
           const client = yield* open(server.port, "/ws")
           client.ws.send(new Uint8Array(1024 * 1024))
-          assert.strictEqual(yield* client.nextMessage, `${1024 * 1024} bytes`)
+          assert.strictEqual(yield* client.next, `${1024 * 1024} bytes`)
           client.ws.send(new Uint8Array(1024 * 1024 + 1))
           assert.strictEqual((yield* client.closed).code, 1009)
           const info = yield* Queue.take(closes)
@@ -161,7 +128,7 @@ describe("Upgrade", () => {
           assert.strictEqual(info.initiator, "error")
           const other = yield* open(server.port, "/ws")
           other.ws.send("still serving")
-          assert.strictEqual(yield* other.nextMessage, "still serving")
+          assert.strictEqual(yield* other.next, "still serving")
         }))
 
       it.scopedLive("is checked from the declared length, before the payload arrives", () =>
@@ -171,7 +138,7 @@ describe("Upgrade", () => {
           const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
           const client = yield* open(server.port, "/ws")
           client.ws.send(new Uint8Array(1000))
-          assert.strictEqual(yield* client.nextMessage, "1000 bytes")
+          assert.strictEqual(yield* client.next, "1000 bytes")
           const raw = yield* rawConnect(server.port)
           yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
           yield* raw.readUntil((received) => received.includes("\r\n\r\n"))
@@ -201,7 +168,7 @@ describe("Upgrade", () => {
             assert.strictEqual(info.initiator, "error")
             const client = yield* open(server.port, "/ws")
             client.ws.send("still serving")
-            assert.strictEqual(yield* client.nextMessage, "still serving")
+            assert.strictEqual(yield* client.next, "still serving")
           }))
       violation("an unmasked client frame", clientFrame(1, Buffer.from("hi"), { mask: false }), 1002)
       violation("invalid UTF-8 in a text frame", clientFrame(1, Buffer.from([0xc3, 0x28])), 1007)

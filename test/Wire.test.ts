@@ -7,7 +7,7 @@ import { HttpRouter } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Queue } from "effect"
 import { Action, Connection, type Message, Upgrade } from "effect-websocket"
-import WebSocket from "ws"
+import { openWs } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
 import {
   clientFrame,
@@ -39,19 +39,11 @@ const echoServer = Effect.gen(function*() {
 
 /** A well-behaved `ws` client gets an echo: the server is still serving. */
 const assertStillServing = (port: number) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => new WebSocket(`ws://127.0.0.1:${port}/ws`)),
-    (ws) =>
-      within(
-        "echo from a fresh ws client",
-        Effect.async<string>((resume) => {
-          ws.on("error", () => {})
-          ws.once("message", (data: Buffer) => resume(Effect.succeed(data.toString("utf8"))))
-          ws.once("open", () => ws.send("still serving"))
-        })
-      ).pipe(Effect.map((text) => assert.strictEqual(text, "still serving"))),
-    (ws) => Effect.sync(() => ws.terminate())
-  )
+  Effect.scoped(Effect.gen(function*() {
+    const client = yield* openWs(`ws://127.0.0.1:${port}/ws`)
+    client.ws.send("still serving")
+    assert.strictEqual(yield* client.next, "still serving")
+  }))
 
 /** A raw socket past a valid handshake: the whole 101 response has been read. */
 const handshake = (port: number) =>

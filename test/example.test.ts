@@ -1,9 +1,9 @@
 // `npm start`: the echo chat example as a user runs it, in its own process.
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, FiberId, Queue } from "effect"
+import { Deferred, Effect, Exit } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import WebSocket from "ws"
+import { openWs } from "./support/client.js"
 import { within } from "./support/server.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -36,43 +36,24 @@ const startExample = Effect.acquireRelease(
   ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
 )
 
-const chat = (url: string) =>
-  within(
-    "chat connection",
-    Effect.async<{ ws: WebSocket; next: Effect.Effect<string>; closed: Effect.Effect<number> }>((resume) => {
-      const ws = new WebSocket(url)
-      const messages = Effect.runSync(Queue.unbounded<string>())
-      const closed = Deferred.unsafeMake<number>(FiberId.none)
-      ws.on("message", (data: Buffer) => messages.unsafeOffer(data.toString()))
-      ws.on("close", (code: number) => Deferred.unsafeDone(closed, Exit.succeed(code)))
-      ws.on("error", () => {})
-      ws.once("open", () =>
-        resume(Effect.succeed({
-          ws,
-          next: within("chat message", Queue.take(messages)),
-          closed: within("chat close", Deferred.await(closed))
-        })))
-    })
-  )
-
 describe("npm start (examples/server.ts)", () => {
   it.scopedLive("prints its URL, echoes with the user's name, and stops cleanly on Ctrl-C", () =>
     Effect.gen(function*() {
       const example = yield* startExample
       const url = yield* example.url
 
-      const alice = yield* chat(`${url}?user=Alice`)
+      const alice = yield* openWs(`${url}?user=Alice`)
       alice.ws.send("hello")
       assert.strictEqual(yield* alice.next, "Alice: hello")
 
-      const anonymous = yield* chat(url)
+      const anonymous = yield* openWs(url)
       anonymous.ws.send("hi")
       assert.strictEqual(yield* anonymous.next, "Anonymous: hi")
       anonymous.ws.close(1000)
-      assert.strictEqual(yield* anonymous.closed, 1000)
+      assert.strictEqual((yield* anonymous.closed).code, 1000)
 
       example.child.kill("SIGINT")
-      assert.strictEqual(yield* alice.closed, 1001, "open connections are told the server is going away")
+      assert.strictEqual((yield* alice.closed).code, 1001, "open connections are told the server is going away")
       assert.strictEqual(yield* example.exited, 0, example.output())
     }), 60_000)
 })
