@@ -278,12 +278,12 @@ const internalError = HttpServerResponse.empty({ status: 500 })
  *
  * @example
  * ```ts
- * import { Effect, Option } from "effect"
+ * import { Effect } from "effect"
  * import { Action, Upgrade } from "effect-websocket"
  *
  * const route = Upgrade.upgradeWebSocket(
  *   {
- *     onInit: () => Effect.succeed([0, Option.none()] as const),
+ *     onInit: () => Effect.succeed(Upgrade.initial(0)),
  *     onMessage: (count: number) => Effect.succeed(Action.continueConnection(count + 1)),
  *     onClose: (count, info) => Effect.log(`closed after ${count} messages with ${info.code}`)
  *   },
