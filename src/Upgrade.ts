@@ -47,6 +47,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as HashSet from "effect/HashSet"
 import * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
@@ -366,15 +367,26 @@ const serve = <State, Custom, E, R>(
       Effect.forkDaemon(restore(Loop.run(handlers, transport, inbox, connection, settings))),
       (loop) =>
         restore(Fiber.await(loop)).pipe(
-          Effect.onInterrupt((interruptors) =>
-            transport.isOpen() && !HashSet.has(interruptors, HttpServerError.clientAbortFiberId)
-              ? Fiber.interrupt(loop)
-              : Fiber.await(loop)
-          ),
+          Effect.onInterrupt((interruptors) => {
+            if (!transport.isOpen() || HashSet.has(interruptors, HttpServerError.clientAbortFiberId)) {
+              return Fiber.await(loop)
+            }
+            if (isServerShutdown(interruptors)) transport.refuseNewConnections()
+            return Fiber.interrupt(loop)
+          }),
           Effect.ensuring(awaitClosed(transport, settings.closeTimeout))
         )
     )
   )
+
+/**
+ * Whether the route's fiber is interrupted because its server is shutting down. @effect/platform-node
+ * runs upgrade handlers in a `FiberSet` that, when the server's scope closes, interrupts them as a
+ * fiber id combined with its internal id -1; any other interrupter (a timeout around the route, a
+ * test) is not a server shutdown.
+ */
+const isServerShutdown = (interruptors: HashSet.HashSet<FiberId.FiberId>): boolean =>
+  HashSet.some(interruptors, (id) => HashSet.has(FiberId.ids(id), -1))
 
 /** Waits for the closing handshake to finish, dropping the connection if it takes too long. */
 const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.Effect<void> =>

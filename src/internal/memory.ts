@@ -116,6 +116,8 @@ export class MemoryConnection implements Transport {
     return this.state === "open"
   }
 
+  refuseNewConnections(): void {}
+
   ended(info: CloseInfo): void {
     Deferred.unsafeDone(this.closeInfo, Exit.succeed(info))
   }

@@ -61,7 +61,7 @@ export class NodeTransport implements Transport {
 
   constructor(
     readonly ws: WS.WebSocket,
-    socket: Duplex,
+    private readonly socket: Duplex,
     sink: Sink,
     readonly extensions: string,
     private readonly threshold: number
@@ -146,6 +146,11 @@ export class NodeTransport implements Transport {
     this.ws.resume()
   }
 
+  refuseNewConnections(): void {
+    const server = (this.socket as Duplex & { readonly server?: unknown }).server
+    if (server instanceof Http.Server) refuseNewConnections(server)
+  }
+
   bufferedAmount(): number {
     return this.ws.bufferedAmount
   }
@@ -183,6 +188,29 @@ export class NodeTransport implements Transport {
   }
 
   ended(): void {}
+}
+
+const refusing = new WeakSet<Http.Server>()
+const shuttingDown = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+/**
+ * When the server's scope closes, @effect/platform-node first removes its request listeners, then
+ * waits for the running handlers (our connections, for up to `closeTimeout`), and only then stops
+ * listening: meanwhile new connections would be accepted and never answered, and would keep the
+ * process alive. Stop listening now and answer stragglers with 503.
+ */
+const refuseNewConnections = (server: Http.Server): void => {
+  if (refusing.has(server)) return
+  refusing.add(server)
+  server.on("request", (_request: Http.IncomingMessage, response: Http.ServerResponse) => {
+    response.writeHead(503, { connection: "close", "content-length": "0" })
+    response.end()
+  })
+  server.on("upgrade", (_request: Http.IncomingMessage, socket: Duplex) => {
+    socket.end(shuttingDown)
+  })
+  // stops accepting and closes idle keep-alive connections; the platform's own close comes later
+  server.close()
 }
 
 /**

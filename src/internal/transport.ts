@@ -23,6 +23,12 @@ export interface Transport {
   readonly bufferedAmount: () => number
   /** Succeeds once the queued bytes drained (or the transport closed). */
   readonly awaitDrain: Effect.Effect<void>
+  /**
+   * The server this connection came through is shutting down: stop accepting connections and answer
+   * requests that still arrive with 503, so that the drain of open connections is not kept waiting by
+   * new ones. Idempotent per server.
+   */
+  readonly refuseNewConnections: () => void
   /** Drops the connection without a closing handshake. */
   readonly terminate: () => void
   /** Whether frames can still be sent. */
