@@ -63,36 +63,48 @@ describe("liveness on Node", () => {
 })
 
 describe("backpressure on Node", () => {
-  it.scopedLive("a paused client: sends fail with Backpressure and the queue stays within one message of the mark", () =>
-    Effect.gen(function*() {
-      const outcome = yield* Deferred.make<{ sent: number; maxBuffered: number; error: string }>()
-      const message = "y".repeat(64 * 1024)
-      const highWaterMark = 256 * 1024
-      const server = yield* serveRoute(Upgrade.upgradeWebSocket({
-        onInit: () => Effect.succeed(Upgrade.initial(null)),
-        onMessage: (state: null, _message: Message.Message<never>, connection: Connection.Connection) =>
-          Effect.gen(function*() {
-            let maxBuffered = 0
-            for (let sent = 0; sent < 2000; sent++) {
-              const result = yield* Effect.either(Connection.sendText(connection, message))
-              maxBuffered = Math.max(maxBuffered, yield* Connection.bufferedAmount(connection))
-              if (result._tag === "Left") {
-                yield* Deferred.succeed(outcome, { sent, maxBuffered, error: result.left.reason })
-                break
+  const paused = (policy: "suspend" | "fail" | "close", expected: string) =>
+    it.scopedLive(`a paused client, policy ${policy}: ${expected}, and the queue stays within one message of the mark`, () =>
+      Effect.gen(function*() {
+        const outcome = yield* Deferred.make<{ sent: number; maxBuffered: number; error: string }>()
+        const closes = yield* Queue.unbounded<CloseInfo>()
+        const message = "y".repeat(64 * 1024)
+        const highWaterMark = 256 * 1024
+        const server = yield* serveRoute(Upgrade.upgradeWebSocket({
+          onInit: () => Effect.succeed(Upgrade.initial(null)),
+          onMessage: (state: null, _message: Message.Message<never>, connection: Connection.Connection) =>
+            Effect.gen(function*() {
+              let maxBuffered = 0
+              for (let sent = 0; sent < 2000; sent++) {
+                const result = yield* Effect.either(Connection.sendText(connection, message))
+                maxBuffered = Math.max(maxBuffered, yield* Connection.bufferedAmount(connection))
+                if (result._tag === "Left") {
+                  yield* Deferred.succeed(outcome, { sent, maxBuffered, error: result.left.reason })
+                  break
+                }
               }
-            }
-            return Action.continueConnection(state)
-          }),
-        onClose: () => Effect.void
-      }, { outbound: { highWaterMark, policy: "fail" } }))
-      const client = yield* open(server.port)
-      ;(client.ws as unknown as { _socket: import("node:net").Socket })._socket.pause()
-      client.ws.send("go")
-      const result = yield* within("backpressure", Deferred.await(outcome), 15)
-      assert.strictEqual(result.error, "Backpressure")
-      assert.isAtMost(result.maxBuffered, highWaterMark + message.length)
-      assert.isAtLeast(result.maxBuffered, highWaterMark)
-    }))
+              return Action.continueConnection(state)
+            }),
+          onClose: (_: null, info: CloseInfo) => Queue.offer(closes, info)
+        }, { outbound: { highWaterMark, policy, sendTimeout: "300 millis" }, closeTimeout: "300 millis" }))
+        const client = yield* open(server.port)
+        ;(client.ws as unknown as { _socket: import("node:net").Socket })._socket.pause()
+        client.ws.send("go")
+        const result = yield* within("backpressure", Deferred.await(outcome), 15)
+        assert.strictEqual(result.error, expected)
+        assert.isAtMost(result.maxBuffered, highWaterMark + message.length)
+        assert.isAtLeast(result.maxBuffered, highWaterMark)
+        if (policy === "close") {
+          assert.deepStrictEqual(yield* within("onClose", Queue.take(closes)), {
+            code: 1008,
+            reason: "outbound buffer full",
+            initiator: "error"
+          })
+        }
+      }))
+  paused("fail", "Backpressure")
+  paused("suspend", "Timeout")
+  paused("close", "Backpressure")
 
   it.scopedLive("a full inbox stops reading the socket; nothing is lost and order is kept", () =>
     Effect.gen(function*() {
