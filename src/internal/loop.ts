@@ -30,6 +30,7 @@ class Loop<State, Custom, E, R> {
   state: State | undefined = undefined
   hasState = false
   selector: Fiber.RuntimeFiber<void> | undefined = undefined
+  watcher: Fiber.RuntimeFiber<void> | undefined = undefined
 
   constructor(
     readonly handlers: Handlers<State, Custom, E, R>,
@@ -79,7 +80,7 @@ class Loop<State, Custom, E, R> {
     this.hasState = true
     if (Option.isSome(selector)) yield* this.startSelector(selector.value)
     this.inbox.liveness.start(yield* Effect.clock)
-    yield* Effect.fork(Liveness.watch(this.inbox.liveness, this.transport, this.inbox, this.settings))
+    this.watcher = yield* Effect.fork(Liveness.watch(this.inbox.liveness, this.transport, this.inbox, this.settings))
     const { handlers, connection, transport } = this
     while (true) {
       const batch = yield* this.inbox.take
@@ -137,6 +138,7 @@ class Loop<State, Custom, E, R> {
         info = errorInfo
         this.transport.close(info.code, info.reason)
       }
+      if (this.watcher !== undefined) yield* Fiber.interrupt(this.watcher)
       yield* this.stopSelector
       this.inbox.close()
       if (this.hasState) {
