@@ -1,5 +1,5 @@
 // effect-websocket echo with its production defaults (heartbeat, idle timeout, limits on).
-import { HttpRouter, HttpServer } from "@effect/platform"
+import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { Action, Connection, type Message, Upgrade } from "effect-websocket"
@@ -20,7 +20,13 @@ const echo = Upgrade.upgradeWebSocket({
   onClose: () => Effect.void
 })
 
-const main = HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/", echo))).pipe(
+// GET /memory: forces a GC (with --expose-gc) and reports process.memoryUsage()
+const memory = Effect.sync(() => {
+  ;(globalThis as { gc?: () => void }).gc?.()
+  return HttpServerResponse.unsafeJson(process.memoryUsage())
+})
+
+const main = HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/", echo), HttpRouter.get("/memory", memory))).pipe(
   Layer.merge(Layer.effectDiscard(HttpServer.addressWith((address) =>
     Effect.sync(() => console.log(`PORT ${address._tag === "TcpAddress" ? address.port : 0}`))
   ))),

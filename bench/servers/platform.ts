@@ -11,7 +11,13 @@ const echo = Effect.gen(function*() {
   return HttpServerResponse.empty()
 }).pipe(Effect.scoped, Effect.orDie)
 
-const main = HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/", echo))).pipe(
+// GET /memory: forces a GC (with --expose-gc) and reports process.memoryUsage()
+const memory = Effect.sync(() => {
+  ;(globalThis as { gc?: () => void }).gc?.()
+  return HttpServerResponse.unsafeJson(process.memoryUsage())
+})
+
+const main = HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/", echo), HttpRouter.get("/memory", memory))).pipe(
   Layer.merge(Layer.effectDiscard(HttpServer.addressWith((address) =>
     Effect.sync(() => console.log(`PORT ${address._tag === "TcpAddress" ? address.port : 0}`))
   ))),

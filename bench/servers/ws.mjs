@@ -1,9 +1,17 @@
-// Raw ws echo: the reference. Text stays text, binary stays binary.
+// Raw ws echo: the reference. Text stays text, binary stays binary. GET /memory reports memory use.
+import { createServer } from "node:http"
 import { WebSocketServer } from "ws"
 
-const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: false })
+const memory = () => {
+  globalThis.gc?.()
+  return JSON.stringify(process.memoryUsage())
+}
+const server = createServer((request, response) => {
+  response.end(request.url === "/memory" ? memory() : "")
+})
+const wss = new WebSocketServer({ server, perMessageDeflate: false })
 wss.on("connection", (ws) => {
   ws.on("message", (data, isBinary) => ws.send(isBinary ? data : data.toString(), { binary: isBinary }))
 })
-wss.on("listening", () => console.log(`PORT ${wss.address().port}`))
+server.listen(0, "127.0.0.1", () => console.log(`PORT ${server.address().port}`))
 process.on("SIGTERM", () => process.exit(0))
