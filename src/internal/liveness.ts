@@ -45,45 +45,48 @@ const timedOut = (transport: Transport, inbox: Reporter, reason: string) =>
     inbox.push({ _tag: "Timeout", code: Close.GoingAway, reason })
   })
 
-const heartbeat = (
-  liveness: Liveness,
-  transport: Transport,
-  inbox: Reporter,
-  interval: Duration.Duration,
-  timeout: Duration.Duration
-) =>
-  Effect.gen(function*() {
-    while (true) {
-      yield* Effect.sleep(interval)
-      if (!transport.isOpen()) return
-      liveness.awaitingPong = true
-      transport.ping()
-      yield* Effect.sleep(timeout)
-      if (liveness.awaitingPong) return yield* timedOut(transport, inbox, "heartbeat timeout")
-    }
-  })
-
-const idle = (liveness: Liveness, transport: Transport, inbox: Reporter, limit: Duration.Duration) =>
-  Effect.gen(function*() {
-    const limitMillis = Duration.toMillis(limit)
-    while (true) {
-      const elapsed = (yield* Effect.clockWith((clock) => clock.currentTimeMillis)) - liveness.lastActivity
-      if (elapsed >= limitMillis) return yield* timedOut(transport, inbox, "idle timeout")
-      yield* Effect.sleep(Duration.millis(limitMillis - elapsed))
-    }
-  })
-
-/** Watches a connection until it times out (then closes it and tells the loop) or is interrupted. */
+/**
+ * Watches a connection until it times out (then closes it and tells the loop) or is interrupted. One
+ * fiber per connection handles both timers: it sleeps until the nearest deadline. The heartbeat pings
+ * `interval` after the previous heartbeat completed and checks for the pong `timeout` later.
+ */
 export const watch = (
   liveness: Liveness,
   transport: Transport,
   inbox: Reporter,
   settings: Settings
 ): Effect.Effect<void> => {
-  const watchers: Array<Effect.Effect<void>> = []
-  if (settings.heartbeat !== false) {
-    watchers.push(heartbeat(liveness, transport, inbox, settings.heartbeat.interval, settings.heartbeat.timeout))
-  }
-  if (settings.idleTimeout !== false) watchers.push(idle(liveness, transport, inbox, settings.idleTimeout))
-  return watchers.length === 0 ? Effect.void : Effect.raceAll(watchers)
+  const { heartbeat, idleTimeout } = settings
+  if (heartbeat === false && idleTimeout === false) return Effect.void
+  const interval = heartbeat === false ? 0 : Duration.toMillis(heartbeat.interval)
+  const timeout = heartbeat === false ? 0 : Duration.toMillis(heartbeat.timeout)
+  const idle = idleTimeout === false ? Number.POSITIVE_INFINITY : Duration.toMillis(idleTimeout)
+  return Effect.clockWith((clock) =>
+    Effect.gen(function*() {
+      let nextPing = clock.unsafeCurrentTimeMillis() + interval
+      let pongDue: number | undefined = undefined
+      while (true) {
+        const now = clock.unsafeCurrentTimeMillis()
+        if (now - liveness.lastActivity >= idle) return yield* timedOut(transport, inbox, "idle timeout")
+        if (heartbeat !== false) {
+          if (pongDue !== undefined && now >= pongDue) {
+            if (liveness.awaitingPong) return yield* timedOut(transport, inbox, "heartbeat timeout")
+            nextPing = pongDue + interval
+            pongDue = undefined
+          }
+          if (pongDue === undefined && now >= nextPing) {
+            if (!transport.isOpen()) return
+            liveness.awaitingPong = true
+            transport.ping()
+            pongDue = now + timeout
+          }
+        }
+        const wake = Math.min(
+          liveness.lastActivity + idle,
+          heartbeat === false ? Number.POSITIVE_INFINITY : pongDue ?? nextPing
+        )
+        yield* Effect.sleep(Duration.millis(Math.max(0, wake - now)))
+      }
+    })
+  )
 }
