@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes("--quick")
-const counts = quick ? [1000] : [1000, 10000]
+const counts = quick ? [1000] : [1000, 10000, 19000]
 const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0
 
 const servers = [
