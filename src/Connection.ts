@@ -175,10 +175,7 @@ export const sendText: {
   (text: string): (self: Connection) => Effect.Effect<void, SendError>
   (self: Connection, text: string): Effect.Effect<void, SendError>
 } = dual(2, (self: Connection, text: string): Effect.Effect<void, SendError> =>
-  Effect.suspend(() => {
-    const connection = self as ConnectionImpl
-    return connection.send(() => connection.transport.sendText(text))
-  }))
+  Effect.suspend(() => (self as ConnectionImpl).send(false, text)))
 
 /**
  * Send a binary frame to the client. Fails with `SendError` (`SocketClosed` once the connection is
@@ -201,10 +198,7 @@ export const sendBinary: {
   (data: Uint8Array): (self: Connection) => Effect.Effect<void, SendError>
   (self: Connection, data: Uint8Array): Effect.Effect<void, SendError>
 } = dual(2, (self: Connection, data: Uint8Array): Effect.Effect<void, SendError> =>
-  Effect.suspend(() => {
-    const connection = self as ConnectionImpl
-    return connection.send(() => connection.transport.sendBinary(data))
-  }))
+  Effect.suspend(() => (self as ConnectionImpl).send(true, data)))
 
 /**
  * Bytes queued for the peer and not yet written to the network: what the outbound policy compares

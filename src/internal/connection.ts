@@ -49,8 +49,8 @@ export class ConnectionImpl implements Connection {
    * Sends a frame, applying the outbound policy when the transport already holds `highWaterMark`
    * bytes: so the queue passes the mark by at most one message.
    */
-  send(write: () => SendError | undefined): Effect.Effect<void, SendError> {
-    if (this.transport.bufferedAmount() < this.outbound.highWaterMark) return this.write(write)
+  send(binary: boolean, data: string | Uint8Array): Effect.Effect<void, SendError> {
+    if (this.transport.bufferedAmount() < this.outbound.highWaterMark) return this.write(binary, data)
     switch (this.outbound.policy) {
       case "fail":
         return Effect.fail(backpressure)
@@ -63,7 +63,7 @@ export class ConnectionImpl implements Connection {
           return Effect.fail(backpressure)
         })
       case "suspend":
-        return this.afterDrain(write).pipe(
+        return this.afterDrain(binary, data).pipe(
           Effect.timeoutFail({
             duration: this.outbound.sendTimeout,
             onTimeout: () => new SendError({ reason: "Timeout" })
@@ -72,18 +72,20 @@ export class ConnectionImpl implements Connection {
     }
   }
 
-  private write(write: () => SendError | undefined): Effect.Effect<void, SendError> {
-    const error = write()
+  private write(binary: boolean, data: string | Uint8Array): Effect.Effect<void, SendError> {
+    const error = binary
+      ? this.transport.sendBinary(data as Uint8Array)
+      : this.transport.sendText(data as string)
     if (error !== undefined) return Effect.fail(error)
     this.inbox.liveness.touch()
     return Effect.void
   }
 
-  private afterDrain(write: () => SendError | undefined): Effect.Effect<void, SendError> {
+  private afterDrain(binary: boolean, data: string | Uint8Array): Effect.Effect<void, SendError> {
     return Effect.suspend(() =>
       !this.transport.isOpen() || this.transport.bufferedAmount() < this.outbound.highWaterMark
-        ? this.write(write)
-        : Effect.zipRight(this.transport.awaitDrain, this.afterDrain(write))
+        ? this.write(binary, data)
+        : Effect.zipRight(this.transport.awaitDrain, this.afterDrain(binary, data))
     )
   }
 }

@@ -87,14 +87,19 @@ export class Inbox<Custom> {
 
   /** Everything buffered, waiting for at least one item. */
   readonly take: Effect.Effect<ReadonlyArray<Item<Custom>>> = Effect.suspend(() =>
-    this.items.length > 0
-      ? this.drain
-      : Effect.async<ReadonlyArray<Item<Custom>>>((resume) => {
-        this.taker = resume
-        return Effect.sync(() => {
-          if (this.taker === resume) this.taker = undefined
-        })
-      })
+    this.items.length > 0 ? this.drain : this.wait
+  )
+
+  /** Built once: parking the loop allocates no effect of its own. */
+  private readonly cancelWait = Effect.sync(() => {
+    this.taker = undefined
+  })
+
+  private readonly wait: Effect.Effect<ReadonlyArray<Item<Custom>>> = Effect.async<ReadonlyArray<Item<Custom>>>(
+    (resume) => {
+      this.taker = resume
+      return this.cancelWait
+    }
   )
 
   /** The peer answered a ping. */
