@@ -1,6 +1,5 @@
 /** Close codes the library itself sends, and validation of user-chosen ones (RFC 6455, 7.4). */
 
-export const Normal = 1000
 export const GoingAway = 1001
 export const ProtocolError = 1002
 export const NoStatus = 1005

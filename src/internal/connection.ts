@@ -3,22 +3,21 @@ import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
-import { type Connection, SendError, TypeId } from "../Connection.js"
+import { type CloseInfo, type Connection, SendError, TypeId } from "../Connection.js"
 import * as Close from "./close.js"
-import type { ProtocolError } from "./inbox.js"
 import type { Liveness } from "./liveness.js"
 import type { Outbound } from "./options.js"
-import type { Transport } from "./transport.js"
+import { closeAndReport, type Sink, type Transport } from "./transport.js"
 
 export interface ConnectionImpl extends Pipeable {}
 
 /** The part of the connection's inbox a send uses: liveness, and reporting a policy close. */
-export interface Reporting {
+export interface Reporting extends Sink {
   readonly liveness: Liveness
-  push(item: ProtocolError): void
 }
 
 const backpressure = new SendError({ reason: "Backpressure" })
+const bufferFull: CloseInfo = { code: Close.PolicyViolation, reason: "outbound buffer full", initiator: "error" }
 
 export class ConnectionImpl implements Connection {
   readonly [TypeId]: typeof TypeId = TypeId
@@ -56,10 +55,7 @@ export class ConnectionImpl implements Connection {
         return Effect.fail(backpressure)
       case "close":
         return Effect.suspend(() => {
-          if (this.transport.isOpen()) {
-            this.transport.close(Close.PolicyViolation, "outbound buffer full")
-            this.inbox.push({ _tag: "ProtocolError", code: Close.PolicyViolation, reason: "outbound buffer full" })
-          }
+          if (this.transport.isOpen()) closeAndReport(this.transport, this.inbox, bufferFull)
           return Effect.fail(backpressure)
         })
       case "suspend":

@@ -1,13 +1,16 @@
 import * as Effect from "effect/Effect"
 import type * as Cause from "effect/Cause"
+import type { CloseInfo } from "../Connection.js"
 import type * as Message from "../Message.js"
 import { Liveness } from "./liveness.js"
 
-/** The peer broke the protocol; the transport is already closing with `code`. */
-export interface ProtocolError {
-  readonly _tag: "ProtocolError"
-  readonly code: number
-  readonly reason: string
+/**
+ * The connection is ending for a reason the transport or a timer saw (a protocol violation, a ping
+ * flood, the outbound policy, a liveness timeout); the transport is already closing with `info.code`.
+ */
+export interface Closing {
+  readonly _tag: "Closing"
+  readonly info: CloseInfo
 }
 
 /** The selector stream failed. */
@@ -16,14 +19,7 @@ export interface SelectorFailed {
   readonly cause: Cause.Cause<unknown>
 }
 
-/** A liveness timer expired; the transport is already closing with `code`. */
-export interface Timeout {
-  readonly _tag: "Timeout"
-  readonly code: number
-  readonly reason: string
-}
-
-export type Item<Custom> = Message.Message<Custom> | ProtocolError | SelectorFailed | Timeout
+export type Item<Custom> = Message.Message<Custom> | Closing | SelectorFailed
 
 /** A transport that can stop and restart reading from the peer. */
 export interface Flow {
@@ -51,10 +47,6 @@ export class Inbox<Custom> {
   private closed = false
 
   constructor(readonly capacity: number) {}
-
-  get size(): number {
-    return this.items.length
-  }
 
   /** Adds an item whatever the size; ignored once the inbox is closed. */
   push(item: Item<Custom>): void {

@@ -6,13 +6,7 @@ import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Close from "./close.js"
-import type { Timeout } from "./inbox.js"
-import type { Transport } from "./transport.js"
-
-/** Where a timeout is reported: the connection's inbox. */
-export interface Reporter {
-  push(item: Timeout): void
-}
+import { closeAndReport, type Sink, type Transport } from "./transport.js"
 
 export interface Settings {
   readonly heartbeat: { readonly interval: Duration.Duration; readonly timeout: Duration.Duration } | false
@@ -39,11 +33,8 @@ export class Liveness {
   }
 }
 
-const timedOut = (transport: Transport, inbox: Reporter, reason: string) =>
-  Effect.sync(() => {
-    transport.close(Close.GoingAway, reason)
-    inbox.push({ _tag: "Timeout", code: Close.GoingAway, reason })
-  })
+const timedOut = (transport: Transport, inbox: Sink, reason: string) =>
+  Effect.sync(() => closeAndReport(transport, inbox, { code: Close.GoingAway, reason, initiator: "timeout" }))
 
 /**
  * Watches a connection until it times out (then closes it and tells the loop) or is interrupted. One
@@ -53,7 +44,7 @@ const timedOut = (transport: Transport, inbox: Reporter, reason: string) =>
 export const watch = (
   liveness: Liveness,
   transport: Transport,
-  inbox: Reporter,
+  inbox: Sink,
   settings: Settings
 ): Effect.Effect<void> => {
   const { heartbeat, idleTimeout } = settings

@@ -94,10 +94,8 @@ class Loop<State, Custom, E, R> {
             )
             return { code: item.code, reason: item.reason, initiator: "peer" } satisfies CloseInfo
           }
-          case "ProtocolError":
-            return { code: item.code, reason: item.reason, initiator: "error" } satisfies CloseInfo
-          case "Timeout":
-            return { code: item.code, reason: item.reason, initiator: "timeout" } satisfies CloseInfo
+          case "Closing":
+            return item.info
           case "SelectorFailed":
             return yield* Effect.failCause(item.cause as Cause.Cause<E>)
           default: {

@@ -11,12 +11,12 @@ import * as FiberId from "effect/FiberId"
 import * as Http from "node:http"
 import type { Duplex } from "node:stream"
 import * as WS from "ws"
-import { SendError } from "../Connection.js"
+import { type CloseInfo, SendError } from "../Connection.js"
 import * as Message from "../Message.js"
 import * as Close from "./close.js"
 import type { Decision } from "./handshake.js"
 import type { ResolvedOptions } from "./options.js"
-import type { Sink, Transport } from "./transport.js"
+import { closeAndReport, type Sink, type Transport } from "./transport.js"
 
 const binary = { binary: true } as const
 const uncompressedText = { compress: false } as const
@@ -27,6 +27,7 @@ const uncompressedBinary = { binary: true, compress: false } as const
  * closes with 1008 instead and the loop reports it as an error.
  */
 const maxPendingPongs = 60
+const pingFlood: CloseInfo = { code: Close.PolicyViolation, reason: "too many pings awaiting a pong", initiator: "error" }
 const emptyHead = Buffer.alloc(0)
 
 /** The close code for each error `ws`'s receiver reports (see ws/lib/receiver.js). */
@@ -52,13 +53,12 @@ export class NodeTransport implements Transport {
   private readonly pongWritten = () => {
     this.pendingPongs--
   }
+  private drainWaiters: Array<(effect: Effect.Effect<void>) => void> = []
 
   /**
    * @param threshold with compression, the size below which messages go uncompressed; `ws` applies its
    * own threshold only without context takeover, so the transport applies it on every send
    */
-  private drainWaiters: Array<(effect: Effect.Effect<void>) => void> = []
-
   constructor(
     readonly ws: WS.WebSocket,
     private readonly socket: Duplex,
@@ -71,8 +71,7 @@ export class NodeTransport implements Transport {
     ws.on("ping", (data: Buffer) => {
       if (ws.readyState !== WS.WebSocket.OPEN) return
       if (this.pendingPongs >= maxPendingPongs) {
-        sink.push({ _tag: "ProtocolError", code: Close.PolicyViolation, reason: "too many pings awaiting a pong" })
-        this.close(Close.PolicyViolation, "too many pings")
+        closeAndReport(this, sink, pingFlood)
         return
       }
       this.pendingPongs++
@@ -82,7 +81,8 @@ export class NodeTransport implements Transport {
       sink.push(isBinary ? Message.BinaryMessage(data) : Message.TextMessage(data.toString("utf8")))
     })
     ws.on("error", (error: Error) => {
-      sink.push({ _tag: "ProtocolError", code: closeCodeOf(error), reason: error.message })
+      // ws is already closing with this code
+      sink.push({ _tag: "Closing", info: { code: closeCodeOf(error), reason: error.message, initiator: "error" } })
     })
     ws.on("close", (code: number, reason: Buffer) => {
       sink.push(Message.ConnectionClosed(code, reason.toString("utf8")))

@@ -47,3 +47,9 @@ export interface Sink {
   /** The peer answered a ping. */
   readonly pong: () => void
 }
+
+/** The server closes with `info.code` and tells the loop why, so that `onClose` gets `info`. */
+export const closeAndReport = (transport: Transport, sink: Sink, info: CloseInfo): void => {
+  transport.close(info.code, info.reason)
+  sink.push({ _tag: "Closing", info })
+}
