@@ -51,7 +51,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { CloseError } from "./Action.js"
@@ -193,13 +192,12 @@ const makeClient = (
   )
   const ifOpen = (send: () => boolean) => Effect.suspend(() => (send() ? Effect.void : closedError))
   const sendWhenReadable = (send: () => boolean) => Effect.zipRight(connection.awaitReadable, ifOpen(send))
-  const receive: Effect.Effect<Frame, TestClientError> = Effect.flatMap(Queue.poll(connection.frames), (frame) => {
-    if (Option.isSome(frame)) return Effect.succeed(connection.consumed(frame.value))
-    if (connection.state === "closed") return closedError
-    return Effect.raceFirst(
-      connection.takeFrame,
-      Effect.raceFirst(Effect.zipRight(Deferred.await(connection.peerClosed), closedError), realTimeout(receiveTimeout))
-    )
+  // waiting never consumes a frame, so the real-time guard can interrupt it without losing one
+  const receive: Effect.Effect<Frame, TestClientError> = Effect.suspend(() => {
+    const frame = connection.readFrame()
+    if (frame !== undefined) return Effect.succeed(frame)
+    if (connection.closedAs !== undefined) return closedError
+    return Effect.zipRight(Effect.raceFirst(connection.awaitFrame, realTimeout(receiveTimeout)), receive)
   })
   return {
     sendText: (text) => sendWhenReadable(() => connection.peerSend(Message.TextMessage(text))),

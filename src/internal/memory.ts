@@ -7,7 +7,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import * as Queue from "effect/Queue"
 import { type CloseInfo, SendError } from "../Connection.js"
 import * as Message from "../Message.js"
 import * as Close from "./close.js"
@@ -17,16 +16,36 @@ import type { Sink, Transport } from "./transport.js"
 
 type State = "open" | "closing" | "closed"
 
-const wake = (waiters: Array<(effect: Effect.Effect<void>) => void>): Array<(effect: Effect.Effect<void>) => void> => {
-  for (const waiter of waiters) waiter(Effect.void)
-  return []
+/** Fibers waiting for a change; each looks again at its own condition when woken. */
+class Signal {
+  private waiters: Array<(effect: Effect.Effect<void>) => void> = []
+
+  /** Succeeds at the next `wake`. */
+  readonly next: Effect.Effect<void> = Effect.async<void>((resume) => {
+    this.waiters.push(resume)
+    return Effect.sync(() => {
+      this.waiters = this.waiters.filter((waiter) => waiter !== resume)
+    })
+  })
+
+  /** Succeeds once `ready()` holds. */
+  until(ready: () => boolean): Effect.Effect<void> {
+    return Effect.suspend(() => (ready() ? Effect.void : Effect.zipRight(this.next, this.until(ready))))
+  }
+
+  wake(): void {
+    if (this.waiters.length === 0) return
+    const waiters = this.waiters
+    this.waiters = []
+    for (const waiter of waiters) waiter(Effect.void)
+  }
 }
 
 export class MemoryConnection implements Transport {
   state: State = "open"
   readonly extensions = ""
-  /** Data frames from the server, in order. */
-  readonly frames = Effect.runSync(Queue.unbounded<Frame>())
+  /** Data frames from the server not read by the peer yet, in order. */
+  private readonly frames: Array<Frame> = []
   /** The close as the peer saw it: the server's close frame, the echo of its own, or 1006. */
   readonly peerClosed = Deferred.unsafeMake<Closed>(FiberId.none)
   closedAs: Closed | undefined = undefined
@@ -40,8 +59,8 @@ export class MemoryConnection implements Transport {
   /** Bytes of frames the server sent that the peer has not read yet. */
   private buffered = 0
   private paused = false
-  private drainWaiters: Array<(effect: Effect.Effect<void>) => void> = []
-  private readableWaiters: Array<(effect: Effect.Effect<void>) => void> = []
+  /** Woken when the peer reads a frame, when the server stops or starts reading, and at the close. */
+  private readonly changed = new Signal()
 
   /**
    * `answersClose: false` makes a peer that never answers the server's close frame, `answersPings:
@@ -57,14 +76,16 @@ export class MemoryConnection implements Transport {
   sendText(text: string): SendError | undefined {
     if (this.state !== "open") return new SendError({ reason: "SocketClosed" })
     this.buffered += utf8Length(text)
-    this.frames.unsafeOffer({ _tag: "Text", text })
+    this.frames.push({ _tag: "Text", text })
+    this.changed.wake()
     return undefined
   }
 
   sendBinary(data: Uint8Array): SendError | undefined {
     if (this.state !== "open") return new SendError({ reason: "SocketClosed" })
     this.buffered += data.length
-    this.frames.unsafeOffer({ _tag: "Binary", data: data.slice() })
+    this.frames.push({ _tag: "Binary", data: data.slice() })
+    this.changed.wake()
     return undefined
   }
 
@@ -80,20 +101,17 @@ export class MemoryConnection implements Transport {
 
   resume(): void {
     this.paused = false
-    this.readableWaiters = wake(this.readableWaiters)
+    this.changed.wake()
   }
 
   bufferedAmount(): number {
     return this.buffered
   }
 
-  readonly awaitDrain: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (this.state !== "open" || this.buffered === 0) return resume(Effect.void)
-    this.drainWaiters.push(resume)
-    return Effect.sync(() => {
-      this.drainWaiters = this.drainWaiters.filter((waiter) => waiter !== resume)
-    })
-  })
+  /** Succeeds when the peer has read something (or everything), or the connection is closed. */
+  readonly awaitDrain: Effect.Effect<void> = Effect.suspend(() =>
+    this.state !== "open" || this.buffered === 0 ? Effect.void : this.changed.next
+  )
 
   close(code: number, reason: string): void {
     if (this.state !== "open") return
@@ -124,24 +142,22 @@ export class MemoryConnection implements Transport {
 
   // peer side
 
-  /** The peer reads the next frame; what it read no longer counts as buffered. */
-  readonly takeFrame: Effect.Effect<Frame> = Effect.map(Queue.take(this.frames), (frame) => this.consumed(frame))
-
-  /** What `takeFrame` does for a frame obtained otherwise (a poll). */
-  consumed(frame: Frame): Frame {
+  /** The next frame the server sent, read by the peer (it no longer counts as buffered). */
+  readFrame(): Frame | undefined {
+    const frame = this.frames.shift()
+    if (frame === undefined) return undefined
     this.buffered -= frame._tag === "Text" ? utf8Length(frame.text) : frame.data.length
-    this.drainWaiters = wake(this.drainWaiters)
+    this.changed.wake()
     return frame
   }
 
+  /** Succeeds when a frame is there to read, or no frame can come any more (a close was seen). */
+  readonly awaitFrame: Effect.Effect<void> = this.changed.until(() =>
+    this.frames.length > 0 || this.closedAs !== undefined
+  )
+
   /** Waits while the server does not read (its inbox is full), as a TCP sender would. */
-  readonly awaitReadable: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (!this.paused || this.state !== "open") return resume(Effect.void)
-    this.readableWaiters.push(resume)
-    return Effect.sync(() => {
-      this.readableWaiters = this.readableWaiters.filter((waiter) => waiter !== resume)
-    })
-  })
+  readonly awaitReadable: Effect.Effect<void> = this.changed.until(() => !this.paused || this.state !== "open")
 
   peerSend(message: Message.TextMessage | Message.BinaryMessage): boolean {
     if (this.state !== "open") return false
@@ -173,12 +189,12 @@ export class MemoryConnection implements Transport {
     if (this.closedAs !== undefined) return
     this.closedAs = closed
     Deferred.unsafeDone(this.peerClosed, Exit.succeed(closed))
+    this.changed.wake()
   }
 
   private finish(): void {
     this.state = "closed"
     Deferred.unsafeDone(this.closedSignal, Exit.void)
-    this.drainWaiters = wake(this.drainWaiters)
-    this.readableWaiters = wake(this.readableWaiters)
+    this.changed.wake()
   }
 }
