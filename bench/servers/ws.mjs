@@ -14,4 +14,4 @@ wss.on("connection", (ws) => {
   ws.on("message", (data, isBinary) => ws.send(isBinary ? data : data.toString(), { binary: isBinary }))
 })
 server.listen(0, "127.0.0.1", () => console.log(`PORT ${server.address().port}`))
-process.on("SIGTERM", () => process.exit(0))
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0))

@@ -82,15 +82,15 @@ export class Inbox<Custom> {
     this.items.length > 0 ? this.drain : this.wait
   )
 
-  /** Built once: parking the loop allocates no effect of its own. */
-  private readonly cancelWait = Effect.sync(() => {
-    this.taker = undefined
-  })
-
+  /**
+   * Built once, and registers no canceler: Effect then parks the loop without wrapping the wait in an
+   * interruption handler, which is most of the cost of a wake-up. Should the loop be interrupted while
+   * parked, the stale `taker` stays set; calling it later does nothing (Effect ignores a resume after
+   * the interruption), and the items stay buffered.
+   */
   private readonly wait: Effect.Effect<ReadonlyArray<Item<Custom>>> = Effect.async<ReadonlyArray<Item<Custom>>>(
     (resume) => {
       this.taker = resume
-      return this.cancelWait
     }
   )
 

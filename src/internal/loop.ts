@@ -14,7 +14,7 @@ import type { CloseInfo, Connection } from "../Connection.js"
 import * as Message from "../Message.js"
 import type { Handlers } from "../Upgrade.js"
 import * as Close from "./close.js"
-import type { Inbox } from "./inbox.js"
+import type { Inbox, Item } from "./inbox.js"
 import * as Liveness from "./liveness.js"
 import type { Transport } from "./transport.js"
 
@@ -81,46 +81,62 @@ class Loop<State, Custom, E, R> {
     if (Option.isSome(selector)) yield* this.startSelector(selector.value)
     this.inbox.liveness.start(yield* Effect.clock)
     this.watcher = yield* Effect.fork(Liveness.watch(this.inbox.liveness, this.transport, this.inbox, this.settings))
-    const { handlers, connection, transport } = this
-    while (true) {
-      const batch = yield* this.inbox.take
-      for (const item of batch) {
-        switch (item._tag) {
-          case "ConnectionClosed": {
-            yield* handlers.onMessage(this.state as State, item, connection).pipe(
-              Effect.catchAllCause((cause) =>
-                Effect.logError("effect-websocket: onMessage failed on ConnectionClosed", cause)
-              )
-            )
-            return { code: item.code, reason: item.reason, initiator: "peer" } satisfies CloseInfo
-          }
-          case "Closing":
-            return item.info
-          case "SelectorFailed":
-            return yield* Effect.failCause(item.cause as Cause.Cause<E>)
-          default: {
-            const action: Action.Action<State, Custom, E, R> = yield* handlers.onMessage(
-              this.state as State,
-              item,
-              connection
-            )
-            switch (action._tag) {
-              case "Continue":
-                this.state = action.state
-                break
-              case "ContinueWithSelector":
-                this.state = action.state
-                yield* this.replaceSelector(action.selector)
-                break
-              case "Stop":
-                transport.close(action.code, action.reason)
-                return { code: action.code, reason: action.reason, initiator: "server" } satisfies CloseInfo
-            }
-          }
-        }
+    return yield* this.next
+  })
+
+  /**
+   * The hot path, written without a generator: take everything buffered, then run each item's handler
+   * in order. The batch being worked through lives on the loop, so the continuation after each handler
+   * is one function built once, not a closure per message.
+   */
+  private batch: ReadonlyArray<Item<Custom>> = []
+  private index = 0
+
+  private readonly next: Effect.Effect<CloseInfo, E, R> = Effect.flatMap(
+    Effect.suspend(() => this.inbox.take),
+    (batch) => {
+      this.batch = batch
+      this.index = 0
+      return this.step()
+    }
+  )
+
+  private step(): Effect.Effect<CloseInfo, E, R> {
+    while (this.index < this.batch.length) {
+      const item = this.batch[this.index++]
+      switch (item._tag) {
+        case "ConnectionClosed":
+          return this.handlers.onMessage(this.state as State, item, this.connection).pipe(
+            Effect.catchAllCause((cause) =>
+              Effect.logError("effect-websocket: onMessage failed on ConnectionClosed", cause)
+            ),
+            Effect.as({ code: item.code, reason: item.reason, initiator: "peer" } satisfies CloseInfo)
+          )
+        case "Closing":
+          return Effect.succeed(item.info)
+        case "SelectorFailed":
+          return Effect.failCause(item.cause as Cause.Cause<E>)
+        default:
+          return Effect.flatMap(this.handlers.onMessage(this.state as State, item, this.connection), this.apply)
       }
     }
-  })
+    this.batch = []
+    return this.next
+  }
+
+  private readonly apply = (action: Action.Action<State, Custom, E, R>): Effect.Effect<CloseInfo, E, R> => {
+    switch (action._tag) {
+      case "Continue":
+        this.state = action.state
+        return this.step()
+      case "ContinueWithSelector":
+        this.state = action.state
+        return Effect.zipRight(this.replaceSelector(action.selector), Effect.suspend(() => this.step()))
+      case "Stop":
+        this.transport.close(action.code, action.reason)
+        return Effect.succeed({ code: action.code, reason: action.reason, initiator: "server" } satisfies CloseInfo)
+    }
+  }
 
   /** Ends the connection whichever way `run` exited, then runs `onClose` once. */
   finish(exit: Exit.Exit<CloseInfo, E>): Effect.Effect<void, never, R> {

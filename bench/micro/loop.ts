@@ -1,0 +1,46 @@
+// Micro-benchmark: the per-connection loop's cost per message, without sockets. A fake transport
+// counts sends; messages are pushed one at a time, each after the loop parked (the ping-pong case).
+import { Duration, Effect, Option, Runtime } from "effect"
+import { Action, Connection, type Message } from "effect-websocket"
+import { ConnectionImpl } from "../../src/internal/connection.js"
+import { Inbox } from "../../src/internal/inbox.js"
+import * as Loop from "../../src/internal/loop.js"
+import * as Msg from "../../src/Message.js"
+import type { Transport } from "../../src/internal/transport.js"
+
+const N = 200_000
+let sent = 0
+const transport: Transport = {
+  sendText: () => { sent++; return undefined },
+  sendBinary: () => undefined,
+  close: () => {}, ping: () => {}, pause: () => {}, resume: () => {},
+  bufferedAmount: () => 0, awaitDrain: Effect.void, refuseNewConnections: () => {}, terminate: () => {},
+  isOpen: () => true, awaitClosed: Effect.void, extensions: "", ended: () => {}
+}
+const request = { remoteAddress: Option.none(), headers: {}, url: "/" } as any
+const handlers = {
+  onInit: () => Effect.succeed(Upgrade_initial),
+  onMessage: (state: null, message: Message.Message<never>, connection: Connection.Connection) =>
+    message._tag === "TextMessage"
+      ? Effect.as(Connection.sendText(connection, message.text), Action.continueConnection(state))
+      : Effect.succeed(Action.continueConnection(state)),
+  onClose: () => Effect.void
+}
+const Upgrade_initial = [null, Option.none()] as const
+for (let round = 0; round < 8; round++) {
+  const inbox = new Inbox<never>(64)
+  const connection = new ConnectionImpl(transport, request, undefined, inbox, { highWaterMark: 1 << 20, policy: "suspend", sendTimeout: Duration.seconds(10) })
+  const settings = { initTimeout: Duration.seconds(10), heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) }, idleTimeout: Duration.minutes(5) } as const
+  Runtime.runFork(Runtime.defaultRuntime)(Loop.run(handlers as any, transport, inbox, connection, settings))
+  await new Promise((r) => setImmediate(r))
+  sent = 0
+  const t = performance.now()
+  const message = Msg.TextMessage("hello")
+  for (let i = 0; i < N; i++) {
+    inbox.push(message)
+    while (sent <= i) await null
+  }
+  const dt = performance.now() - t
+  inbox.push(Msg.ConnectionClosed(1000, ""))
+  console.log(`loop, one message per wake-up: ${(dt * 1000 / N).toFixed(2)} µs/message`)
+}
