@@ -58,6 +58,7 @@ import { ConnectionImpl } from "./internal/connection.js"
 import * as Handshake from "./internal/handshake.js"
 import { Inbox } from "./internal/inbox.js"
 import * as Limits from "./internal/limits.js"
+import * as Liveness from "./internal/liveness.js"
 import * as Loop from "./internal/loop.js"
 import * as NodeTransport from "./internal/nodeTransport.js"
 import * as InternalOptions from "./internal/options.js"
@@ -314,6 +315,7 @@ export function upgradeWebSocket<State, Custom, E, R>(
   if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
   const settings = resolved.right
   const counts = new Limits.Counts(settings)
+  const loopSettings: Loop.Settings = { initTimeout: settings.initTimeout, sweeper: new Liveness.Sweeper(settings) }
   return Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest>) => {
     const request = Context.get(context, HttpServerRequest.HttpServerRequest)
     let decision: Handshake.Decision
@@ -341,7 +343,7 @@ export function upgradeWebSocket<State, Custom, E, R>(
     inbox.flow = transport
     const connection = new ConnectionImpl(transport, request, decision.protocol, inbox, settings.outbound)
     counts.add(address)
-    return serve(handlers, transport, inbox, connection, settings).pipe(
+    return serve(handlers, transport, inbox, connection, settings, loopSettings).pipe(
       Effect.ensuring(Effect.sync(() => counts.remove(address))),
       Effect.as(upgraded)
     )
@@ -358,13 +360,14 @@ const serve = <State, Custom, E, R>(
   transport: Transport,
   inbox: Inbox<Custom>,
   connection: Connection,
-  settings: InternalOptions.ResolvedOptions
+  settings: InternalOptions.ResolvedOptions,
+  loopSettings: Loop.Settings
 ): Effect.Effect<void, never, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(
       // a daemon: a child fiber would be interrupted with its parent, and a client abort must not
       // interrupt the loop; this fiber always waits for it instead
-      Effect.forkDaemon(restore(Loop.run(handlers, transport, inbox, connection, settings))),
+      Effect.forkDaemon(restore(Loop.run(handlers, transport, inbox, connection, loopSettings))),
       (loop) =>
         restore(Fiber.await(loop)).pipe(
           Effect.onInterrupt((interruptors) => {

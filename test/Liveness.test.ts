@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Chunk, Clock, Deferred, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
 import { Action, Connection, type Message, Testing, Upgrade } from "effect-websocket"
 
 /** Waits until `n` fibers sleep on the TestClock, so that moving it does not race them. */
@@ -52,6 +52,83 @@ describe("liveness", () => {
         assert.deepStrictEqual(yield* Fiber.join(closed), { code: 1001, reason: "heartbeat timeout" })
         assert.deepStrictEqual(yield* client.closeInfo, { code: 1001, reason: "heartbeat timeout", initiator: "timeout" })
       }))
+  })
+
+  describe("one sweep per route", () => {
+    const route = Upgrade.upgradeWebSocket(echo, {
+      heartbeat: { interval: "10 seconds", timeout: "3 seconds" },
+      idleTimeout: false,
+      initTimeout: "1 hour"
+    })
+    /** Sleeps of liveness timers: `onInit`'s timeout sleeps (which linger once interrupted) are an hour out. */
+    const timerSleeps = Effect.map(TestClock.sleeps(), (sleeps) => Chunk.filter(sleeps, (instant) => instant < 3_600_000).length)
+
+    it.scoped("watches every connection of a route with one sleeping fiber, each on its own schedule", () =>
+      Effect.gen(function*() {
+        const first = yield* Testing.connectTo(route, "/")
+        yield* sleepers(2)
+        yield* TestClock.adjust("4 seconds")
+        const second = yield* Testing.connectTo(route, "/")
+        yield* second.sendText("up")
+        yield* second.receive // its loop runs: its timers started
+        yield* Effect.repeatN(Effect.yieldNow(), 20)
+        assert.strictEqual(yield* timerSleeps, 1, "the second connection parks no timer of its own")
+        yield* TestClock.adjust("6 seconds") // 10 s: the first connection's ping
+        assert.deepStrictEqual([yield* first.pings, yield* second.pings], [1, 0])
+        yield* TestClock.adjust("4 seconds") // 14 s: the second's, one interval after it connected
+        assert.deepStrictEqual([yield* first.pings, yield* second.pings], [1, 1])
+        yield* TestClock.adjust("9 seconds") // 23 s: the first's pong came by 13 s, so its next ping
+        assert.deepStrictEqual([yield* first.pings, yield* second.pings], [2, 1])
+        assert.strictEqual(yield* timerSleeps, 1)
+      }))
+
+    it.scoped("a timed-out connection leaves the others watched", () =>
+      Effect.gen(function*() {
+        const silent = yield* Testing.connectTo(route, "/", { autoPong: false })
+        const answering = yield* Testing.connectTo(route, "/")
+        yield* sleepers(3)
+        yield* TestClock.adjust("13 seconds")
+        assert.deepStrictEqual(yield* silent.closed, { code: 1001, reason: "heartbeat timeout" })
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(yield* answering.pings, 2)
+        yield* answering.sendText("still here")
+        assert.deepStrictEqual(yield* answering.receive, { _tag: "Text", text: "still here" })
+      }))
+
+    it.scoped("the sweep stops with the last connection (no timer left), and a later connection starts a new one", () => {
+      // a clock that counts the sleeps in progress: a timer left pending would keep a server process alive
+      let sleeping = 0
+      const counting = (inner: Clock.Clock): Clock.Clock => ({
+        [Clock.ClockTypeId]: Clock.ClockTypeId,
+        unsafeCurrentTimeMillis: () => inner.unsafeCurrentTimeMillis(),
+        currentTimeMillis: inner.currentTimeMillis,
+        unsafeCurrentTimeNanos: () => inner.unsafeCurrentTimeNanos(),
+        currentTimeNanos: inner.currentTimeNanos,
+        sleep: (duration) =>
+          Effect.suspend(() => {
+            sleeping++
+            return Effect.ensuring(inner.sleep(duration), Effect.sync(() => sleeping--))
+          })
+      })
+      // onInit's timeout sleeps too, until onInit is done
+      const settled = (n: number) =>
+        Effect.sync(() => sleeping).pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (m) => m === n, times: 1000 }))
+      return Effect.clockWith((inner) => Effect.withClock(Effect.gen(function*() {
+        const client = yield* Testing.connectTo(route, "/")
+        const other = yield* Testing.connectTo(route, "/")
+        assert.strictEqual(yield* settled(1), 1, "one timer for both connections")
+        yield* client.close(1000, "bye")
+        yield* client.closed
+        assert.strictEqual(yield* settled(1), 1, "still watching the other")
+        yield* other.close(1000, "bye")
+        yield* other.closed
+        assert.strictEqual(yield* settled(0), 0, "no timer once no connection is left")
+        const later = yield* Testing.connectTo(route, "/")
+        assert.strictEqual(yield* settled(1), 1)
+        yield* (inner as TestClock.TestClock).adjust("10 seconds")
+        assert.strictEqual(yield* later.pings, 1)
+      }), counting(inner)))
+    })
   })
 
   describe("idleTimeout", () => {

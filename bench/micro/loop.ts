@@ -4,6 +4,7 @@ import { Duration, Effect, Option, Runtime } from "effect"
 import { Action, Connection, type Message } from "effect-websocket"
 import { ConnectionImpl } from "../../src/internal/connection.js"
 import { Inbox } from "../../src/internal/inbox.js"
+import { Sweeper } from "../../src/internal/liveness.js"
 import * as Loop from "../../src/internal/loop.js"
 import * as Msg from "../../src/Message.js"
 import type { Transport } from "../../src/internal/transport.js"
@@ -30,7 +31,10 @@ const Upgrade_initial = [null, Option.none()] as const
 for (let round = 0; round < 8; round++) {
   const inbox = new Inbox<never>(64)
   const connection = new ConnectionImpl(transport, request, undefined, inbox, { highWaterMark: 1 << 20, policy: "suspend", sendTimeout: Duration.seconds(10) })
-  const settings = { initTimeout: Duration.seconds(10), heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) }, idleTimeout: Duration.minutes(5) } as const
+  const settings = {
+    initTimeout: Duration.seconds(10),
+    sweeper: new Sweeper({ heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) }, idleTimeout: Duration.minutes(5) })
+  }
   Runtime.runFork(Runtime.defaultRuntime)(Loop.run(handlers as any, transport, inbox, connection, settings))
   await new Promise((r) => setImmediate(r))
   sent = 0

@@ -1,10 +1,17 @@
 /**
- * Liveness of one connection: the heartbeat (a ping, then a pong within a timeout) and the idle
- * timeout (no data frame either way). Timers run on the Effect `Clock`, so `TestClock` drives them.
+ * Liveness of connections: the heartbeat (a ping, then a pong within a timeout) and the idle timeout
+ * (no data frame either way). Timers run on the Effect `Clock`, so `TestClock` drives them.
+ *
+ * An idle connection parks no fiber for its timers: every connection of one route (one
+ * `upgradeWebSocket` call, so one set of settings) that runs on the same `Clock` is checked by one
+ * sweep fiber, which sleeps until the nearest deadline among them. The sweep runs only while it has
+ * connections to watch.
  */
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Close from "./close.js"
 import { closeAndReport, type Sink, type Transport } from "./transport.js"
 
@@ -13,15 +20,37 @@ export interface Settings {
   readonly idleTimeout: Duration.Duration | false
 }
 
+/** The settings in milliseconds; `interval` is 0 without a heartbeat, `idle` infinite without a timeout. */
+interface Timing {
+  readonly heartbeat: boolean
+  readonly interval: number
+  readonly timeout: number
+  readonly idle: number
+  /**
+   * The shortest gap between two sweeps of one route, so that many connections whose deadlines fall
+   * close together cost one sweep: a tenth of the shortest timer, at most 100 ms. A deadline is met
+   * within this much.
+   */
+  readonly gap: number
+}
+
 /** What the transport and the sends report: data frames either way, and pongs. */
 export class Liveness {
   private clock: Clock.Clock | undefined = undefined
   lastActivity = 0
   awaitingPong = false
+  private nextPing = 0
+  private pongDue = -1
+  private transport: Transport | undefined = undefined
+  private sink: Sink | undefined = undefined
 
-  start(clock: Clock.Clock): void {
+  /** Starts the timers from now: the first ping is due one interval later. */
+  start(clock: Clock.Clock, transport: Transport, sink: Sink, timing: Timing): void {
     this.clock = clock
+    this.transport = transport
+    this.sink = sink
     this.lastActivity = clock.unsafeCurrentTimeMillis()
+    this.nextPing = this.lastActivity + timing.interval
   }
 
   touch(): void {
@@ -31,53 +60,120 @@ export class Liveness {
   pong(): void {
     this.awaitingPong = false
   }
+
+  /**
+   * Acts on what is due at `now` (a ping, a heartbeat or idle timeout) and returns the time of the
+   * next deadline, or -1 once there is nothing more to watch (timed out, or the transport closing).
+   * The heartbeat pings `interval` after the previous heartbeat completed and checks for the pong
+   * `timeout` later.
+   */
+  check(now: number, timing: Timing): number {
+    const transport = this.transport!
+    if (now - this.lastActivity >= timing.idle) return this.timedOut("idle timeout")
+    if (timing.heartbeat) {
+      if (this.pongDue >= 0 && now >= this.pongDue) {
+        if (this.awaitingPong) return this.timedOut("heartbeat timeout")
+        this.nextPing = this.pongDue + timing.interval
+        this.pongDue = -1
+      }
+      if (this.pongDue < 0 && now >= this.nextPing) {
+        if (!transport.isOpen()) return -1
+        this.awaitingPong = true
+        transport.ping()
+        this.pongDue = now + timing.timeout
+      }
+    }
+    return Math.min(
+      this.lastActivity + timing.idle,
+      timing.heartbeat ? (this.pongDue >= 0 ? this.pongDue : this.nextPing) : Number.POSITIVE_INFINITY
+    )
+  }
+
+  private timedOut(reason: string): number {
+    closeAndReport(this.transport!, this.sink!, { code: Close.GoingAway, reason, initiator: "timeout" })
+    return -1
+  }
 }
 
-const timedOut = (transport: Transport, inbox: Sink, reason: string) =>
-  Effect.sync(() => closeAndReport(transport, inbox, { code: Close.GoingAway, reason, initiator: "timeout" }))
+/** The connections one sweep fiber watches, all on one clock. */
+class Sweep {
+  readonly members = new Set<Liveness>()
+  /** The running sweep fiber, if any; a fiber that is no longer this one stops at its next wake-up. */
+  fiber: Fiber.RuntimeFiber<void> | undefined = undefined
+  running: object | undefined = undefined
+}
 
-/**
- * Watches a connection until it times out (then closes it and tells the loop) or is interrupted. One
- * fiber per connection handles both timers: it sleeps until the nearest deadline. The heartbeat pings
- * `interval` after the previous heartbeat completed and checks for the pong `timeout` later.
- */
-export const watch = (
-  liveness: Liveness,
-  transport: Transport,
-  inbox: Sink,
-  settings: Settings
-): Effect.Effect<void> => {
-  const { heartbeat, idleTimeout } = settings
-  if (heartbeat === false && idleTimeout === false) return Effect.void
-  const interval = heartbeat === false ? 0 : Duration.toMillis(heartbeat.interval)
-  const timeout = heartbeat === false ? 0 : Duration.toMillis(heartbeat.timeout)
-  const idle = idleTimeout === false ? Number.POSITIVE_INFINITY : Duration.toMillis(idleTimeout)
-  return Effect.clockWith((clock) =>
-    Effect.gen(function*() {
-      let nextPing = clock.unsafeCurrentTimeMillis() + interval
-      let pongDue: number | undefined = undefined
-      while (true) {
-        const now = clock.unsafeCurrentTimeMillis()
-        if (now - liveness.lastActivity >= idle) return yield* timedOut(transport, inbox, "idle timeout")
-        if (heartbeat !== false) {
-          if (pongDue !== undefined && now >= pongDue) {
-            if (liveness.awaitingPong) return yield* timedOut(transport, inbox, "heartbeat timeout")
-            nextPing = pongDue + interval
-            pongDue = undefined
-          }
-          if (pongDue === undefined && now >= nextPing) {
-            if (!transport.isOpen()) return
-            liveness.awaitingPong = true
-            transport.ping()
-            pongDue = now + timeout
-          }
-        }
-        const wake = Math.min(
-          liveness.lastActivity + idle,
-          heartbeat === false ? Number.POSITIVE_INFINITY : pongDue ?? nextPing
-        )
-        yield* Effect.sleep(Duration.millis(Math.max(0, wake - now)))
+/** One route's liveness timers: a sweep per `Clock` its connections run on (one, outside tests). */
+export class Sweeper {
+  private readonly timing: Timing | undefined
+  private readonly sweeps = new WeakMap<Clock.Clock, Sweep>()
+
+  constructor(settings: Settings) {
+    const { heartbeat, idleTimeout } = settings
+    if (heartbeat === false && idleTimeout === false) {
+      this.timing = undefined
+      return
+    }
+    const interval = heartbeat === false ? 0 : Duration.toMillis(heartbeat.interval)
+    const timeout = heartbeat === false ? 0 : Duration.toMillis(heartbeat.timeout)
+    const idle = idleTimeout === false ? Number.POSITIVE_INFINITY : Duration.toMillis(idleTimeout)
+    const shortest = Math.min(idle, heartbeat === false ? Number.POSITIVE_INFINITY : Math.min(interval, timeout))
+    this.timing = { heartbeat: heartbeat !== false, interval, timeout, idle, gap: Math.min(100, shortest / 10) }
+  }
+
+  /** Starts watching a connection whose transport is open; its timers start now. */
+  add(liveness: Liveness, transport: Transport, sink: Sink): Effect.Effect<void> {
+    const timing = this.timing
+    if (timing === undefined) return Effect.void
+    return Effect.clockWith((clock) => {
+      liveness.start(clock, transport, sink, timing)
+      let sweep = this.sweeps.get(clock)
+      if (sweep === undefined) {
+        sweep = new Sweep()
+        this.sweeps.set(clock, sweep)
       }
+      sweep.members.add(liveness)
+      // a new connection's first deadline is later than every deadline the running sweep waits for
+      // (the settings are the same for all), so the sweep never needs waking early
+      if (sweep.running !== undefined) return Effect.void
+      const running = sweep
+      const token = {}
+      running.running = token
+      return Effect.map(Effect.forkDaemon(this.run(running, token, clock, timing)), (fiber) => {
+        // the sweep may already have found nothing to watch and ended
+        if (running.running === token) running.fiber = fiber
+      })
     })
-  )
+  }
+
+  /** Stops watching a connection; the sweep stops once it watches none. */
+  remove(liveness: Liveness, clock: Clock.Clock): void {
+    const sweep = this.sweeps.get(clock)
+    if (sweep === undefined || !sweep.members.delete(liveness) || sweep.members.size > 0) return
+    const fiber = sweep.fiber
+    sweep.fiber = undefined
+    sweep.running = undefined
+    // a sleeping sweep would keep the process alive until its next deadline
+    fiber?.unsafeInterruptAsFork(FiberId.none)
+  }
+
+  private run(sweep: Sweep, token: object, clock: Clock.Clock, timing: Timing): Effect.Effect<void> {
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      if (sweep.running !== token) return Effect.void
+      const now = clock.unsafeCurrentTimeMillis()
+      let next = Number.POSITIVE_INFINITY
+      for (const member of sweep.members) {
+        const deadline = member.check(now, timing)
+        if (deadline < 0) sweep.members.delete(member)
+        else if (deadline < next) next = deadline
+      }
+      if (sweep.members.size === 0) {
+        sweep.fiber = undefined
+        sweep.running = undefined
+        return Effect.void
+      }
+      return Effect.zipRight(Clock.sleep(Duration.millis(Math.max(next, now + timing.gap) - now)), loop)
+    })
+    return loop
+  }
 }

@@ -3,6 +3,7 @@
  * `Transport` and reads an `Inbox`.
  */
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -22,15 +23,18 @@ const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shuttin
 const errorInfo: CloseInfo = { code: Close.InternalError, reason: "internal error", initiator: "error" }
 const initTimeoutInfo: CloseInfo = { code: Close.InternalError, reason: "onInit timed out", initiator: "timeout" }
 
-export interface Settings extends Liveness.Settings {
+export interface Settings {
   readonly initTimeout: Duration.Duration
+  /** The route's liveness timers. */
+  readonly sweeper: Liveness.Sweeper
 }
 
 class Loop<State, Custom, E, R> {
   state: State | undefined = undefined
   hasState = false
   selector: Fiber.RuntimeFiber<void> | undefined = undefined
-  watcher: Fiber.RuntimeFiber<void> | undefined = undefined
+  /** The clock the liveness timers run on, once they started. */
+  clock: Clock.Clock | undefined = undefined
 
   constructor(
     readonly handlers: Handlers<State, Custom, E, R>,
@@ -79,8 +83,8 @@ class Loop<State, Custom, E, R> {
     this.state = initial
     this.hasState = true
     if (Option.isSome(selector)) yield* this.startSelector(selector.value)
-    this.inbox.liveness.start(yield* Effect.clock)
-    this.watcher = yield* Effect.fork(Liveness.watch(this.inbox.liveness, this.transport, this.inbox, this.settings))
+    this.clock = yield* Effect.clock
+    yield* this.settings.sweeper.add(this.inbox.liveness, this.transport, this.inbox)
     return yield* this.next
   })
 
@@ -152,7 +156,7 @@ class Loop<State, Custom, E, R> {
         info = errorInfo
         this.transport.close(info.code, info.reason)
       }
-      if (this.watcher !== undefined) yield* Fiber.interrupt(this.watcher)
+      if (this.clock !== undefined) this.settings.sweeper.remove(this.inbox.liveness, this.clock)
       yield* this.stopSelector
       this.inbox.close()
       if (this.hasState) {
