@@ -14,8 +14,10 @@ const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0
 const servers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
   { name: "effect-websocket", args: ["--import", "tsx", join(here, "servers/effect-websocket.ts")] },
-  { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
-]
+  { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] },
+  { name: "route floor", args: ["--import", "tsx", join(here, "servers/route-floor.ts")] }
+  // EXTRA=file.ts,... adds servers from bench/servers, for experiments
+].concat((process.env.EXTRA ?? "").split(",").filter(Boolean).map((f) => ({ name: f, args: ["--import", "tsx", join(here, "servers", f)] })))
 
 const start = (server) =>
   new Promise((resolve, reject) => {

@@ -1,5 +1,7 @@
-// npm run bench [-- --quick]: echo servers as separate processes (server on core 0, client on core 1
-// where taskset exists), one load generator per scenario, ratios against raw ws from the same run.
+// npm run bench [-- --quick] [-- --repeat N]: echo servers as separate processes (server on core 0,
+// client on core 1 where taskset exists), one load generator per scenario, ratios against raw ws from
+// the same run. Runs on a shared machine are noisy, so each scenario runs `repeat` times (3 in a full
+// run, 1 in a quick one), the servers taking turns in a rotating order, and the table shows medians.
 import { spawn, spawnSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -8,6 +10,8 @@ import { dirname, join } from "node:path"
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes("--quick")
 const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0
+const repeatFlag = process.argv.indexOf("--repeat")
+const repeat = repeatFlag > 0 ? Math.max(1, Number(process.argv[repeatFlag + 1])) : quick ? 1 : 3
 const pinned = (core, command, args) => (hasTaskset ? ["taskset", ["-c", String(core), command, ...args]] : [command, args])
 
 const servers = [
@@ -52,16 +56,39 @@ const load = (port, scenario) =>
     })
   })
 
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle] : Math.round((sorted[middle - 1] + sorted[middle]) / 2)
+}
+
 const running = []
 const results = []
 try {
   for (const server of servers) running.push(await start(server))
   let done = 0
+  const total = scenarios.length * running.length * repeat
   for (const scenario of scenarios) {
     const label = `${scenario.mode} ${scenario.connections} conn ${scenario.size} B`
+    const runs = new Map(running.map((server) => [server.name, []]))
+    for (let round = 0; round < repeat; round++) {
+      // rotate who goes first, so that no server always runs right after the same neighbour
+      for (let i = 0; i < running.length; i++) {
+        const server = running[(i + round) % running.length]
+        process.stderr.write(`\r[${++done}/${total}] ${label}: ${server.name}          `)
+        runs.get(server.name).push(await load(server.port, scenario))
+      }
+    }
     for (const server of running) {
-      process.stderr.write(`\r[${++done}/${scenarios.length * running.length}] ${label}: ${server.name}          `)
-      results.push({ server: server.name, ...scenario, ...(await load(server.port, scenario)) })
+      const all = runs.get(server.name)
+      results.push({
+        server: server.name,
+        ...scenario,
+        rate: median(all.map((run) => run.rate)),
+        p50: median(all.map((run) => run.p50)),
+        p99: median(all.map((run) => run.p99)),
+        runs: all
+      })
     }
   }
   process.stderr.write("\n")
@@ -80,7 +107,8 @@ const rows = results.map((result) => {
   }
 })
 const pad = (value, width) => String(value).padStart(width)
-console.log(`\n${pad("scenario", 30)} ${pad("server", 18)} ${pad("msgs/s", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${pad("x ws", 6)} ${pad("p99 x ws", 9)}`)
+console.log(`\nmedians of ${repeat} run${repeat === 1 ? "" : "s"} per scenario and server`)
+console.log(`${pad("scenario", 30)} ${pad("server", 18)} ${pad("msgs/s", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${pad("x ws", 6)} ${pad("p99 x ws", 9)}`)
 for (const row of rows) {
   console.log(
     `${pad(`${row.mode} ${row.connections}c ${row.size}B`, 30)} ${pad(row.server, 18)} ${pad(row.rate, 9)} ${pad(row.p50, 8)} ${pad(row.p99, 8)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)} ${pad(row.p99Ratio?.toFixed(2) ?? "-", 9)}`
@@ -88,5 +116,5 @@ for (const row of rows) {
 }
 mkdirSync(join(here, "results"), { recursive: true })
 const file = join(here, "results", quick ? "quick.json" : "full.json")
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, taskset: hasTaskset, node: process.version, rows }, null, 2))
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, repeat, taskset: hasTaskset, node: process.version, rows }, null, 2))
 console.log(`\nresults written to ${file}${hasTaskset ? "" : " (taskset not found: server and client were not pinned)"}`)

@@ -18,9 +18,12 @@ const brokenSocket = (readyState: number) =>
     }
   }) as unknown as WebSocket
 
+/** The TCP socket under it: the transport corks it around sends. */
+const socket = () => Object.assign(new EventEmitter(), { cork: () => {}, uncork: () => {} }) as never
+
 const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws"))
 const connectionOn = (ws: WebSocket) => new ConnectionImpl(
-    new NodeTransport(ws, new EventEmitter() as never, { push: () => {}, pong: () => {} }, "", 0),
+    new NodeTransport(ws, socket(), { push: () => {}, pong: () => {} }, "", 0),
     request,
     undefined,
     new Inbox(16),

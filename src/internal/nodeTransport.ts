@@ -56,6 +56,24 @@ export class NodeTransport implements Transport {
   private drainWaiters: Array<(effect: Effect.Effect<void>) => void> = []
 
   /**
+   * Sends issued in one turn of the event loop go out in one `writev`: the first send corks the
+   * socket and a `process.nextTick` uncorks it, which runs once the loop's current run (every
+   * handler of the batch that completes without waiting) is over. A loop that handles 16 buffered
+   * messages then makes one system call instead of 16, and a single send waits for nothing.
+   */
+  private corked = false
+  private readonly uncork = () => {
+    this.corked = false
+    this.socket.uncork()
+  }
+  private cork(): void {
+    if (this.corked) return
+    this.corked = true
+    this.socket.cork()
+    process.nextTick(this.uncork)
+  }
+
+  /**
    * @param threshold with compression, the size below which messages go uncompressed; `ws` applies its
    * own threshold only without context takeover, so the transport applies it on every send
    */
@@ -94,6 +112,7 @@ export class NodeTransport implements Transport {
   sendText(text: string): SendError | undefined {
     if (this.ws.readyState !== WS.WebSocket.OPEN) return new SendError({ reason: "SocketClosed" })
     try {
+      this.cork()
       if (this.threshold > 0 && text.length < this.threshold && Buffer.byteLength(text) < this.threshold) {
         this.ws.send(text, uncompressedText)
       } else {
@@ -108,6 +127,7 @@ export class NodeTransport implements Transport {
   sendBinary(data: Uint8Array): SendError | undefined {
     if (this.ws.readyState !== WS.WebSocket.OPEN) return new SendError({ reason: "SocketClosed" })
     try {
+      this.cork()
       this.ws.send(data, data.length < this.threshold ? uncompressedBinary : binary)
       return undefined
     } catch (cause) {
