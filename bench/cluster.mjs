@@ -63,7 +63,7 @@ const answers = (child, type) => new Promise((resolve) => child.once("message", 
 const opened = []
 for (let i = 0; i < clients; i++) {
   const count = Math.floor(total / clients) + (i < total % clients ? 1 : 0)
-  const child = fork(join(here, "cluster-client.mjs"), [JSON.stringify({ port, count, localAddress: `127.0.0.${i + 1}` })])
+  const child = fork(join(here, "cluster-client.mjs"), [JSON.stringify({ port, count, localAddress: `127.0.0.${20 + i}` })])
   children.push(child)
   opened.push(answers(child, "open"))
 }

@@ -2,6 +2,7 @@
 // GC), against raw ws in the same run. Connections are raw sockets that complete the handshake and
 // then stay silent (heartbeats on, answered by nobody within the run's few seconds).
 import { spawn, spawnSync } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
@@ -39,9 +40,13 @@ const memory = async (port) => (await fetch(`http://127.0.0.1:${port}/memory`)).
 const handshake = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
   "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 
+// connections come from 127.0.0.1-8 in turn: one source address has about 28,000 ephemeral ports,
+// and the ports of earlier runs stay in TIME_WAIT for a minute
+let opened = 0
 const idle = (port) =>
   new Promise((resolve, reject) => {
-    const socket = Net.connect(port, "127.0.0.1", () => socket.write(handshake))
+    const localAddress = `127.0.0.${1 + (opened++ % 8)}`
+    const socket = Net.connect({ port, host: "127.0.0.1", localAddress }, () => socket.write(handshake))
     socket.once("data", () => resolve(socket))
     socket.once("error", reject)
   })
@@ -83,3 +88,7 @@ for (const row of rows) {
     `${pad(row.server, 18)} ${pad(row.count, 6)} ${pad((row.heapPerConnection / 1024).toFixed(1), 14)} ${pad((row.rssPerConnection / 1024).toFixed(1), 13)} ${pad((row.heapPerConnection / ws.heapPerConnection).toFixed(2), 10)}`
   )
 }
+mkdirSync(join(here, "results"), { recursive: true })
+const file = join(here, "results", quick ? "memory-quick.json" : "memory.json")
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, rows }, null, 2))
+console.log(`\nresults written to ${file}`)
