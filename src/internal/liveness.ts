@@ -12,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
 import * as Close from "./close.js"
 import { closeAndReport, type Sink, type Transport } from "./transport.js"
 
@@ -139,10 +140,12 @@ export class Sweeper {
       const running = sweep
       const token = {}
       running.running = token
-      return Effect.map(Effect.forkDaemon(this.run(running, token, clock, timing)), (fiber) => {
-        // the sweep may already have found nothing to watch and ended
-        if (running.running === token) running.fiber = fiber
-      })
+      // a root fiber on the connection's clock: a fiber forked from the connection would keep its
+      // fiber refs (the request, the handlers' services) for as long as the sweep runs
+      const fiber = Runtime.runFork(Runtime.defaultRuntime)(Effect.withClock(this.run(running, token, clock, timing), clock))
+      // the sweep may already have found nothing to watch and ended
+      if (running.running === token) running.fiber = fiber
+      return Effect.void
     })
   }
 
