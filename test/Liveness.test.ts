@@ -1,10 +1,30 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Clock, Deferred, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
 import { Action, Connection, type Message, Testing, Upgrade } from "effect-websocket"
 
 /** Waits until `n` fibers sleep on the TestClock, so that moving it does not race them. */
 const sleepers = (n: number) =>
   TestClock.sleeps().pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (sleeps) => sleeps.length >= n }))
+
+/** A clock that counts the sleeps in progress and the sleeps started, delegating to another clock. */
+const countingClock = () => {
+  let sleeping = 0
+  const started: Array<number> = []
+  const counting = (inner: Clock.Clock): Clock.Clock => ({
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => inner.unsafeCurrentTimeMillis(),
+    currentTimeMillis: inner.currentTimeMillis,
+    unsafeCurrentTimeNanos: () => inner.unsafeCurrentTimeNanos(),
+    currentTimeNanos: inner.currentTimeNanos,
+    sleep: (duration) =>
+      Effect.suspend(() => {
+        sleeping++
+        started.push(Duration.toMillis(duration))
+        return Effect.ensuring(inner.sleep(duration), Effect.sync(() => sleeping--))
+      })
+  })
+  return { counting, sleeping: () => sleeping, started }
+}
 
 const echo = {
   onInit: () => Effect.succeed(Upgrade.initial(0)),
@@ -96,23 +116,11 @@ describe("liveness", () => {
       }))
 
     it.scoped("the sweep stops with the last connection (no timer left), and a later connection starts a new one", () => {
-      // a clock that counts the sleeps in progress: a timer left pending would keep a server process alive
-      let sleeping = 0
-      const counting = (inner: Clock.Clock): Clock.Clock => ({
-        [Clock.ClockTypeId]: Clock.ClockTypeId,
-        unsafeCurrentTimeMillis: () => inner.unsafeCurrentTimeMillis(),
-        currentTimeMillis: inner.currentTimeMillis,
-        unsafeCurrentTimeNanos: () => inner.unsafeCurrentTimeNanos(),
-        currentTimeNanos: inner.currentTimeNanos,
-        sleep: (duration) =>
-          Effect.suspend(() => {
-            sleeping++
-            return Effect.ensuring(inner.sleep(duration), Effect.sync(() => sleeping--))
-          })
-      })
+      const { counting, sleeping: sleepingNow } = countingClock()
+      const sleeping = { get value() { return sleepingNow() } }
       // onInit's timeout sleeps too, until onInit is done
       const settled = (n: number) =>
-        Effect.sync(() => sleeping).pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (m) => m === n, times: 1000 }))
+        Effect.sync(() => sleeping.value).pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (m) => m === n, times: 1000 }))
       return Effect.clockWith((inner) => Effect.withClock(Effect.gen(function*() {
         const client = yield* Testing.connectTo(route, "/")
         const other = yield* Testing.connectTo(route, "/")
@@ -128,6 +136,36 @@ describe("liveness", () => {
         yield* (inner as TestClock.TestClock).adjust("10 seconds")
         assert.strictEqual(yield* later.pings, 1)
       }), counting(inner)))
+    })
+
+    it.scoped("sweeps at most ten times a second, however close together the deadlines fall", () => {
+      const { counting, started } = countingClock()
+      const idleRoute = Upgrade.upgradeWebSocket(echo, {
+        heartbeat: false,
+        idleTimeout: "1 second",
+        initTimeout: "1 hour",
+        closeTimeout: "1 hour"
+      })
+      // the sweep's sleeps; onInit's and the closing handshake's timeouts sleep an hour
+      const sweeps = () => started.filter((millis) => millis < 3_600_000).length
+      return Effect.clockWith((inner) => {
+        const testClock = inner as TestClock.TestClock
+        return Effect.withClock(Effect.gen(function*() {
+          const clients: Array<Testing.TestClient> = []
+          for (let i = 0; i < 20; i++) {
+            clients.push(yield* Testing.connectTo(idleRoute, "/"))
+            yield* Effect.repeatN(Effect.yieldNow(), 5)
+            yield* testClock.adjust("10 millis") // idle deadlines 10 ms apart: 1000, 1010, ... 1190 ms
+          }
+          const before = sweeps()
+          yield* testClock.adjust("1100 millis") // 1290 ms: the last deadline plus the 100 ms allowance
+          for (const client of clients) {
+            assert.deepStrictEqual(yield* client.closeInfo, { code: 1001, reason: "idle timeout", initiator: "timeout" })
+          }
+          // without the rate limit the sweep would wake for each of the 20 deadlines
+          assert.isAtMost(sweeps() - before, 3)
+        }), counting(inner))
+      })
     })
   })
 
