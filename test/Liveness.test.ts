@@ -116,11 +116,10 @@ describe("liveness", () => {
       }))
 
     it.scoped("the sweep stops with the last connection (no timer left), and a later connection starts a new one", () => {
-      const { counting, sleeping: sleepingNow } = countingClock()
-      const sleeping = { get value() { return sleepingNow() } }
+      const { counting, sleeping } = countingClock()
       // onInit's timeout sleeps too, until onInit is done
       const settled = (n: number) =>
-        Effect.sync(() => sleeping.value).pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (m) => m === n, times: 1000 }))
+        Effect.sync(sleeping).pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (m) => m === n, times: 1000 }))
       return Effect.clockWith((inner) => Effect.withClock(Effect.gen(function*() {
         const client = yield* Testing.connectTo(route, "/")
         const other = yield* Testing.connectTo(route, "/")

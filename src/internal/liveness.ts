@@ -37,9 +37,10 @@ interface Timing {
 
 /** What the transport and the sends report: data frames either way, and pongs. */
 export class Liveness {
-  private clock: Clock.Clock | undefined = undefined
-  lastActivity = 0
-  awaitingPong = false
+  /** Set by `start`: the clock of the sweep that watches this connection. */
+  clock: Clock.Clock | undefined = undefined
+  private lastActivity = 0
+  private awaitingPong = false
   private nextPing = 0
   private pongDue = -1
   private transport: Transport | undefined = undefined
@@ -149,9 +150,9 @@ export class Sweeper {
     })
   }
 
-  /** Stops watching a connection; the sweep stops once it watches none. */
-  remove(liveness: Liveness, clock: Clock.Clock): void {
-    const sweep = this.sweeps.get(clock)
+  /** Stops watching a connection (if it was watched); the sweep stops once it watches none. */
+  remove(liveness: Liveness): void {
+    const sweep = liveness.clock === undefined ? undefined : this.sweeps.get(liveness.clock)
     if (sweep === undefined || !sweep.members.delete(liveness) || sweep.members.size > 0) return
     const fiber = sweep.fiber
     sweep.fiber = undefined

@@ -3,7 +3,6 @@
  * `Transport` and reads an `Inbox`.
  */
 import * as Cause from "effect/Cause"
-import type * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -33,8 +32,6 @@ class Loop<State, Custom, E, R> {
   state: State | undefined = undefined
   hasState = false
   selector: Fiber.RuntimeFiber<void> | undefined = undefined
-  /** The clock the liveness timers run on, once they started. */
-  clock: Clock.Clock | undefined = undefined
 
   constructor(
     readonly handlers: Handlers<State, Custom, E, R>,
@@ -83,7 +80,6 @@ class Loop<State, Custom, E, R> {
     this.state = initial
     this.hasState = true
     if (Option.isSome(selector)) yield* this.startSelector(selector.value)
-    this.clock = yield* Effect.clock
     yield* this.settings.sweeper.add(this.inbox.liveness, this.transport, this.inbox)
     return yield* this.next
   })
@@ -156,7 +152,7 @@ class Loop<State, Custom, E, R> {
         info = errorInfo
         this.transport.close(info.code, info.reason)
       }
-      if (this.clock !== undefined) this.settings.sweeper.remove(this.inbox.liveness, this.clock)
+      this.settings.sweeper.remove(this.inbox.liveness)
       yield* this.stopSelector
       this.inbox.close()
       if (this.hasState) {
