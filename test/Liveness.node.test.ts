@@ -1,7 +1,7 @@
 // Liveness, backpressure and limits once on the real Node transport, with short real timeouts.
 import { HttpRouter, type HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Queue, Ref } from "effect"
+import { Deferred, Effect, Option, Queue, Ref } from "effect"
 import { Action, Connection, type Message, Upgrade } from "effect-websocket"
 import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
@@ -102,6 +102,33 @@ describe("backpressure on Node", () => {
           })
         }
       }))
+  it.scopedLive("policy suspend: sends wait while the client does not read, and all go out, in order, once it reads", () =>
+    Effect.gen(function*() {
+      const done = yield* Deferred.make<ReadonlyArray<string>>()
+      const count = 300 // 19 MiB: more than the kernel buffers on both sides hold
+      const server = yield* serveRoute(Upgrade.upgradeWebSocket({
+        onInit: () => Effect.succeed(Upgrade.initial(null)),
+        onMessage: (state: null, _message: Message.Message<never>, connection: Connection.Connection) =>
+          Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) =>
+            Effect.either(Connection.sendText(connection, `${i} ${"z".repeat(64 * 1024)}`))).pipe(
+              Effect.flatMap((results) => Deferred.succeed(done, results.map((result) => result._tag))),
+              Effect.as(Action.continueConnection(state))
+            ),
+        onClose: () => Effect.void
+      }, { outbound: { highWaterMark: 256 * 1024, policy: "suspend", sendTimeout: "10 seconds" } }))
+      const client = yield* open(server.port)
+      const socket = (client.ws as unknown as { _socket: import("node:net").Socket })._socket
+      socket.pause()
+      client.ws.send("go")
+      yield* Effect.sleep("300 millis")
+      assert.isTrue(Option.isNone(yield* Deferred.poll(done)), "the handler waits while the client reads nothing")
+      socket.resume()
+      const received: Array<string> = []
+      for (let i = 0; i < count; i++) received.push((yield* client.next).split(" ")[0])
+      assert.deepStrictEqual(received, Array.from({ length: count }, (_, i) => String(i)))
+      assert.deepStrictEqual(yield* within("the handler", Deferred.await(done), 5), Array(count).fill("Right"))
+    }))
+
   paused("fail", "Backpressure")
   paused("suspend", "Timeout")
   paused("close", "Backpressure")

@@ -176,12 +176,15 @@ export class NodeTransport implements Transport {
   }
 
   /**
-   * The socket emits 'drain' only after a write it refused; bytes it accepted leave without an event,
-   * so a waiter also looks again after a few milliseconds.
+   * The socket emits 'drain' once it has written everything, but only after a write it refused
+   * (`writableNeedDrain`); bytes it accepted under its own mark, and bytes still in `ws`'s queue while
+   * it compresses, leave without an event. Only then does a waiter also look again after a few
+   * milliseconds.
    */
   readonly awaitDrain: Effect.Effect<void> = Effect.async<void>((resume) => {
     if (this.ws.readyState !== WS.WebSocket.OPEN || this.ws.bufferedAmount === 0) return resume(Effect.void)
-    const timer = setTimeout(() => {
+    const drainWillCome = this.socket.writableNeedDrain && this.ws.bufferedAmount === this.socket.writableLength
+    const timer = drainWillCome ? undefined : setTimeout(() => {
       this.drainWaiters = this.drainWaiters.filter((waiter) => waiter !== wake)
       resume(Effect.void)
     }, 5)
