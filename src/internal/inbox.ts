@@ -3,6 +3,7 @@ import type * as Cause from "effect/Cause"
 import type { CloseInfo } from "../Connection.js"
 import type * as Message from "../Message.js"
 import { Liveness } from "./liveness.js"
+import { Signal } from "./signal.js"
 
 /**
  * The connection is ending for a reason the transport or a timer saw (a protocol violation, a ping
@@ -43,7 +44,8 @@ export class Inbox<Custom> {
   private paused = false
   private items: Array<Item<Custom>> = []
   private taker: ((effect: Effect.Effect<ReadonlyArray<Item<Custom>>>) => void) | undefined = undefined
-  private producers: Array<(effect: Effect.Effect<void>) => void> = []
+  /** Woken when the loop takes the buffered items, and at the close: producers waiting for space. */
+  private readonly space = new Signal()
   private closed = false
 
   constructor(readonly capacity: number) {}
@@ -68,13 +70,10 @@ export class Inbox<Custom> {
 
   /** Adds an item, first waiting while the inbox is at capacity. */
   offer(item: Item<Custom>): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (this.items.length < this.capacity || this.closed) {
-        this.push(item)
-        return Effect.void
-      }
-      return Effect.zipRight(this.awaitSpace, this.offer(item))
-    })
+    return Effect.zipRight(
+      this.space.until(() => this.items.length < this.capacity || this.closed),
+      Effect.sync(() => this.push(item))
+    )
   }
 
   /** Everything buffered, waiting for at least one item. */
@@ -103,32 +102,17 @@ export class Inbox<Custom> {
   close(): void {
     this.closed = true
     this.items = []
-    this.wakeProducers()
+    this.space.wake()
   }
 
   private readonly drain: Effect.Effect<ReadonlyArray<Item<Custom>>> = Effect.sync(() => {
     const batch = this.items
     this.items = []
-    this.wakeProducers()
+    this.space.wake()
     if (this.paused) {
       this.paused = false
       this.flow?.resume()
     }
     return batch
   })
-
-  private readonly awaitSpace: Effect.Effect<void> = Effect.async<void>((resume) => {
-    this.producers.push(resume)
-    return Effect.sync(() => {
-      const index = this.producers.indexOf(resume)
-      if (index >= 0) this.producers.splice(index, 1)
-    })
-  })
-
-  private wakeProducers(): void {
-    if (this.producers.length === 0) return
-    const producers = this.producers
-    this.producers = []
-    for (const producer of producers) producer(Effect.void)
-  }
 }
