@@ -39,7 +39,14 @@ class Loop<State, Custom, E, R> {
     readonly inbox: Inbox<Custom>,
     readonly connection: Connection,
     readonly settings: Settings
-  ) {}
+  ) {
+    // assigned here, not as a field: fields are initialised before the parameter properties
+    this.next = Effect.flatMap(inbox.take, (batch) => {
+      this.batch = batch
+      this.index = 0
+      return this.step()
+    })
+  }
 
   startSelector(stream: Stream.Stream<Custom, E, R>): Effect.Effect<void, never, R> {
     const inbox = this.inbox
@@ -92,14 +99,7 @@ class Loop<State, Custom, E, R> {
   private batch: ReadonlyArray<Item<Custom>> = []
   private index = 0
 
-  private readonly next: Effect.Effect<CloseInfo, E, R> = Effect.flatMap(
-    Effect.suspend(() => this.inbox.take),
-    (batch) => {
-      this.batch = batch
-      this.index = 0
-      return this.step()
-    }
-  )
+  private readonly next: Effect.Effect<CloseInfo, E, R>
 
   private step(): Effect.Effect<CloseInfo, E, R> {
     while (this.index < this.batch.length) {
