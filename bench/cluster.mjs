@@ -59,7 +59,15 @@ const progress = setInterval(() => {
 }, 500)
 
 const started = Date.now()
-const answers = (child, type) => new Promise((resolve) => child.once("message", (message) => message.type === type && resolve(message)))
+const answers = (child, type) =>
+  new Promise((resolve) => {
+    const listener = (message) => {
+      if (message.type !== type) return
+      child.off("message", listener)
+      resolve(message)
+    }
+    child.on("message", listener)
+  })
 const opened = []
 for (let i = 0; i < clients; i++) {
   const count = Math.floor(total / clients) + (i < total % clients ? 1 : 0)

@@ -115,6 +115,8 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
  * - `idleTimeout`: no data frame either way for this long closes the connection (1001, `"idle
  *   timeout"`, initiator `"timeout"`; default 5 minutes); pings and pongs do not count; `false`
  *   turns it off.
+ * - Both timers of all the route's connections are kept by one sweep, which wakes at most ten times a
+ *   second: a deadline is met within a tenth of the shortest of these timers, at most 100 ms.
  * - `initTimeout`: an `onInit` still running after this long is interrupted and the connection
  *   closes with 1011 (`"onInit timed out"`, initiator `"timeout"`; default 10 s).
  * - `outbound`: the bound on bytes queued for the peer. At `highWaterMark` (default 1 MiB) a send
