@@ -1,12 +1,13 @@
 import { HttpServer } from "@effect/platform"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer } from "effect"
+import { NodeServer } from "effect-websocket"
 import { createServer } from "node:http"
 import { router } from "./echo-chat.js"
 
 const ServerLive = Layer.unwrapEffect(
   Effect.map(Config.integer("PORT").pipe(Config.withDefault(8080)), (port) =>
-    NodeHttpServer.layer(createServer, { port }))
+    NodeServer.layer(createServer, { port }))
 )
 
 const printUrl = HttpServer.addressWith((address) =>

@@ -38,3 +38,10 @@ export * as Upgrade from "./Upgrade.js"
  * @since 0.1.0
  */
 export * as Testing from "./Testing.js"
+
+/**
+ * Serving on Node: the HTTP server Layer to use with WebSocket routes.
+ *
+ * @since 0.1.0
+ */
+export * as NodeServer from "./NodeServer.js"

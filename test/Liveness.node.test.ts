@@ -8,15 +8,8 @@ import type { CloseInfo } from "../src/Connection.js"
 import { openWs } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
 import { handshakeRequest, rawConnect, serve, serverCloseCode, statusOf, within } from "./support/server.js"
+import { echo } from "./support/echo.js"
 
-const echo = (closes: Queue.Queue<CloseInfo>) => ({
-  onInit: () => Effect.succeed(Upgrade.initial(null)),
-  onMessage: (state: null, message: Message.Message<never>, connection: Connection.Connection) =>
-    message._tag === "TextMessage"
-      ? Effect.as(Connection.sendText(connection, message.text), Action.continueConnection(state))
-      : Effect.succeed(Action.continueConnection(state)),
-  onClose: (_: null, info: CloseInfo) => Queue.offer(closes, info)
-})
 
 const serveRoute = <E>(
   route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpServerRequest.HttpServerRequest>

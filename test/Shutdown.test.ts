@@ -230,6 +230,31 @@ describe("graceful shutdown on SIGTERM (test/fixtures/shutdown-server.ts)", () =
     60_000
   )
 
+  it.scopedLive("a handshake sent during the drain and reset at once does not crash the process", () =>
+    Effect.gen(function*() {
+      const closeTimeoutMs = 1500
+      const server = yield* startServer(closeTimeoutMs)
+      const port = yield* server.port
+      // keeps the shutdown going for closeTimeout
+      yield* silentPeer(port)
+      // connected before the shutdown, so that the server has accepted them when they speak
+      const early = yield* Effect.forEach(Array.from({ length: 20 }), () => rawConnect(port), { concurrency: "unbounded" })
+
+      server.child.kill("SIGTERM")
+      yield* Effect.sleep(Duration.millis(200))
+      const stillRunning = server.child.exitCode === null && server.child.signalCode === null
+      for (const raw of early) {
+        raw.socket.write(handshakeRequest("/ws", handshakeHeaders))
+        raw.socket.resetAndDestroy()
+      }
+      const exited = yield* server.exited
+
+      assert.isTrue(stillRunning, "the server was still shutting down when the handshakes were sent")
+      assert.notMatch(server.output(), /Unhandled 'error' event/)
+      assert.strictEqual(exited.code, 0, `exit code (signal ${exited.signal}), output:\n${server.output()}`)
+      assert.deepStrictEqual(server.onCloseCounts(), { shutdown: 1 }, server.output())
+    }), 30_000)
+
   it.scopedLive("new upgrades are refused during shutdown", () =>
     Effect.gen(function*() {
       const closeTimeoutMs = 2000

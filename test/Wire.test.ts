@@ -6,7 +6,7 @@
 import { HttpRouter } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Queue } from "effect"
-import { Action, Connection, type Message, Upgrade } from "effect-websocket"
+import { type Connection, Upgrade } from "effect-websocket"
 import { openWs } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
 import {
@@ -18,17 +18,8 @@ import {
   statusOf,
   within
 } from "./support/server.js"
+import { echo } from "./support/echo.js"
 
-const echo = (closes: Queue.Queue<Connection.CloseInfo>) =>
-  ({
-    onInit: () => Effect.succeed(Upgrade.initial(null)),
-    onMessage: (state: null, message: Message.Message<never>, connection: Connection.Connection) =>
-      Effect.gen(function*() {
-        if (message._tag === "TextMessage") yield* Connection.sendText(connection, message.text)
-        return Action.continueConnection(state)
-      }),
-    onClose: (_state: null, info: Connection.CloseInfo) => Queue.offer(closes, info)
-  }) satisfies Upgrade.Handlers<null, never, Connection.SendError>
 
 /** An echo server on port 0, and the queue its `onClose` reports into. */
 const echoServer = Effect.gen(function*() {

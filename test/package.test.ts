@@ -13,10 +13,11 @@ describe("package", () => {
   it("builds, and a plain Node ESM program imports the public modules", () => {
     execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "pipe" })
     const result = runModule(`
-      import { Action, Connection, Message, Upgrade } from "effect-websocket"
+      import { Action, Connection, Message, NodeServer, Upgrade } from "effect-websocket"
       import * as UpgradeModule from "effect-websocket/Upgrade"
       console.log(JSON.stringify({
         upgrade: typeof Upgrade.upgradeWebSocket,
+        nodeServer: typeof NodeServer.layer,
         subpath: UpgradeModule.upgradeWebSocket === Upgrade.upgradeWebSocket,
         stop: Action.stopConnection().code,
         text: Message.TextMessage("hi").text,
@@ -26,6 +27,7 @@ describe("package", () => {
     assert.strictEqual(result.status, 0, result.stderr)
     assert.deepStrictEqual(JSON.parse(result.stdout), {
       upgrade: "function",
+      nodeServer: "function",
       subpath: true,
       stop: 1000,
       text: "hi",

@@ -34,10 +34,10 @@ if (cluster.isPrimary) {
   }
 } else {
   const { HttpRouter, HttpServer } = await import("@effect/platform")
-  const { NodeHttpServer, NodeRuntime } = await import("@effect/platform-node")
+  const { NodeRuntime } = await import("@effect/platform-node")
   const { Effect, Layer } = await import("effect")
   const { createServer } = await import("node:http")
-  const { Action, Connection, Upgrade } = await import("effect-websocket")
+  const { Action, Connection, NodeServer, Upgrade } = await import("effect-websocket")
   let connections = 0
   const echo = Upgrade.upgradeWebSocket({
     onInit: () => Effect.sync(() => ++connections).pipe(Effect.as(Upgrade.initial(null))),
@@ -52,7 +52,7 @@ if (cluster.isPrimary) {
     process.send!({ connections, heapUsed, rss })
   }, 1000)
   HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/", echo))).pipe(
-    Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1", backlog: 4096 })),
+    Layer.provide(NodeServer.layer(createServer, { port: 0, host: "127.0.0.1", backlog: 4096 })),
     Layer.launch,
     NodeRuntime.runMain
   )

@@ -1,8 +1,9 @@
 // Shared by the Effect echo servers: serve `echo` at / and GET /memory on 127.0.0.1, port 0, print
 // the port for bench/run.mjs, and stop on SIGINT/SIGTERM.
 import { type HttpApp, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
+import { NodeServer } from "effect-websocket"
 import { createServer } from "node:http"
 
 // GET /memory: forces a GC (with --expose-gc) and reports process.memoryUsage()
@@ -16,7 +17,7 @@ export const runEchoServer = <E>(echo: HttpApp.Default<E>) =>
     Layer.merge(Layer.effectDiscard(HttpServer.addressWith((address) =>
       Effect.sync(() => console.log(`PORT ${address._tag === "TcpAddress" ? address.port : 0}`))
     ))),
-    Layer.provide(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provide(NodeServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.launch,
     (main) => NodeRuntime.runMain(main, { disableErrorReporting: true })
   )

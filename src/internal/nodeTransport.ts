@@ -15,6 +15,7 @@ import { type CloseInfo, SendError } from "../Connection.js"
 import * as Message from "../Message.js"
 import * as Close from "./close.js"
 import type { Decision } from "./handshake.js"
+import { refuseNewConnections, takeHead } from "./nodeServer.js"
 import type { ResolvedOptions } from "./options.js"
 import { closeAndReport, type Sink, type Transport } from "./transport.js"
 
@@ -213,29 +214,6 @@ export class NodeTransport implements Transport {
   ended(): void {}
 }
 
-const refusing = new WeakSet<Http.Server>()
-const shuttingDown = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-
-/**
- * When the server's scope closes, @effect/platform-node first removes its request listeners, then
- * waits for the running handlers (our connections, for up to `closeTimeout`), and only then stops
- * listening: meanwhile new connections would be accepted and never answered, and would keep the
- * process alive. Stop listening now and answer stragglers with 503.
- */
-const refuseNewConnections = (server: Http.Server): void => {
-  if (refusing.has(server)) return
-  refusing.add(server)
-  server.on("request", (_request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    response.writeHead(503, { connection: "close", "content-length": "0" })
-    response.end()
-  })
-  server.on("upgrade", (_request: Http.IncomingMessage, socket: Duplex) => {
-    socket.end(shuttingDown)
-  })
-  // stops accepting and closes idle keep-alive connections; the platform's own close comes later
-  server.close()
-}
-
 /**
  * Upgrades the Node request behind `request` and connects it to `sink`. Returns `undefined` when the
  * request is not served by Node (another acceptor must handle it) and `"gone"` when the socket closed
@@ -260,7 +238,7 @@ export const accept = (
   // asks for the subprotocol and the headers synchronously too, so `server.decision` holds for this call
   server.decision = decision
   try {
-    server.wss.handleUpgrade(incoming, socket, emptyHead, (ws) => {
+    server.wss.handleUpgrade(incoming, socket, takeHead(socket) ?? emptyHead, (ws) => {
       transport = new NodeTransport(
         ws,
         socket,

@@ -28,6 +28,8 @@ export const connectWs = (
         ws.on("message", (data: Buffer) => messages.unsafeOffer(data.toString("utf8")))
         ws.on("close", (code: number, reason: Buffer) => {
           Deferred.unsafeDone(closed, Exit.succeed({ code, reason: reason.toString("utf8") }))
+          // closed before it opened (connection refused, reset): the acquisition cannot be interrupted
+          resume(Effect.dieMessage(`the connection to ${url} closed with ${code} before it opened`))
         })
         ws.once("open", () =>
           resume(Effect.succeed({

@@ -13,13 +13,15 @@ export interface ProgramOptions<A> {
   /** What the output says once the program is ready, or `undefined` while it is not. */
   readonly ready: (output: string) => A | undefined
   readonly readySeconds: number
+  /** Flags for node itself, such as `--expose-gc`. */
+  readonly nodeFlags?: ReadonlyArray<string>
 }
 
 /** Runs `node --import tsx file`; the scope's end kills it (and its group) if it is still running. */
 export const startProgram = <A>(file: string, options: ProgramOptions<A>) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
-      const child = spawn(process.execPath, ["--import", "tsx", file], {
+      const child = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", file], {
         cwd: root,
         env: { ...process.env, ...options.env },
         stdio: ["ignore", "pipe", "pipe"],

@@ -1,7 +1,7 @@
 /** A real Node server on 127.0.0.1, port 0, for as long as the surrounding scope. */
 import { type HttpApp, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Deferred, Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
+import { NodeServer } from "effect-websocket"
 import { createServer } from "node:http"
 import * as Net from "node:net"
 
@@ -27,7 +27,7 @@ export const serve = <E>(app: HttpApp.Default<E, never>): Effect.Effect<RunningS
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const context = yield* HttpServer.serve(app).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+      Layer.provideMerge(NodeServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
       Layer.provide(captureLogs(logs)),
       Layer.buildWithScope(scope),
       Effect.orDie
@@ -57,7 +57,13 @@ export const rawConnect = (port: number): Effect.Effect<RawSocket, never, Scope.
   Effect.gen(function*() {
     const socket = yield* Effect.acquireRelease(
       Effect.async<Net.Socket>((resume) => {
-        const socket = Net.connect(port, "127.0.0.1", () => resume(Effect.succeed(socket)))
+        // a refused connection must fail the test, not hang it: the acquisition cannot be interrupted
+        const refused = (error: Error) => resume(Effect.die(error))
+        const socket = Net.connect(port, "127.0.0.1", () => {
+          socket.off("error", refused)
+          resume(Effect.succeed(socket))
+        })
+        socket.once("error", refused)
       }),
       (socket) => Effect.sync(() => socket.destroy())
     )
