@@ -151,7 +151,9 @@ export interface TestClient {
  * Options of `connect` and `connectTo`.
  *
  * - `upgrade`: the `upgradeWebSocket` options (`connect` only; a route brings its own).
- * - `headers`: request headers added to the handshake's (`connectTo`).
+ * - `headers`: request headers added to the handshake's. The request's `Host` is `localhost`, and
+ *   it sends no `Origin` (as a client that is not a browser): add `origin: "http://localhost"` to
+ *   act as a same-origin page, another origin to test the route's `allowedOrigins`.
  * - `receiveTimeout`: real time `receive` waits before failing with `NoFrame` (default 2 seconds).
  * - `autoPong`: answer the server's pings, as a `ws` client does (default `true`); `false` makes a
  *   half-open peer for heartbeat tests.
@@ -233,8 +235,10 @@ const run = <E, R>(
 ): Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>> =>
   Effect.gen(function*() {
     const accepted = yield* Deferred.make<MemoryConnection>()
+    const target = new URL(url, "http://localhost")
+    // a Host as a browser sends it, so that an Origin header in `options.headers` meets the same check
     const web = HttpServerRequest.fromWeb(
-      new Request(new URL(url, "http://localhost"), { headers: { ...options?.headers, ...handshakeHeaders } })
+      new Request(target, { headers: { host: target.host, ...options?.headers, ...handshakeHeaders } })
     )
     const request = options?.remoteAddress === undefined ? web : web.modify({ remoteAddress: options.remoteAddress })
     const fiber = yield* app.pipe(

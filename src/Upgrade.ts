@@ -56,6 +56,7 @@ import { Acceptor } from "./internal/acceptor.js"
 import type { CloseInfo, Connection } from "./Connection.js"
 import { ConnectionImpl } from "./internal/connection.js"
 import * as Handshake from "./internal/handshake.js"
+import * as Origin from "./internal/origin.js"
 import { Inbox } from "./internal/inbox.js"
 import * as Limits from "./internal/limits.js"
 import * as Liveness from "./internal/liveness.js"
@@ -144,9 +145,15 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
  *   alone would take the client's first offer).
  * - `requireSubprotocol`: when no subprotocol fits, refuse the handshake with 400 (`true`) or continue
  *   without one (`false`, the default).
- * - `allowedOrigins`: the origins (`"https://app.example.com"`) whose pages may connect, or a
- *   predicate. A request with another `Origin` gets 403 before the handshake. A request without
- *   `Origin` (not from a browser) is allowed by a list; a predicate receives `undefined` for it.
+ * - `allowedOrigins`: which web pages may connect, against cross-site WebSocket hijacking (browsers
+ *   send cookies with a handshake from any site, and CORS does not apply). Unset, only pages of the
+ *   same origin: the `Origin` header's host and port must be those of the request's `Host` (http and
+ *   https alike, default ports left out; behind a proxy, `HttpMiddleware.xForwardedHeaders` makes that
+ *   the public host); an origin of another scheme (`file:`, `null`) is refused. `"*"`: every origin.
+ *   A list: the origins (`"https://app.example.com"`) whose pages may connect. A predicate: decides
+ *   itself. A refused handshake gets 403 before the upgrade, and the route's first refusal is logged
+ *   as a warning naming the origin and this option. A request without `Origin` (not from a browser)
+ *   is allowed by the default and a list; a predicate receives `undefined` for it.
  * - `headers`: extra headers on the 101 response (a cookie, a request id), or a function of the
  *   request that returns them.
  *
@@ -171,7 +178,7 @@ export interface Options {
   readonly compression?: boolean | CompressionOptions | undefined
   readonly subprotocols?: ReadonlyArray<string> | ((offered: ReadonlyArray<string>) => string | undefined) | undefined
   readonly requireSubprotocol?: boolean | undefined
-  readonly allowedOrigins?: ReadonlyArray<string> | ((origin: string | undefined) => boolean) | undefined
+  readonly allowedOrigins?: "*" | ReadonlyArray<string> | ((origin: string | undefined) => boolean) | undefined
   readonly headers?:
     | Readonly<Record<string, string>>
     | ((request: HttpServerRequest.HttpServerRequest) => Readonly<Record<string, string>>)
@@ -269,6 +276,22 @@ export const initialWithSelector = <State, Custom, E = never, R = never>(
 const noTransport = HttpServerResponse.text("WebSocket upgrades are not supported by this server", { status: 501 })
 const upgraded = HttpServerResponse.empty({ status: 101 })
 const internalError = HttpServerResponse.empty({ status: 500 })
+const forbiddenOrigin = HttpServerResponse.text("Origin not allowed", { status: 403 })
+
+/** The warning for a route's first cross-origin refusal: what was refused, and the option that allows it. */
+const crossOriginAdvice = (policy: Origin.OriginPolicy, origin: string | undefined): string => {
+  const listed = origin !== undefined && Origin.hostOfOrigin(origin) !== undefined
+  return policy._tag === "SameOrigin"
+    ? "effect-websocket: refused a WebSocket handshake from a page of another origin with 403 (said once per route). " +
+      `To let pages of that origin connect, give upgradeWebSocket the option allowedOrigins: ${
+        listed ? `["${origin}"]` : "a predicate"
+      } (or "*" for every origin). Behind a proxy, serve with HttpMiddleware.xForwardedHeaders so that the ` +
+      "same-origin check compares with the public host."
+    : "effect-websocket: refused a WebSocket handshake from an origin that allowedOrigins does not allow, with 403 " +
+      `(said once per route). To let pages of that origin connect, ${
+        listed ? `add "${origin}" to allowedOrigins` : "allow it in the allowedOrigins predicate"
+      }.`
+}
 
 /**
  * Upgrade the current request to a WebSocket connection and run `handlers` on it.
@@ -318,17 +341,30 @@ export function upgradeWebSocket<State, Custom, E, R>(
   const settings = resolved.right
   const counts = new Limits.Counts(settings)
   const loopSettings: Loop.Settings = { initTimeout: settings.initTimeout, sweeper: new Liveness.Sweeper(settings) }
+  let warnedCrossOrigin = false
+  const refuse = (refusal: Handshake.Refusal, request: HttpServerRequest.HttpServerRequest) => {
+    switch (refusal._tag) {
+      case "Invalid":
+        return Effect.succeed(refusal.response)
+      case "OptionFailed":
+        return Effect.as(Effect.logError("effect-websocket: upgrade option failed", refusal.cause), internalError)
+      case "CrossOrigin": {
+        if (warnedCrossOrigin) return Effect.succeed(forbiddenOrigin)
+        warnedCrossOrigin = true
+        return Effect.as(
+          Effect.logWarning(crossOriginAdvice(settings.origins, refusal.origin)).pipe(
+            Effect.annotateLogs({ origin: String(refusal.origin), host: String(refusal.host), url: request.url })
+          ),
+          forbiddenOrigin
+        )
+      }
+    }
+  }
   return Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest>) => {
     const request = Context.get(context, HttpServerRequest.HttpServerRequest)
-    let decision: Handshake.Decision
-    try {
-      const decided = Handshake.decide(request, settings)
-      if (HttpServerResponse.isServerResponse(decided)) return Effect.succeed(decided)
-      decision = decided
-    } catch (error) {
-      // an option function threw or returned invalid headers: the handshake cannot go on
-      return Effect.as(Effect.logError("effect-websocket: upgrade option failed", error), internalError)
-    }
+    const decided = Handshake.decide(request, settings)
+    if (Either.isLeft(decided)) return refuse(decided.left, request)
+    const decision = decided.right
     const address = Option.getOrElse(request.remoteAddress, () => "unknown")
     const overLimit = counts.refuse(address)
     if (overLimit !== undefined) return Effect.succeed(overLimit)

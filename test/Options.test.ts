@@ -1,11 +1,11 @@
-import { HttpRouter, HttpServerRequest } from "@effect/platform"
+import { HttpMiddleware, HttpRouter, HttpServerRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Queue } from "effect"
 import { Action, Connection, type Message, Upgrade } from "effect-websocket"
 import * as Zlib from "node:zlib"
 import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
-import { openWs, type WsClient } from "./support/client.js"
+import { connectWs, openWs, type WsClient } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
 import { clientFrame, handshakeRequest, rawConnect, serve, serverCloseCode, statusOf } from "./support/server.js"
 
@@ -62,6 +62,89 @@ const info = (client: WsClient) =>
 
 describe("Upgrade options", () => {
   describe("allowedOrigins", () => {
+    const connectFrom = (port: number, origin: string | undefined) =>
+      connectWs(`ws://127.0.0.1:${port}/ws`, origin === undefined ? {} : { origin }).pipe(
+        Effect.map((result) => ("status" in result ? result.status : 101))
+      )
+
+    it.scopedLive("by default lets pages of the same origin connect, and clients that send no Origin", () =>
+      Effect.gen(function*() {
+        const server = yield* serveWith({})
+        const client = yield* open(server.port, "/ws", { origin: `http://127.0.0.1:${server.port}` })
+        client.ws.send("same origin")
+        assert.strictEqual(yield* client.next, "same origin")
+        assert.strictEqual(yield* connectFrom(server.port, undefined), 101)
+        // the scheme is not compared: behind a proxy that ends TLS, the page is https and the request http
+        assert.strictEqual(yield* connectFrom(server.port, `https://127.0.0.1:${server.port}`), 101)
+        // default ports are left out on both sides, and case does not matter
+        const viaPort80 = yield* rawHandshake(server.port, { Host: "App.Example.com:80", Origin: "http://app.example.com" })
+        assert.strictEqual(viaPort80.status, 101)
+        const viaPort443 = yield* rawHandshake(server.port, { Host: "app.example.com", Origin: "https://APP.example.com:443" })
+        assert.strictEqual(viaPort443.status, 101)
+        const ipv6 = yield* rawHandshake(server.port, { Host: "[::1]:8080", Origin: "http://[::1]:8080" })
+        assert.strictEqual(ipv6.status, 101)
+      }))
+
+    it.scopedLive("by default refuses another host, another port and another scheme with 403, and keeps serving", () =>
+      Effect.gen(function*() {
+        const server = yield* serveWith({})
+        const port = server.port
+        const refused: ReadonlyArray<[string, string]> = [
+          ["another host", `http://localhost:${port}`],
+          ["another site", "https://evil.example"],
+          ["another port", `http://127.0.0.1:${port + 1}`],
+          ["a scheme other than http and https", `chrome-extension://127.0.0.1:${port}`],
+          ["a file page", "file://"],
+          ["an opaque origin", "null"]
+        ]
+        for (const [what, origin] of refused) {
+          assert.strictEqual(yield* connectFrom(port, origin), 403, what)
+        }
+        // a Host that names no host cannot match any origin
+        const odd = yield* rawHandshake(port, { Host: "evil.example@127.0.0.1", Origin: "http://evil.example" })
+        assert.strictEqual(odd.status, 403)
+        const client = yield* open(port, "/ws", { origin: `http://127.0.0.1:${port}` })
+        client.ws.send("still serving")
+        assert.strictEqual(yield* client.next, "still serving")
+      }))
+
+    it.scopedLive("logs the first refusal of a route once, as a warning that names the origin and the option", () =>
+      Effect.gen(function*() {
+        const server = yield* serveWith({})
+        const origin = `http://localhost:${server.port + 1}`
+        for (let i = 0; i < 3; i++) assert.strictEqual(yield* connectFrom(server.port, origin), 403)
+        const warnings = server.logs.filter((line) => line.includes("refused a WebSocket handshake"))
+        assert.strictEqual(warnings.length, 1, server.logs.join("\n"))
+        assert.match(warnings[0], /^WARN /)
+        assert.include(warnings[0], `allowedOrigins: ["${origin}"]`)
+        assert.include(warnings[0], `"*"`)
+      }))
+
+    it.scopedLive("\"*\" lets every origin connect", () =>
+      Effect.gen(function*() {
+        const server = yield* serveWith({ allowedOrigins: "*" })
+        for (const origin of ["https://evil.example", "null", `http://127.0.0.1:${server.port}`, undefined]) {
+          assert.strictEqual(yield* connectFrom(server.port, origin), 101, String(origin))
+        }
+      }))
+
+    it.scopedLive("behind a proxy, HttpMiddleware.xForwardedHeaders makes the public host the one compared", () =>
+      Effect.gen(function*() {
+        const route = Upgrade.upgradeWebSocket(handlers(), {})
+        const direct = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
+        const proxied = yield* serve(HttpMiddleware.xForwardedHeaders(HttpRouter.empty.pipe(HttpRouter.get("/ws", route))))
+        // what a proxy forwards: its own upstream Host, and the public one in X-Forwarded-Host
+        const fromProxy = (origin: string) => ({
+          Host: "127.0.0.1:3000",
+          "X-Forwarded-Host": "chat.example.com",
+          Origin: origin
+        })
+        assert.strictEqual((yield* rawHandshake(proxied.port, fromProxy("https://chat.example.com"))).status, 101)
+        assert.strictEqual((yield* rawHandshake(proxied.port, fromProxy("https://evil.example"))).status, 403)
+        // without the middleware the app does not trust X-Forwarded-Host
+        assert.strictEqual((yield* rawHandshake(direct.port, fromProxy("https://chat.example.com"))).status, 403)
+      }))
+
     it.scopedLive("refuses another origin with 403 before the handshake; allows listed ones and none", () =>
       Effect.gen(function*() {
         const server = yield* serveWith({ allowedOrigins: ["https://app.example.com", "http://localhost:3000/"] })
@@ -270,6 +353,7 @@ describe("Upgrade options", () => {
           [{ subprotocols: ["has space"] }, "subprotocols"],
           [{ requireSubprotocol: "yes" as unknown as boolean }, "requireSubprotocol"],
           [{ allowedOrigins: ["example.com"] }, "allowedOrigins"],
+          [{ allowedOrigins: "same-origin" as "*" }, "allowedOrigins"],
           [{ headers: { "bad name": "x" } }, "headers"],
           [{ headers: { "x-split": "a\r\nInjected: 1" } }, "headers"]
         ]

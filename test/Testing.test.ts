@@ -55,6 +55,19 @@ describe("Testing", () => {
         }
       }))
 
+    it.scoped("sends no Origin, as a client that is not a browser; an origin header meets the route's check", () =>
+      Effect.gen(function*() {
+        const route = HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo)))
+        const plain = yield* Testing.connectTo(route, "/ws")
+        yield* plain.sendText("no origin")
+        assert.deepStrictEqual(yield* plain.receive, { _tag: "Text", text: "no origin" })
+        const sameOrigin = yield* Testing.connectTo(route, "/ws", { headers: { origin: "http://localhost" } })
+        yield* sameOrigin.sendText("same origin")
+        assert.deepStrictEqual(yield* sameOrigin.receive, { _tag: "Text", text: "same origin" })
+        const error = yield* Effect.flip(Testing.connectTo(route, "/ws", { headers: { origin: "https://evil.example" } }))
+        assert.strictEqual(error._tag === "TestClientError" ? error.response?.status : error._tag, 403)
+      }))
+
     it.scoped("fails with the app's own error for an unknown route", () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(Testing.connectTo(router, "/nowhere"))

@@ -2,7 +2,9 @@
 import type * as Headers from "@effect/platform/Headers"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Either from "effect/Either"
 import { invalidHeaders, type ResolvedOptions } from "./options.js"
+import * as Origin from "./origin.js"
 
 const keyPattern = /^[+/0-9A-Za-z]{22}==$/
 
@@ -57,33 +59,58 @@ const offeredProtocols = (header: string | undefined): ReadonlyArray<string> | u
 }
 
 /**
- * Validates the request and applies the options: origin (403), subprotocol (400 when required and none
- * fits), extra headers. Throws only if a user-supplied function throws or returns invalid headers, which
- * the caller turns into a defect.
+ * Why a handshake was refused: a malformed or unacceptable request (`response` says it), a page from
+ * an origin the route does not allow (403), or an option's function that threw or returned invalid
+ * headers (500).
+ */
+export type Refusal =
+  | { readonly _tag: "Invalid"; readonly response: HttpServerResponse.HttpServerResponse }
+  | { readonly _tag: "CrossOrigin"; readonly origin: string | undefined; readonly host: string | undefined }
+  | { readonly _tag: "OptionFailed"; readonly cause: unknown }
+
+const invalidRequest = (response: HttpServerResponse.HttpServerResponse): Either.Either<Decision, Refusal> =>
+  Either.left({ _tag: "Invalid", response })
+
+/**
+ * Validates the request and applies the options: origin, subprotocol (400 when required and none
+ * fits), extra headers.
  */
 export const decide = (
   request: HttpServerRequest.HttpServerRequest,
   options: ResolvedOptions
-): HttpServerResponse.HttpServerResponse | Decision => {
+): Either.Either<Decision, Refusal> => {
   const headers = request.headers
   const rejection = validate(request.method, headers)
-  if (rejection !== undefined) return rejection
-  if (options.allowOrigin !== undefined && !options.allowOrigin(headers["origin"])) {
-    return reject(403, "Origin not allowed")
+  if (rejection !== undefined) return invalidRequest(rejection)
+  try {
+    const origin = headers["origin"]
+    if (!Origin.allows(options.origins, origin, headers["host"])) {
+      return Either.left({ _tag: "CrossOrigin", origin, host: headers["host"] })
+    }
+    const offered = offeredProtocols(headers["sec-websocket-protocol"])
+    if (offered === undefined) return invalidRequest(reject(400, "Invalid Sec-WebSocket-Protocol header"))
+    let protocol: string | undefined = undefined
+    if (options.chooseSubprotocol !== undefined && offered.length > 0) {
+      const chosen = options.chooseSubprotocol(offered)
+      protocol = chosen !== undefined && offered.includes(chosen) ? chosen : undefined
+    }
+    if (protocol === undefined && options.requireSubprotocol) {
+      return invalidRequest(reject(400, "No acceptable subprotocol"))
+    }
+    if (options.headers === undefined) {
+      return Either.right(protocol === undefined ? noProtocol : { protocol, headers: noHeaders })
+    }
+    const extra = options.headers(request)
+    const invalid = invalidHeaders(extra)
+    if (invalid.length > 0) {
+      return Either.left({
+        _tag: "OptionFailed",
+        cause: `invalid 101 response headers from the headers option: ${invalid.join(", ")}`
+      })
+    }
+    return Either.right({ protocol, headers: extra })
+  } catch (cause) {
+    // a function given as an option threw
+    return Either.left({ _tag: "OptionFailed", cause })
   }
-  const offered = offeredProtocols(headers["sec-websocket-protocol"])
-  if (offered === undefined) return reject(400, "Invalid Sec-WebSocket-Protocol header")
-  let protocol: string | undefined = undefined
-  if (options.chooseSubprotocol !== undefined && offered.length > 0) {
-    const chosen = options.chooseSubprotocol(offered)
-    protocol = chosen !== undefined && offered.includes(chosen) ? chosen : undefined
-  }
-  if (protocol === undefined && options.requireSubprotocol) {
-    return reject(400, "No acceptable subprotocol")
-  }
-  if (options.headers === undefined) return protocol === undefined ? noProtocol : { protocol, headers: noHeaders }
-  const extra = options.headers(request)
-  const invalid = invalidHeaders(extra)
-  if (invalid.length > 0) throw new Error(`invalid 101 response headers from the headers option: ${invalid.join(", ")}`)
-  return { protocol, headers: extra }
 }

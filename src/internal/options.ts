@@ -2,6 +2,7 @@ import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import { type CompressionOptions, type Options, OptionsError } from "../Upgrade.js"
+import * as Origin from "./origin.js"
 
 /**
  * permessage-deflate settings in the shape `ws` takes them. Window bits and context takeover are
@@ -37,7 +38,7 @@ export interface ResolvedOptions {
   readonly compression: Deflate | false
   readonly chooseSubprotocol: ((offered: ReadonlyArray<string>) => string | undefined) | undefined
   readonly requireSubprotocol: boolean
-  readonly allowOrigin: ((origin: string | undefined) => boolean) | undefined
+  readonly origins: Origin.OriginPolicy
   readonly headers: ((request: HttpServerRequest.HttpServerRequest) => Readonly<Record<string, string>>) | undefined
 }
 
@@ -55,7 +56,7 @@ export const defaults: ResolvedOptions = {
   compression: false,
   chooseSubprotocol: undefined,
   requireSubprotocol: false,
-  allowOrigin: undefined,
+  origins: Origin.sameOrigin,
   headers: undefined
 }
 
@@ -186,15 +187,19 @@ const resolveSubprotocols = (value: Options["subprotocols"]) => {
 
 const normalizeOrigin = (origin: string) => origin.trim().toLowerCase().replace(/\/+$/, "")
 
-const resolveOrigins = (value: Options["allowedOrigins"]) => {
-  if (value === undefined) return Either.right(undefined)
-  if (typeof value === "function") return Either.right(value)
+const resolveOrigins = (value: Options["allowedOrigins"]): Either.Either<Origin.OriginPolicy, OptionsError> => {
+  if (value === undefined) return Either.right(Origin.sameOrigin)
+  if (value === "*") return Either.right(Origin.any)
+  if (typeof value === "function") return Either.right({ _tag: "Allowed", allows: value })
   if (!Array.isArray(value) || !value.every((origin) => typeof origin === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/]+\/?$/i.test(origin))) {
-    return invalid("allowedOrigins", value, "a list of origins such as \"https://example.com\", or a function")
+    return invalid("allowedOrigins", value, "\"*\", a list of origins such as \"https://example.com\", or a function")
   }
   const allowed = new Set(value.map(normalizeOrigin))
   // a request without Origin does not come from a browser page, which is what the list guards against
-  return Either.right((origin: string | undefined) => origin === undefined || allowed.has(normalizeOrigin(origin)))
+  return Either.right({
+    _tag: "Allowed",
+    allows: (origin: string | undefined) => origin === undefined || allowed.has(normalizeOrigin(origin))
+  })
 }
 
 const resolveHeaders = (value: Options["headers"]) => {
@@ -234,7 +239,7 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
       compression: yield* resolveCompression(options.compression),
       chooseSubprotocol: yield* resolveSubprotocols(options.subprotocols),
       requireSubprotocol: yield* boolean("requireSubprotocol", options.requireSubprotocol, false),
-      allowOrigin: yield* resolveOrigins(options.allowedOrigins),
+      origins: yield* resolveOrigins(options.allowedOrigins),
       headers: yield* resolveHeaders(options.headers)
     }
   })

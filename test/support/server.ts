@@ -8,8 +8,8 @@ import * as Net from "node:net"
 export const captureLogs = (lines: Array<string>) =>
   Logger.replace(
     Logger.defaultLogger,
-    Logger.make(({ cause, message }) => {
-      const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+    Logger.make(({ cause, logLevel, message }) => {
+      const text = `${logLevel.label} ${Array.isArray(message) ? message.map(String).join(" ") : String(message)}`
       lines.push(cause._tag === "Empty" ? text : `${text} ${String(cause)}`)
     })
   )
@@ -101,8 +101,10 @@ export const rawConnect = (port: number): Effect.Effect<RawSocket, never, Scope.
     }
   })
 
+/** A request head; `Host: 127.0.0.1` unless `headers` has a Host of its own. */
 export const handshakeRequest = (path: string, headers: Record<string, string>, method = "GET") =>
-  `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+  `${method} ${path} HTTP/1.1\r\n` +
+  (Object.keys(headers).some((name) => name.toLowerCase() === "host") ? "" : "Host: 127.0.0.1\r\n") +
   Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("") +
   "\r\n"
 
