@@ -116,7 +116,7 @@ export class SendError extends Data.TaggedError("SendError")<{
  * - `"error"`: a handler or the selector stream failed (1011), or the peer broke the protocol
  *   (1002 protocol error, 1007 invalid UTF-8, 1008 policy, 1009 message too big).
  * - `"timeout"`: a liveness timer expired.
- * - `"shutdown"`: the server is shutting down, or the route's fiber was interrupted (1001).
+ * - `"shutdown"`: the server is shutting down: its `Acceptor`'s scope closed (1001).
  *
  * @since 0.1.0
  * @category models

@@ -3,7 +3,9 @@
  * `upgradeWebSocket` routes, in place of `NodeHttpServer.layer` from @effect/platform-node.
  *
  * It is `NodeHttpServer.layer` (same arguments, same services: `HttpServer`, `HttpPlatform`,
- * `Etag.Generator`, `NodeContext`) on a Node server that the library prepares first. Why the bare
+ * `Etag.Generator`, `NodeContext`) on a Node server that the library prepares first, plus the
+ * `Acceptor` that WebSocket routes require: the open connections belong to it, so they live as long
+ * as the server and close with 1001 when it shuts down (see `Acceptor`). Why the bare
  * platform layer is unsafe with WebSocket routes: @effect/platform-node 0.108 (the last release of
  * the Effect 3 line) attaches no `'error'` listener to the socket of an upgrade request, so a peer
  * that resets the connection while the server refuses or answers a handshake crashes the whole
@@ -51,16 +53,17 @@ import type { LazyArg } from "effect/Function"
 import type * as Layer from "effect/Layer"
 import type * as Http from "node:http"
 import type * as Net from "node:net"
+import type * as Acceptor from "./Acceptor.js"
 import * as internal from "./internal/nodeServer.js"
 
 /**
- * The services a server Layer provides, as `NodeHttpServer.layer` does: `HttpServer`,
- * `HttpPlatform`, `Etag.Generator` and `NodeContext`.
+ * The services a server Layer provides: those of `NodeHttpServer.layer` (`HttpServer`,
+ * `HttpPlatform`, `Etag.Generator`, `NodeContext`) and the `Acceptor` that WebSocket routes need.
  *
  * @since 0.1.0
  * @category models
  */
-export type Services = internal.Provided
+export type Services = internal.Provided | Acceptor.Acceptor
 
 /**
  * An HTTP server on the Node server `evaluate` creates, listening with `options` (`{ port: 0 }` for a

@@ -49,13 +49,13 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { CloseError } from "./Action.js"
 import type { CloseInfo } from "./Connection.js"
-import { Acceptor } from "./internal/acceptor.js"
+import type * as Acceptor from "./Acceptor.js"
+import * as InternalAcceptor from "./internal/acceptor.js"
 import * as Close from "./internal/close.js"
 import { MemoryConnection } from "./internal/memory.js"
 import * as Message from "./Message.js"
@@ -184,11 +184,7 @@ const realTimeout = (millis: number) =>
     return Effect.sync(() => clearTimeout(timer))
   })
 
-const makeClient = (
-  connection: MemoryConnection,
-  route: Fiber.Fiber<unknown, unknown>,
-  receiveTimeout: number
-): TestClient => {
+const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestClient => {
   const closedError = Effect.suspend(() =>
     Effect.fail(new TestClientError({ reason: "Closed", closed: connection.closedAs }))
   )
@@ -222,8 +218,8 @@ const makeClient = (
       )
     ),
     closed: Deferred.await(connection.peerClosed),
-    // the route returns once the transport is closed: then the connection no longer counts anywhere
-    closeInfo: Effect.zipLeft(Deferred.await(connection.closeInfo), Fiber.await(route)),
+    // told once onClose ran and the transport closed: then the connection no longer counts anywhere
+    closeInfo: Deferred.await(connection.closeInfo),
     pings: Effect.sync(() => connection.pings)
   }
 }
@@ -232,7 +228,11 @@ const run = <E, R>(
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
   url: string,
   options: ConnectOptions | undefined
-): Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>> =>
+): Effect.Effect<
+  TestClient,
+  E | TestClientError,
+  Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
+> =>
   Effect.gen(function*() {
     const accepted = yield* Deferred.make<MemoryConnection>()
     const target = new URL(url, "http://localhost")
@@ -241,25 +241,26 @@ const run = <E, R>(
       new Request(target, { headers: { host: target.host, ...options?.headers, ...handshakeHeaders } })
     )
     const request = options?.remoteAddress === undefined ? web : web.modify({ remoteAddress: options.remoteAddress })
-    const fiber = yield* app.pipe(
+    // the connection lives in the caller's scope: its close is the server's shutdown
+    const acceptor = yield* InternalAcceptor.make((_request, _handshake, sink) => {
+      const connection = new MemoryConnection(sink, { answersPings: options?.autoPong !== false })
+      Deferred.unsafeDone(accepted, Exit.succeed(connection))
+      return connection
+    }, { onEnded: (transport, info) => (transport as MemoryConnection).ended(info) })
+    const response = yield* app.pipe(
       Effect.scoped,
       Effect.provideService(HttpServerRequest.HttpServerRequest, request),
-      Effect.provideService(Acceptor, {
-        accept: (_request, _options, sink) => {
-          const connection = new MemoryConnection(sink, { answersPings: options?.autoPong !== false })
-          Deferred.unsafeDone(accepted, Exit.succeed(connection))
-          return connection
-        }
-      }),
-      Effect.forkScoped
+      Effect.provideService(InternalAcceptor.Acceptor, acceptor)
     )
-    yield* Effect.raceFirst(Effect.asVoid(Deferred.await(accepted)), Effect.asVoid(Fiber.await(fiber)))
     const connection = yield* Deferred.poll(accepted)
     const receiveTimeout = Duration.toMillis(options?.receiveTimeout ?? Duration.seconds(2))
-    if (Option.isSome(connection)) return makeClient(yield* connection.value, fiber, receiveTimeout)
-    const response = yield* Fiber.join(fiber)
+    if (Option.isSome(connection)) return makeClient(yield* connection.value, receiveTimeout)
     return yield* Effect.fail(new TestClientError({ reason: "Rejected", response }))
-  }) as Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>>
+  }) as Effect.Effect<
+    TestClient,
+    E | TestClientError,
+    Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
+  >
 
 /**
  * Connects a test client to `handlers`, run by the production loop on the in-memory transport. The
@@ -324,5 +325,5 @@ export const connectTo = <E, R>(
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
   url: string,
   options?: ConnectOptions
-): Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>> =>
+): Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>> =>
   run(app, url, options)

@@ -9,11 +9,14 @@
  *    arrive as `CustomMessage`s. Frames the client sends meanwhile are kept and delivered after it.
  * 2. `onMessage(state, message, connection)` runs for each client frame and selector value, one at a
  *    time, in arrival order, and returns the next `Action`.
- * 3. `onClose(state, info)` runs exactly once when the connection is over, whatever ended it.
+ * 3. `onClose(state, info, connection)` runs exactly once when the connection is over, whatever
+ *    ended it.
  *
  * Dream's `dependencies` argument becomes the requirement type `R`: handlers `yield*` the services
  * they need, and the route provides them with a `Layer` or `Effect.provideService`, as for any Effect.
- * The route's fiber lives as long as the connection; the response it returns is never written.
+ * The route returns as soon as the 101 is out: the connection then belongs to the `Acceptor` service
+ * (`NodeServer.layer` provides it), which closes it with 1001 when the server shuts down. Each
+ * connection has its own `Scope`, closed after `onClose`.
  *
  * Before the upgrade, the route is an ordinary handler: it may answer with any response instead
  * (401 without a token, for example) simply by not calling `upgradeWebSocket`.
@@ -38,32 +41,18 @@
  *
  * @since 0.1.0
  */
-import * as HttpServerError from "@effect/platform/HttpServerError"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Context from "effect/Context"
-import * as Data from "effect/Data"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
-import * as HashSet from "effect/HashSet"
+import type * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type * as Acceptor from "./Acceptor.js"
 import type { Action } from "./Action.js"
-import { Acceptor } from "./internal/acceptor.js"
 import type { CloseInfo, Connection } from "./Connection.js"
-import { ConnectionImpl } from "./internal/connection.js"
-import * as Handshake from "./internal/handshake.js"
-import * as Origin from "./internal/origin.js"
-import { Inbox } from "./internal/inbox.js"
-import * as Limits from "./internal/limits.js"
-import * as Liveness from "./internal/liveness.js"
-import * as Loop from "./internal/loop.js"
-import * as NodeTransport from "./internal/nodeTransport.js"
 import * as InternalOptions from "./internal/options.js"
-import type { Transport } from "./internal/transport.js"
+import * as internal from "./internal/upgrade.js"
 import type { Message } from "./Message.js"
 
 /**
@@ -74,7 +63,8 @@ import type { Message } from "./Message.js"
  *   `onClose` does not run.
  * - `onMessage` runs for every message, one at a time; a failure or defect closes with 1011 (the
  *   cause is logged).
- * - `onClose` runs exactly once after the connection ends, with the last state and how it ended.
+ * - `onClose` runs exactly once after the connection ends, with the last state, how it ended and the
+ *   connection (Dream's `on_close` gets no connection; its id is handy for registries and logs).
  *
  * Port of Dream's `on_init`, `on_message` and `on_close`; `E` and `R` are shared by all three, so
  * requirements flow into the route's type.
@@ -101,7 +91,7 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
     message: Message<Custom>,
     connection: Connection
   ) => Effect.Effect<Action<NoInfer<State>, Custom, E, R>, E, R>
-  readonly onClose: (state: State, info: CloseInfo) => Effect.Effect<void, never, RClose>
+  readonly onClose: (state: State, info: CloseInfo, connection: Connection) => Effect.Effect<void, never, RClose>
 }
 
 /**
@@ -216,24 +206,20 @@ export interface CompressionOptions {
 }
 
 /**
- * An option given to `upgradeWebSocket` has an invalid value. The route fails with it on every
- * request (the router answers 500), so it shows up on the first request instead of per connection.
+ * An option given to `upgradeWebSocket` has an invalid value (`option`, `value`, and what was
+ * `expected`). The route fails with it on every request (the router answers 500), so it shows up on
+ * the first request instead of per connection.
  *
  * @since 0.1.0
  * @category errors
  */
-export class OptionsError extends Data.TaggedError("OptionsError")<{
-  readonly option: string
-  readonly value: unknown
-  readonly expected: string
-}> {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `invalid upgradeWebSocket option ${this.option}: ${String(this.value)} (expected ${this.expected})`
-  }
-}
+export const OptionsError: typeof InternalOptions.OptionsError = InternalOptions.OptionsError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type OptionsError = InternalOptions.OptionsError
 
 /**
  * The value `onInit` succeeds with when there is no selector stream: the initial state and
@@ -273,32 +259,13 @@ export const initialWithSelector = <State, Custom, E = never, R = never>(
   selector: Stream.Stream<Custom, E, R>
 ): readonly [State, Option.Option<Stream.Stream<Custom, E, R>>] => [state, Option.some(selector)]
 
-const noTransport = HttpServerResponse.text("WebSocket upgrades are not supported by this server", { status: 501 })
-const upgraded = HttpServerResponse.empty({ status: 101 })
-const internalError = HttpServerResponse.empty({ status: 500 })
-const forbiddenOrigin = HttpServerResponse.text("Origin not allowed", { status: 403 })
-
-/** The warning for a route's first cross-origin refusal: what was refused, and the option that allows it. */
-const crossOriginAdvice = (policy: Origin.OriginPolicy, origin: string | undefined): string => {
-  const listed = origin !== undefined && Origin.hostOfOrigin(origin) !== undefined
-  return policy._tag === "SameOrigin"
-    ? "effect-websocket: refused a WebSocket handshake from a page of another origin with 403 (said once per route). " +
-      `To let pages of that origin connect, give upgradeWebSocket the option allowedOrigins: ${
-        listed ? `["${origin}"]` : "a predicate"
-      } (or "*" for every origin). Behind a proxy, serve with HttpMiddleware.xForwardedHeaders so that the ` +
-      "same-origin check compares with the public host."
-    : "effect-websocket: refused a WebSocket handshake from an origin that allowedOrigins does not allow, with 403 " +
-      `(said once per route). To let pages of that origin connect, ${
-        listed ? `add "${origin}" to allowedOrigins` : "allow it in the allowedOrigins predicate"
-      }.`
-}
-
 /**
  * Upgrade the current request to a WebSocket connection and run `handlers` on it.
  *
  * Port of `websocket.upgrade_websocket`. The returned `Effect` is a route handler: it needs the
- * `HttpServerRequest` and whatever the handlers need (`R`), and it completes only when the
- * connection is over. A request that is not a valid WebSocket handshake gets a 426 (no or wrong
+ * `HttpServerRequest`, the `Acceptor` (from `NodeServer.layer` or the test kit) and whatever the
+ * handlers need (`R`, less `Scope`: the connection brings its own). It completes once the 101 is out;
+ * the connection then runs in the acceptor until it is over. A request that is not a valid WebSocket handshake gets a 426 (no or wrong
  * `Upgrade`, unsupported `Sec-WebSocket-Version`) or 400 (not GET, missing `Connection: Upgrade`,
  * bad `Sec-WebSocket-Key`) response. With `options`, it also fails with `OptionsError` if an option is
  * invalid.
@@ -323,119 +290,30 @@ const crossOriginAdvice = (policy: Origin.OriginPolicy, origin: string | undefin
  */
 export function upgradeWebSocket<State, Custom, EInit = never, RInit = never, E = never, R = never, RClose = never>(
   handlers: HandlersFor<State, Custom, EInit, RInit, E, R, RClose>
-): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest | RInit | R | RClose>
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Exclude<RInit | R | RClose, Scope.Scope>
+>
 export function upgradeWebSocket<State, Custom, EInit = never, RInit = never, E = never, R = never, RClose = never>(
   handlers: HandlersFor<State, Custom, EInit, RInit, E, R, RClose>,
   options: Options
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   OptionsError,
-  HttpServerRequest.HttpServerRequest | RInit | R | RClose
+  HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Exclude<RInit | R | RClose, Scope.Scope>
 >
 export function upgradeWebSocket<State, Custom, E, R>(
   handlers: Handlers<State, Custom, E, R>,
   options?: Options
-): Effect.Effect<HttpServerResponse.HttpServerResponse, OptionsError, HttpServerRequest.HttpServerRequest | R> {
-  const resolved = InternalOptions.resolve(options)
-  if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
-  const settings = resolved.right
-  const counts = new Limits.Counts(settings)
-  const loopSettings: Loop.Settings = { initTimeout: settings.initTimeout, sweeper: new Liveness.Sweeper(settings) }
-  let warnedCrossOrigin = false
-  const refuse = (refusal: Handshake.Refusal, request: HttpServerRequest.HttpServerRequest) => {
-    switch (refusal._tag) {
-      case "Invalid":
-        return Effect.succeed(refusal.response)
-      case "OptionFailed":
-        return Effect.as(Effect.logError("effect-websocket: upgrade option failed", refusal.cause), internalError)
-      case "CrossOrigin": {
-        if (warnedCrossOrigin) return Effect.succeed(forbiddenOrigin)
-        warnedCrossOrigin = true
-        return Effect.as(
-          Effect.logWarning(crossOriginAdvice(settings.origins, refusal.origin)).pipe(
-            Effect.annotateLogs({ origin: String(refusal.origin), host: String(refusal.host), url: request.url })
-          ),
-          forbiddenOrigin
-        )
-      }
-    }
-  }
-  return Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest>) => {
-    const request = Context.get(context, HttpServerRequest.HttpServerRequest)
-    const decided = Handshake.decide(request, settings)
-    if (Either.isLeft(decided)) return refuse(decided.left, request)
-    const decision = decided.right
-    const address = Option.getOrElse(request.remoteAddress, () => "unknown")
-    const overLimit = counts.refuse(address)
-    if (overLimit !== undefined) return Effect.succeed(overLimit)
-    const inbox = new Inbox<Custom>(settings.inboxCapacity)
-    const acceptor = Context.getOption(context, Acceptor)
-    const transport = (acceptor._tag === "Some" ? acceptor.value.accept : NodeTransport.accept)(
-      request,
-      settings,
-      inbox,
-      decision
-    )
-    if (transport === undefined) return Effect.succeed(noTransport)
-    if (transport === "gone") return Effect.succeed(upgraded)
-    inbox.flow = transport
-    const connection = new ConnectionImpl(transport, request, decision.protocol, inbox, settings.outbound)
-    counts.add(address)
-    return serve(handlers, transport, inbox, connection, settings, loopSettings).pipe(
-      Effect.ensuring(Effect.sync(() => counts.remove(address))),
-      Effect.as(upgraded)
-    )
-  })
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  OptionsError,
+  HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Exclude<R, Scope.Scope>
+> {
+  return internal.upgradeWebSocket(handlers, options) as Effect.Effect<
+    HttpServerResponse.HttpServerResponse,
+    OptionsError,
+    HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Exclude<R, Scope.Scope>
+  >
 }
-
-/**
- * Runs the loop of an accepted connection and returns once its transport is closed. Interruption of
- * this fiber by a client abort (the platform's reaction to the socket closing) lets the loop finish
- * on its own; any other interruption while the connection is open is a shutdown.
- */
-const serve = <State, Custom, E, R>(
-  handlers: Handlers<State, Custom, E, R>,
-  transport: Transport,
-  inbox: Inbox<Custom>,
-  connection: Connection,
-  settings: InternalOptions.ResolvedOptions,
-  loopSettings: Loop.Settings
-): Effect.Effect<void, never, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(
-      // a daemon: a child fiber would be interrupted with its parent, and a client abort must not
-      // interrupt the loop; this fiber always waits for it instead
-      Effect.forkDaemon(restore(Loop.run(handlers, transport, inbox, connection, loopSettings))),
-      (loop) =>
-        restore(Fiber.await(loop)).pipe(
-          Effect.onInterrupt((interruptors) => {
-            if (!transport.isOpen() || HashSet.has(interruptors, HttpServerError.clientAbortFiberId)) {
-              return Fiber.await(loop)
-            }
-            if (isServerShutdown(interruptors)) transport.refuseNewConnections()
-            return Fiber.interrupt(loop)
-          }),
-          Effect.ensuring(awaitClosed(transport, settings.closeTimeout))
-        )
-    )
-  )
-
-/**
- * Whether the route's fiber is interrupted because its server is shutting down. @effect/platform-node
- * runs upgrade handlers in a `FiberSet` that, when the server's scope closes, interrupts them as a
- * fiber id combined with its internal id -1; any other interrupter (a timeout around the route, a
- * test) is not a server shutdown.
- */
-const isServerShutdown = (interruptors: HashSet.HashSet<FiberId.FiberId>): boolean =>
-  HashSet.some(interruptors, (id) => HashSet.has(FiberId.ids(id), -1))
-
-/** Waits for the closing handshake to finish, dropping the connection if it takes too long. */
-const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.Effect<void> =>
-  transport.awaitClosed.pipe(
-    // this runs as a finaliser: without this the timeout would wait for the uninterruptible wait
-    Effect.interruptible,
-    Effect.timeoutTo({ duration: timeout, onSuccess: () => false, onTimeout: () => true }),
-    Effect.flatMap((timedOut) =>
-      timedOut ? Effect.zipRight(Effect.sync(() => transport.terminate()), transport.awaitClosed) : Effect.void
-    )
-  )

@@ -40,6 +40,14 @@ export * as Upgrade from "./Upgrade.js"
 export * as Testing from "./Testing.js"
 
 /**
+ * Accepting connections: the seam between routes and a runtime's sockets, and the owner of open
+ * connections.
+ *
+ * @since 0.1.0
+ */
+export * as Acceptor from "./Acceptor.js"
+
+/**
  * Serving on Node: the HTTP server Layer to use with WebSocket routes.
  *
  * @since 0.1.0

@@ -2,7 +2,7 @@
 import { HttpRouter, type HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Option, Queue, Ref } from "effect"
-import { Action, Connection, type Message, Upgrade } from "effect-websocket"
+import { type Acceptor, Action, Connection, type Message, Upgrade } from "effect-websocket"
 import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
 import { openWs } from "./support/client.js"
@@ -12,7 +12,7 @@ import { echo } from "./support/echo.js"
 
 
 const serveRoute = <E>(
-  route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpServerRequest.HttpServerRequest>
+  route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor>
 ) =>
   serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
 

@@ -1,9 +1,11 @@
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Layer } from "effect"
 import { NodeServer, Upgrade } from "effect-websocket"
 import { echo as echoHandlers } from "./support/echo.js"
 import { createServer } from "node:http"
+import type * as Net from "node:net"
 import { openWs } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
 import { clientFrame, handshakeRequest, rawConnect, serve, statusOf } from "./support/server.js"
@@ -56,6 +58,56 @@ describe("NodeServer", () => {
         ]))
         const received = yield* raw.readUntil((bytes) => bytes.includes("sent with the handshake"))
         assert.strictEqual(statusOf(received), 101)
+      }))
+  })
+
+  describe("detached connections", () => {
+    it.scopedLive("the platform writes nothing onto an upgraded socket once the route has returned", () =>
+      Effect.gen(function*() {
+        const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echoHandlers()))))
+        const raw = yield* rawConnect(server.port)
+        yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
+        const head = yield* raw.readUntil((bytes) => bytes.includes("\r\n\r\n"))
+        assert.strictEqual(statusOf(head), 101)
+        // the route returned with the 101 and the platform handled its response meanwhile
+        yield* Effect.sleep("100 millis")
+        yield* raw.write(clientFrame(0x1, Buffer.from("ping")))
+        const headEnd = head.indexOf("\r\n\r\n") + 4
+        const received = yield* raw.readUntil((bytes) => bytes.length >= headEnd + 6)
+        yield* Effect.sleep("50 millis")
+        assert.deepStrictEqual(
+          [...raw.socket.readableEnded ? ["ended"] : [], received.subarray(headEnd).toString("latin1")],
+          ["\x81\x04ping"],
+          "after the 101 only the echo frame arrives, and the socket stays open"
+        )
+      }))
+
+    it.scopedLive("pins @effect/platform-node: a route that ended the request's ServerResponse gets nothing written", () =>
+      Effect.gen(function*() {
+        // the platform alone (no NodeServer.layer): what the Node acceptor relies on
+        const route = Effect.gen(function*() {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const socket = NodeHttpServerRequest.toIncomingMessage(request).socket
+          const response = NodeHttpServerRequest.toServerResponse(request)
+          response.detachSocket(socket as Net.Socket)
+          response.end()
+          socket.write("written by the route")
+          // what ws does once the peer has gone (Node's HTTP sockets allow half-open connections)
+          socket.on("end", () => socket.destroy())
+          return HttpServerResponse.text("never written", { status: 200 })
+        })
+        const context = yield* HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/raw", route))).pipe(
+          Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+          Layer.build
+        )
+        const port = yield* Effect.provide(portOf, context)
+        const raw = yield* rawConnect(port)
+        yield* raw.write(handshakeRequest("/raw", handshakeHeaders))
+        yield* raw.readUntil((bytes) => bytes.includes("written by the route"))
+        yield* Effect.sleep("100 millis")
+        const received = yield* raw.readUntil(() => true)
+        assert.strictEqual(received.toString("latin1"), "written by the route")
+        assert.isFalse(raw.socket.readableEnded, "the platform did not end the socket")
       }))
   })
 

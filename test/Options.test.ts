@@ -1,7 +1,7 @@
 import { HttpMiddleware, HttpRouter, HttpServerRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, Queue } from "effect"
-import { Action, Connection, type Message, Upgrade } from "effect-websocket"
+import { Effect, Layer, Option, Queue } from "effect"
+import { Acceptor, Action, Connection, type Message, Upgrade } from "effect-websocket"
 import * as Zlib from "node:zlib"
 import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
@@ -360,6 +360,7 @@ describe("Upgrade options", () => {
         for (const [options, option] of cases) {
           const error = yield* Upgrade.upgradeWebSocket(handlers(), options).pipe(
             Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+            Effect.provide(Layer.scoped(Acceptor.Acceptor, Acceptor.make(() => undefined))),
             Effect.flip
           )
           assert.strictEqual(error._tag, "OptionsError")

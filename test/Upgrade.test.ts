@@ -1,10 +1,9 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Queue, TestClock } from "effect"
-import { Action, Connection, type Message, Upgrade } from "effect-websocket"
+import { Context, Deferred, Effect, Exit, Layer, Option, Queue, TestClock } from "effect"
+import { Acceptor, Action, Connection, type Message, Upgrade } from "effect-websocket"
 import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
-import { Acceptor } from "../src/internal/acceptor.js"
 import { MemoryConnection } from "../src/internal/memory.js"
 import { connectWs, openWs } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
@@ -184,17 +183,17 @@ describe("Upgrade", () => {
             onMessage: () => Effect.succeed(Action.stopConnection()),
             onClose: () => Effect.void
           }, { closeTimeout: "3 seconds", heartbeat: false, idleTimeout: false })
-          const fiber = yield* route.pipe(
+          const ended = yield* Deferred.make<CloseInfo>()
+          const acceptor = yield* Acceptor.make((_request, _handshake, sink) => {
+            const connection = new MemoryConnection(sink, { answersClose: false })
+            Deferred.unsafeDone(accepted, Exit.succeed(connection))
+            return connection
+          }, { onEnded: (_transport, info) => Deferred.unsafeDone(ended, Exit.succeed(info)) })
+          const response = yield* route.pipe(
             Effect.provideService(HttpServerRequest.HttpServerRequest, request),
-            Effect.provideService(Acceptor, {
-              accept: (_request, _options, sink) => {
-                const connection = new MemoryConnection(sink, { answersClose: false })
-                Deferred.unsafeDone(accepted, Exit.succeed(connection))
-                return connection
-              }
-            }),
-            Effect.fork
+            Effect.provideService(Acceptor.Acceptor, acceptor)
           )
+          assert.strictEqual(response.status, 101, "the route returns once the 101 is out")
           const connection = yield* Deferred.await(accepted)
           connection.peerSend({ _tag: "TextMessage", text: "stop please" } as Message.TextMessage)
           assert.deepStrictEqual(yield* Deferred.await(connection.peerClosed), { code: 1000, reason: "" })
@@ -205,10 +204,9 @@ describe("Upgrade", () => {
           )
           yield* TestClock.adjust("2999 millis")
           assert.strictEqual(connection.state, "closing", "still waiting for the peer's close frame")
-          assert.isNull(yield* Fiber.poll(fiber).pipe(Effect.map((exit) => exit._tag === "Some" ? exit : null)))
+          assert.isTrue(Option.isNone(yield* Deferred.poll(ended)), "the connection is not over yet")
           yield* TestClock.adjust("1 millis")
-          const exit = yield* Fiber.await(fiber)
-          assert.isTrue(Exit.isSuccess(exit))
+          assert.deepStrictEqual(yield* Deferred.await(ended), { code: 1000, reason: "", initiator: "server" })
           assert.strictEqual(connection.state, "closed")
         }))
     })
@@ -225,6 +223,7 @@ describe("Upgrade", () => {
           ] as const) {
             const error = yield* Upgrade.upgradeWebSocket(echo(), options as Upgrade.Options).pipe(
               Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+              Effect.provide(Layer.scoped(Acceptor.Acceptor, Acceptor.make(() => undefined))),
               Effect.flip
             )
             assert.strictEqual(error._tag, "OptionsError")

@@ -3,7 +3,7 @@
 import type { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { Action, Connection, Upgrade } from "effect-websocket"
+import { type Acceptor, Action, Connection, Upgrade } from "effect-websocket"
 import { memory } from "./support/harness.js"
 
 class UserName extends Context.Tag("test/UserName")<UserName, string>() {}
@@ -20,7 +20,11 @@ const handlers = {
   onClose: (count: number) => Effect.flatMap(Audit, (audit) => audit.record(`closed after ${count}`))
 } satisfies Upgrade.Handlers<number, never, Connection.SendError, UserName | Audit>
 
-type Route<R> = Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest | R>
+type Route<R> = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | R
+>
 
 describe("Upgrade types", () => {
   it("puts every handler's requirement into the route's type", () => {
@@ -42,7 +46,11 @@ describe("Upgrade types", () => {
 
   it("keeps the options error apart from the handlers' errors", () => {
     expectTypeOf(Upgrade.upgradeWebSocket(handlers, { maxMessageSize: 10 })).toEqualTypeOf<
-      Effect.Effect<HttpServerResponse.HttpServerResponse, Upgrade.OptionsError, HttpServerRequest.HttpServerRequest | UserName | Audit>
+      Effect.Effect<
+        HttpServerResponse.HttpServerResponse,
+        Upgrade.OptionsError,
+        HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | UserName | Audit
+      >
     >()
   })
 

@@ -15,8 +15,8 @@ const transport: Transport = {
   sendText: () => { sent++; return undefined },
   sendBinary: () => undefined,
   close: () => {}, ping: () => {}, pause: () => {}, resume: () => {},
-  bufferedAmount: () => 0, awaitDrain: Effect.void, refuseNewConnections: () => {}, terminate: () => {},
-  isOpen: () => true, awaitClosed: Effect.void, extensions: "", ended: () => {}
+  bufferedAmount: () => 0, awaitDrain: Effect.void, terminate: () => {},
+  isOpen: () => true, awaitClosed: Effect.void, extensions: ""
 }
 const request = { remoteAddress: Option.none(), headers: {}, url: "/" } as any
 const handlers = {
@@ -35,7 +35,7 @@ for (let round = 0; round < 8; round++) {
     initTimeout: Duration.seconds(10),
     sweeper: new Sweeper({ heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) }, idleTimeout: Duration.minutes(5) })
   }
-  Runtime.runFork(Runtime.defaultRuntime)(Loop.run(handlers as any, transport, inbox, connection, settings))
+  Runtime.runFork(Runtime.defaultRuntime)(new Loop.Loop(handlers as any, transport, inbox, connection, settings).run as Effect.Effect<void>)
   await new Promise((r) => setImmediate(r))
   sent = 0
   const t = performance.now()

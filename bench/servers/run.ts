@@ -3,7 +3,7 @@
 import { type HttpApp, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { NodeServer } from "effect-websocket"
+import { type Acceptor, NodeServer } from "effect-websocket"
 import { createServer } from "node:http"
 
 // GET /memory: forces a GC (with --expose-gc) and reports process.memoryUsage()
@@ -12,7 +12,7 @@ const memory = Effect.sync(() => {
   return HttpServerResponse.unsafeJson(process.memoryUsage())
 })
 
-export const runEchoServer = <E>(echo: HttpApp.Default<E>) =>
+export const runEchoServer = <E>(echo: HttpApp.Default<E, Acceptor.Acceptor>) =>
   HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/", echo), HttpRouter.get("/memory", memory))).pipe(
     Layer.merge(Layer.effectDiscard(HttpServer.addressWith((address) =>
       Effect.sync(() => console.log(`PORT ${address._tag === "TcpAddress" ? address.port : 0}`))

@@ -28,8 +28,14 @@ export interface Settings {
   readonly sweeper: Liveness.Sweeper
 }
 
-class Loop<State, Custom, E, R> {
+/**
+ * One connection from `onInit` to `onClose`: `run` never fails, interrupting it closes the connection
+ * with 1001 (shutdown), and `onClose` runs exactly once if `onInit` succeeded. `info` holds how the
+ * connection ended once `run` is done.
+ */
+export class Loop<State, Custom, E, R> {
   state: State | undefined = undefined
+  info: CloseInfo | undefined = undefined
   hasState = false
   selector: Fiber.RuntimeFiber<void> | undefined = undefined
 
@@ -74,8 +80,14 @@ class Loop<State, Custom, E, R> {
     return Fiber.interrupt(fiber)
   })
 
+  readonly run: Effect.Effect<void, never, R> = Effect.uninterruptible(
+    // interruptible explicitly, not restored: the caller may start the loop uninterruptibly, so that an
+    // interruption that comes before the loop begins still finds it there to finish
+    Effect.flatMap(Effect.exit(Effect.interruptible(Effect.suspend(() => this.body))), (exit) => this.finish(exit))
+  )
+
   /** Runs until the connection ends; succeeds with how it ended. */
-  readonly run: Effect.Effect<CloseInfo, E, R> = Effect.gen(this, function*() {
+  private readonly body: Effect.Effect<CloseInfo, E, R> = Effect.gen(this, function*() {
     const init = yield* Effect.timeout(this.handlers.onInit(this.connection), this.settings.initTimeout).pipe(
       Effect.catchTag("TimeoutException", () => Effect.succeed(undefined))
     )
@@ -155,30 +167,12 @@ class Loop<State, Custom, E, R> {
       this.settings.sweeper.remove(this.inbox.liveness)
       yield* this.stopSelector
       this.inbox.close()
+      this.info = info
       if (this.hasState) {
-        yield* this.handlers.onClose(this.state as State, info).pipe(
+        yield* this.handlers.onClose(this.state as State, info, this.connection).pipe(
           Effect.catchAllCause((cause) => Effect.logError("effect-websocket: onClose failed", cause))
         )
       }
-      this.transport.ended(info)
     })
   }
-}
-
-/**
- * Runs one connection from `onInit` to `onClose`. Interrupting the returned effect closes the
- * connection with 1001 (shutdown); it never fails, and `onClose` runs exactly once if `onInit`
- * succeeded.
- */
-export const run = <State, Custom, E, R>(
-  handlers: Handlers<State, Custom, E, R>,
-  transport: Transport,
-  inbox: Inbox<Custom>,
-  connection: Connection,
-  settings: Settings
-): Effect.Effect<void, never, R> => {
-  const loop = new Loop(handlers, transport, inbox, connection, settings)
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.exit(restore(loop.run)), (exit) => loop.finish(exit))
-  )
 }

@@ -110,8 +110,7 @@ export class MemoryConnection implements Transport {
     return this.state === "open"
   }
 
-  refuseNewConnections(): void {}
-
+  /** The server side is done with the connection (told by the test kit's acceptor). */
   ended(info: CloseInfo): void {
     Deferred.unsafeDone(this.closeInfo, Exit.succeed(info))
   }

@@ -17,24 +17,14 @@ import * as Runtime from "effect/Runtime"
 import type * as Http from "node:http"
 import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
+import type * as Acceptor from "../Acceptor.js"
+import * as InternalAcceptor from "./acceptor.js"
+import * as NodeTransport from "./nodeTransport.js"
 
 export type Provided = HttpServer.HttpServer | HttpPlatform.HttpPlatform | Etag.Generator | NodeContext.NodeContext
 
 /** What a server answers to an upgrade request that nothing serves (before `serve`, or shutting down). */
 export const serviceUnavailable = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-
-/**
- * The bytes a client sent right after its handshake, in the same packet (its first frames): Node
- * hands them to the `'upgrade'` listeners only, and the platform's request does not carry them.
- */
-const heads = new WeakMap<Duplex, Buffer>()
-
-/** What the client sent after the handshake of the upgrade request on `socket`, taken once. */
-export const takeHead = (socket: Duplex): Buffer | undefined => {
-  const head = heads.get(socket)
-  if (head !== undefined) heads.delete(socket)
-  return head
-}
 
 /**
  * Makes every upgrade request on `server` safe from socket errors, and answers those that nothing
@@ -46,7 +36,7 @@ export const takeHead = (socket: Duplex): Buffer | undefined => {
  * unhandled `'error'` event. This listener runs for every upgrade request, routed to the library or
  * not, and is on the server for its whole life. The platform's own listener still answers the
  * request; the socket's `'close'` interrupts the request's fiber as usual. It also keeps the bytes
- * that came with the handshake for the transport (`takeHead`).
+ * that came with the handshake for the transport.
  *
  * Node destroys an upgrade socket when no listener is registered; with this one always there, a
  * request that arrives while no other listener is (the app is not serving yet, or the platform has
@@ -64,32 +54,49 @@ export const guard = (server: Http.Server, runtime: Runtime.Runtime<never>): Htt
   }
   server.prependListener("upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", onSocketError(request.socket.remoteAddress ?? "unknown"))
-    if (head.length > 0) heads.set(socket, head)
+    if (head.length > 0) NodeTransport.keepHead(socket, head)
     if (server.listenerCount("upgrade") === 1) socket.end(serviceUnavailable)
   })
   return server
 }
 
-/** `NodeHttpServer.layer` on a server that `guard` protects. */
+/**
+ * `NodeHttpServer.layer` (or `layerConfig`, through `platform`) on a server that `guard` protects, and
+ * the Node `Acceptor`. The acceptor is built after the server, so it is released before it: on
+ * shutdown, the open connections close (1001) before the platform waits for the server to close.
+ */
+const withAcceptor = <E>(
+  platform: (evaluate: LazyArg<Http.Server>) => Layer.Layer<Provided, E>,
+  evaluate: LazyArg<Http.Server>
+): Layer.Layer<Provided | Acceptor.Acceptor, E> =>
+  Layer.unwrapEffect(
+    Effect.map(Effect.runtime<never>(), (runtime) => {
+      let server: Http.Server | undefined = undefined
+      const acceptor = Layer.scoped(
+        InternalAcceptor.Acceptor,
+        InternalAcceptor.make(NodeTransport.accept, {
+          onShutdown: Effect.sync(() => {
+            if (server !== undefined) refuseNewConnections(server)
+          })
+        })
+      )
+      return Layer.provideMerge(acceptor, platform(() => (server = guard(evaluate(), runtime))))
+    })
+  )
+
+/** `NodeHttpServer.layer` on a server that `guard` protects, with the Node `Acceptor`. */
 export const layer = (
   evaluate: LazyArg<Http.Server>,
   options: Net.ListenOptions
-): Layer.Layer<Provided, HttpServerError.ServeError> =>
-  Layer.unwrapEffect(
-    Effect.map(Effect.runtime<never>(), (runtime) => NodeHttpServer.layer(() => guard(evaluate(), runtime), options))
-  )
+): Layer.Layer<Provided | Acceptor.Acceptor, HttpServerError.ServeError> =>
+  withAcceptor((guarded) => NodeHttpServer.layer(guarded, options), evaluate)
 
-/** `NodeHttpServer.layerConfig` on a server that `guard` protects. */
+/** `NodeHttpServer.layerConfig` on a server that `guard` protects, with the Node `Acceptor`. */
 export const layerConfig = (
   evaluate: LazyArg<Http.Server>,
   options: Config.Config.Wrap<Net.ListenOptions>
-): Layer.Layer<Provided, HttpServerError.ServeError | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(
-    Effect.map(
-      Effect.runtime<never>(),
-      (runtime) => NodeHttpServer.layerConfig(() => guard(evaluate(), runtime), options)
-    )
-  )
+): Layer.Layer<Provided | Acceptor.Acceptor, HttpServerError.ServeError | ConfigError.ConfigError> =>
+  withAcceptor((guarded) => NodeHttpServer.layerConfig(guarded, options), evaluate)
 
 const refusing = new WeakSet<Http.Server>()
 const ignore = () => {}

@@ -9,14 +9,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Http from "node:http"
+import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
 import * as WS from "ws"
+import type { Handshake, Wire } from "../Acceptor.js"
 import { type CloseInfo, SendError } from "../Connection.js"
 import * as Message from "../Message.js"
 import * as Close from "./close.js"
-import type { Decision } from "./handshake.js"
-import { refuseNewConnections, takeHead } from "./nodeServer.js"
-import type { ResolvedOptions } from "./options.js"
 import { closeAndReport, type Sink, type Transport } from "./transport.js"
 
 const binary = { binary: true } as const
@@ -167,11 +166,6 @@ export class NodeTransport implements Transport {
     this.ws.resume()
   }
 
-  refuseNewConnections(): void {
-    const server = (this.socket as Duplex & { readonly server?: unknown }).server
-    if (server instanceof Http.Server) refuseNewConnections(server)
-  }
-
   bufferedAmount(): number {
     return this.ws.bufferedAmount
   }
@@ -210,20 +204,41 @@ export class NodeTransport implements Transport {
   isOpen(): boolean {
     return this.ws.readyState === WS.WebSocket.OPEN
   }
+}
 
-  ended(): void {}
+/**
+ * The bytes a client sent right after its handshake, in the same packet (its first frames): Node
+ * hands them to the `'upgrade'` listeners only, and the platform's request does not carry them.
+ */
+const heads = new WeakMap<Duplex, Buffer>()
+
+/** Keeps what came after the handshake of the upgrade request on `socket`, for `accept`. */
+export const keepHead = (socket: Duplex, head: Buffer): void => {
+  heads.set(socket, head)
+}
+
+/** What the client sent after the handshake of the upgrade request on `socket`, taken once. */
+export const takeHead = (socket: Duplex): Buffer | undefined => {
+  const head = heads.get(socket)
+  if (head !== undefined) heads.delete(socket)
+  return head
 }
 
 /**
  * Upgrades the Node request behind `request` and connects it to `sink`. Returns `undefined` when the
  * request is not served by Node (another acceptor must handle it) and `"gone"` when the socket closed
  * before the handshake could complete.
+ *
+ * The route returns as soon as this is done, and @effect/platform-node then writes the route's
+ * response onto the socket unless the Node `ServerResponse` it resolves is already ended
+ * (`handleResponse` checks `writableEnded`). So the response is taken off the socket and ended
+ * first: it writes nothing, and it never emits the 'finish' that would make the platform end the
+ * socket. test/NodeServer.test.ts pins this on the installed platform.
  */
 export const accept = (
   request: HttpServerRequest.HttpServerRequest,
-  options: ResolvedOptions,
-  sink: Sink,
-  decision: Decision
+  handshake: Handshake,
+  sink: Sink
 ): Transport | "gone" | undefined => {
   const incoming = NodeHttpServerRequest.toIncomingMessage(request)
   if (!(incoming instanceof Http.IncomingMessage)) return undefined
@@ -232,23 +247,27 @@ export const accept = (
     socket.destroy()
     return "gone"
   }
-  const server = serverFor(options)
+  const response = NodeHttpServerRequest.toServerResponse(request)
+  response.detachSocket(socket as Net.Socket)
+  response.end()
+  const server = serverFor(handshake.wire)
   let transport: Transport | "gone" = "gone"
   // handleUpgrade calls back synchronously when the handshake is valid (no verifyClient is set), and
-  // asks for the subprotocol and the headers synchronously too, so `server.decision` holds for this call
-  server.decision = decision
+  // asks for the subprotocol and the headers synchronously too, so `server.handshake` holds for this call
+  server.handshake = handshake
   try {
     server.wss.handleUpgrade(incoming, socket, takeHead(socket) ?? emptyHead, (ws) => {
+      const compression = handshake.wire.compression
       transport = new NodeTransport(
         ws,
         socket,
         sink,
         server.extensions,
-        server.extensions === "" || options.compression === false ? 0 : options.compression.threshold
+        server.extensions === "" || compression === false ? 0 : compression.threshold
       )
     })
   } finally {
-    server.decision = undefined
+    server.handshake = undefined
     server.extensions = ""
   }
   return transport
@@ -256,37 +275,37 @@ export const accept = (
 
 interface Server {
   readonly wss: WS.WebSocketServer
-  decision: Decision | undefined
+  handshake: Handshake | undefined
   /** The Sec-WebSocket-Extensions value of the 101 being written. */
   extensions: string
 }
 
-const servers = new WeakMap<ResolvedOptions, Server>()
+const servers = new WeakMap<Wire, Server>()
 
-/** One `ws` server per route (per set of options), created on the route's first upgrade. */
-const serverFor = (options: ResolvedOptions): Server => {
-  const existing = servers.get(options)
+/** One `ws` server per route (per `Wire`), created on the route's first upgrade. */
+const serverFor = (wire: Wire): Server => {
+  const existing = servers.get(wire)
   if (existing !== undefined) return existing
   const server: Server = {
-    decision: undefined,
+    handshake: undefined,
     extensions: "",
     wss: new WS.WebSocketServer({
       noServer: true,
       clientTracking: false,
-      maxPayload: options.maxMessageSize,
-      perMessageDeflate: options.compression === false ? false : { ...options.compression },
+      maxPayload: wire.maxMessageSize,
+      perMessageDeflate: wire.compression === false ? false : { ...wire.compression },
       autoPong: false,
       skipUTF8Validation: false,
-      handleProtocols: () => server.decision?.protocol ?? false
+      handleProtocols: () => server.handshake?.protocol ?? false
     })
   }
   server.wss.on("headers", (headers: Array<string>) => {
     const negotiated = headers.find((header) => header.startsWith("Sec-WebSocket-Extensions: "))
     if (negotiated !== undefined) server.extensions = negotiated.slice("Sec-WebSocket-Extensions: ".length)
-    const extra = server.decision?.headers
+    const extra = server.handshake?.headers
     if (extra === undefined) return
     for (const name in extra) headers.push(`${name}: ${extra[name]}`)
   })
-  servers.set(options, server)
+  servers.set(wire, server)
   return server
 }

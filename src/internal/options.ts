@@ -1,21 +1,21 @@
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import { type CompressionOptions, type Options, OptionsError } from "../Upgrade.js"
+import * as Data from "effect/Data"
+import type { Deflate } from "../Acceptor.js"
+import type { CompressionOptions, Options } from "../Upgrade.js"
 import * as Origin from "./origin.js"
 
-/**
- * permessage-deflate settings in the shape `ws` takes them. Window bits and context takeover are
- * only present when set: for `ws`, a set value is a requirement the client's offer must meet.
- */
-export interface Deflate {
-  readonly threshold: number
-  readonly concurrencyLimit: number
-  readonly zlibDeflateOptions: { readonly level: number; readonly memLevel: number }
-  readonly serverMaxWindowBits?: number
-  readonly clientMaxWindowBits?: number
-  readonly serverNoContextTakeover?: boolean
-  readonly clientNoContextTakeover?: boolean
+export type { Deflate }
+
+export class OptionsError extends Data.TaggedError("OptionsError")<{
+  readonly option: string
+  readonly value: unknown
+  readonly expected: string
+}> {
+  override get message(): string {
+    return `invalid upgradeWebSocket option ${this.option}: ${String(this.value)} (expected ${this.expected})`
+  }
 }
 
 export interface Outbound {

@@ -5,7 +5,7 @@
 import { HttpRouter } from "@effect/platform"
 import { it } from "@effect/vitest"
 import { Deferred, Duration, Effect, ExecutionStrategy, Exit, Queue, Ref, Scope } from "effect"
-import type { Upgrade } from "effect-websocket"
+import type { Connection, Upgrade } from "effect-websocket"
 import WebSocket from "ws"
 import type { Frame } from "../../src/Testing.js"
 import * as Testing from "../../src/Testing.js"
@@ -45,12 +45,12 @@ export interface Harness {
   readonly name: string
   readonly test: (name: string, self: () => Effect.Effect<void, unknown, Scope.Scope>) => void
   readonly connect: <State, Custom, E>(
-    handlers: Upgrade.Handlers<State, Custom, E>,
+    handlers: Upgrade.Handlers<State, Custom, E, Scope.Scope>,
     options?: Upgrade.Options
   ) => Effect.Effect<Client, never, Scope.Scope>
 }
 
-const route = <State, Custom, E>(handlers: Upgrade.Handlers<State, Custom, E>, options: Upgrade.Options | undefined) =>
+const route = <State, Custom, E>(handlers: Upgrade.Handlers<State, Custom, E, Scope.Scope>, options: Upgrade.Options | undefined) =>
   options === undefined ? UpgradeModule.upgradeWebSocket(handlers) : UpgradeModule.upgradeWebSocket(handlers, options)
 
 export const handshakeHeaders = {
@@ -90,14 +90,16 @@ export const memory: Harness = {
 export const node: Harness = {
   name: "node",
   test: (name, self) => it.scopedLive(name, self),
-  connect: (handlers, options) =>
+  connect: <State, Custom, E>(handlers: Upgrade.Handlers<State, Custom, E, Scope.Scope>, options?: Upgrade.Options) =>
     Effect.gen(function*() {
       const done = yield* Deferred.make<void>()
-      const server = yield* serve(
-        HttpRouter.empty.pipe(
-          HttpRouter.get("/ws", route(handlers, options).pipe(Effect.ensuring(Deferred.succeed(done, undefined))))
-        )
-      )
+      // the route returns once the 101 is out: the server side is done when onClose has run
+      const observed = {
+        ...handlers,
+        onClose: (state: State, info: Connection.CloseInfo, connection: Connection.Connection) =>
+          Effect.ensuring(handlers.onClose(state, info, connection), Deferred.succeed(done, undefined))
+      }
+      const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route(observed, options))))
       const port = server.port
       const frames = yield* Queue.unbounded<Frame>()
       const closed = yield* Deferred.make<Closed>()
@@ -128,7 +130,8 @@ export const node: Harness = {
         next: within("next frame", Queue.take(frames)),
         closed: within("close", Deferred.await(closed)),
         interruptServer: server.shutdown,
-        serverDone: within("server done", Deferred.await(done)),
+        // and a moment more, in which a second onClose would show
+        serverDone: within("server done", Effect.zipRight(Deferred.await(done), Effect.sleep(Duration.millis(50)))),
         logs: Effect.sync(() => [...server.logs]),
         settle: Effect.sleep(Duration.millis(50))
       } satisfies Client

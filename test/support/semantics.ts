@@ -296,6 +296,51 @@ export const semanticsSuite = (harness: Harness) =>
         }))
     })
 
+    describe("the connection's own Scope", () => {
+      harness.test("what onInit acquires lives as long as the connection and is released after onClose", () =>
+        Effect.gen(function*() {
+          const { recorder } = yield* recording
+          const client = yield* harness.connect({
+            onInit: (connection) =>
+              Effect.gen(function*() {
+                yield* Effect.acquireRelease(recorder.add("acquired"), () => recorder.add("released"))
+                yield* Connection.sendText(connection, "ready")
+                return Upgrade.initial(0)
+              }),
+            onMessage: (count, message, connection) =>
+              message._tag === "TextMessage"
+                ? Effect.as(Connection.sendText(connection, `${count}`), Action.continueConnection(count + 1))
+                : Effect.succeed(Action.continueConnection(count)),
+            onClose: () => recorder.add("onClose")
+          })
+          assert.deepStrictEqual(yield* client.next, { _tag: "Text", text: "ready" })
+          // the route has long returned: the resource is still held while the connection is open
+          yield* client.settle
+          yield* client.sendText("still there?")
+          assert.deepStrictEqual(yield* client.next, { _tag: "Text", text: "0" })
+          assert.deepStrictEqual(yield* recorder.lines, ["acquired"])
+          yield* client.close(1000)
+          yield* client.serverDone
+          assert.deepStrictEqual(yield* recorder.lines, ["acquired", "onClose", "released"])
+        }))
+
+      harness.test("onClose gets the connection, the one onInit and onMessage got", () =>
+        Effect.gen(function*() {
+          const ids = yield* Ref.make<ReadonlyArray<string>>([])
+          const record = (connection: Connection.Connection) => Ref.update(ids, (all) => [...all, connection.id])
+          const client = yield* harness.connect({
+            onInit: (connection) => Effect.as(record(connection), Upgrade.initial(null)),
+            onMessage: (_state, _message, connection) => Effect.as(record(connection), Action.stopConnection()),
+            onClose: (_state, _info, connection) => record(connection)
+          })
+          yield* client.sendText("stop")
+          yield* client.serverDone
+          const seen = yield* Ref.get(ids)
+          assert.strictEqual(seen.length, 3)
+          assert.strictEqual(new Set(seen).size, 1, "the same connection each time")
+        }))
+    })
+
     describe("onClose on every path", () => {
       const stopping = (action: (count: number) => Effect.Effect<Action.Action<number, never>, unknown>) =>
         Effect.gen(function*() {

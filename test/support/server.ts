@@ -1,7 +1,7 @@
 /** A real Node server on 127.0.0.1, port 0, for as long as the surrounding scope. */
 import { type HttpApp, HttpServer } from "@effect/platform"
 import { Deferred, Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
-import { NodeServer } from "effect-websocket"
+import { type Acceptor, NodeServer } from "effect-websocket"
 import { createServer } from "node:http"
 import * as Net from "node:net"
 
@@ -21,7 +21,7 @@ export interface RunningServer {
   readonly shutdown: Effect.Effect<void>
 }
 
-export const serve = <E>(app: HttpApp.Default<E, never>): Effect.Effect<RunningServer, never, Scope.Scope> =>
+export const serve = <E>(app: HttpApp.Default<E, Acceptor.Acceptor>): Effect.Effect<RunningServer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const logs: Array<string> = []
     const scope = yield* Scope.make()
