@@ -89,14 +89,18 @@ export interface Closed {
  * - `Closed`: the connection is closed (sending, closing again, or receiving once every frame was
  *   read); `closed` holds the close the client saw.
  * - `NoFrame`: `receive` waited `receiveTimeout` of real time and no frame came.
+ * - `NotClosed`: `closed` or `closeInfo` waited `receiveTimeout` of real time and the connection was
+ *   not over.
+ * - `UnexpectedFrame`: `expectNoFrame` saw `frame` arrive.
  * - `Rejected`: `connectTo`'s route answered with `response` instead of upgrading.
  *
  * @since 0.1.0
  * @category errors
  */
 export class TestClientError extends Data.TaggedError("TestClientError")<{
-  readonly reason: "Closed" | "NoFrame" | "Rejected"
+  readonly reason: "Closed" | "NoFrame" | "NotClosed" | "UnexpectedFrame" | "Rejected"
   readonly closed?: Closed | undefined
+  readonly frame?: Frame | undefined
   readonly response?: HttpServerResponse.HttpServerResponse | undefined
 }> {
   /**
@@ -108,6 +112,10 @@ export class TestClientError extends Data.TaggedError("TestClientError")<{
         return `the connection is closed${this.closed ? ` (${this.closed.code} ${this.closed.reason})` : ""}`
       case "NoFrame":
         return "no frame arrived from the server within the receive timeout"
+      case "NotClosed":
+        return "the connection did not close within the receive timeout"
+      case "UnexpectedFrame":
+        return `a frame arrived when none was expected: ${JSON.stringify(this.frame)}`
       case "Rejected":
         return `the route answered ${this.response?.status} instead of upgrading`
     }
@@ -139,10 +147,18 @@ export interface TestClient {
   readonly receive: Effect.Effect<Frame, TestClientError>
   /** Every frame from the server until the connection closes; fails with `NoFrame` like `receive`. */
   readonly frames: Stream.Stream<Frame, TestClientError>
-  /** Waits for the close as the client saw it. */
-  readonly closed: Effect.Effect<Closed>
-  /** Waits until the server side is done (`onClose` ran, the route returned), and returns how it ended. */
-  readonly closeInfo: Effect.Effect<CloseInfo>
+  /**
+   * Succeeds when no frame arrives within `duration` of real time (frames already received but not
+   * read count as arriving); fails with `UnexpectedFrame` otherwise, leaving the frame to `receive`.
+   */
+  readonly expectNoFrame: (duration: Duration.DurationInput) => Effect.Effect<void, TestClientError>
+  /** Waits for the close as the client saw it; fails with `NotClosed` after `receiveTimeout`. */
+  readonly closed: Effect.Effect<Closed, TestClientError>
+  /**
+   * Waits until the server side is done (`onClose` ran, the transport closed), and returns how it
+   * ended; fails with `NotClosed` after `receiveTimeout`.
+   */
+  readonly closeInfo: Effect.Effect<CloseInfo, TestClientError>
   /** How many pings the server has sent so far. */
   readonly pings: Effect.Effect<number>
 }
@@ -177,12 +193,15 @@ const handshakeHeaders: Readonly<Record<string, string>> = {
   "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="
 }
 
-/** A real-time guard: `receive` should fail, not hang, when a test waits for a frame that never comes. */
-const realTimeout = (millis: number) =>
-  Effect.async<never, TestClientError>((resume) => {
-    const timer = setTimeout(() => resume(Effect.fail(new TestClientError({ reason: "NoFrame" }))), millis)
+/** A real-time timer: the client's waits fail, not hang, when what a test waits for never comes. */
+const realTime = (millis: number) =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), millis)
     return Effect.sync(() => clearTimeout(timer))
   })
+
+const guarded = <A, E>(self: Effect.Effect<A, E>, millis: number, reason: "NoFrame" | "NotClosed") =>
+  Effect.raceFirst(self, Effect.zipRight(realTime(millis), Effect.fail(new TestClientError({ reason }))))
 
 const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestClient => {
   const closedError = Effect.suspend(() =>
@@ -195,7 +214,7 @@ const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestC
     const frame = connection.readFrame()
     if (frame !== undefined) return Effect.succeed(frame)
     if (connection.closedAs !== undefined) return closedError
-    return Effect.zipRight(Effect.raceFirst(connection.awaitFrame, realTimeout(receiveTimeout)), receive)
+    return Effect.zipRight(guarded(connection.awaitFrame, receiveTimeout, "NoFrame"), receive)
   })
   return {
     sendText: (text) => sendWhenReadable(() => connection.peerSend(Message.TextMessage(text))),
@@ -217,9 +236,21 @@ const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestC
         Effect.mapError((error) => (Option.isOption(error) ? error : Option.some(error)))
       )
     ),
-    closed: Deferred.await(connection.peerClosed),
+    expectNoFrame: (duration) =>
+      Effect.raceFirst(
+        Effect.zipRight(
+          connection.awaitFrame,
+          Effect.suspend(() =>
+            connection.hasFrame()
+              ? Effect.fail(new TestClientError({ reason: "UnexpectedFrame", frame: connection.peekFrame() }))
+              : Effect.never
+          )
+        ),
+        realTime(Duration.toMillis(Duration.decode(duration)))
+      ),
+    closed: guarded(Deferred.await(connection.peerClosed), receiveTimeout, "NotClosed"),
     // told once onClose ran and the transport closed: then the connection no longer counts anywhere
-    closeInfo: Deferred.await(connection.closeInfo),
+    closeInfo: guarded(Deferred.await(connection.closeInfo), receiveTimeout, "NotClosed"),
     pings: Effect.sync(() => connection.pings)
   }
 }
@@ -242,8 +273,11 @@ const run = <E, R>(
     )
     const request = options?.remoteAddress === undefined ? web : web.modify({ remoteAddress: options.remoteAddress })
     // the connection lives in the caller's scope: its close is the server's shutdown
-    const acceptor = yield* InternalAcceptor.make((_request, _handshake, sink) => {
-      const connection = new MemoryConnection(sink, { answersPings: options?.autoPong !== false })
+    const acceptor = yield* InternalAcceptor.make((_request, handshake, sink) => {
+      const connection = new MemoryConnection(sink, {
+        answersPings: options?.autoPong !== false,
+        maxMessageSize: handshake.wire.maxMessageSize
+      })
       Deferred.unsafeDone(accepted, Exit.succeed(connection))
       return connection
     }, { onEnded: (transport, info) => (transport as MemoryConnection).ended(info) })

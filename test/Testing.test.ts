@@ -140,6 +140,43 @@ describe("Testing", () => {
         assert.deepStrictEqual(yield* client.closeInfo, { code: 1006, reason: "", initiator: "peer" })
       }))
 
+    it.scoped("applies maxMessageSize like the Node transport: 1009, the handler never sees the message", () =>
+      Effect.gen(function*() {
+        const seen = yield* Ref.make(0)
+        const client = yield* Testing.connect({
+          onInit: () => Effect.succeed(Upgrade.initial(null)),
+          onMessage: (state) => Effect.as(Ref.update(seen, (n) => n + 1), Action.continueConnection(state)),
+          onClose: () => Effect.void
+        }, { upgrade: { maxMessageSize: 16 * 1024, ...quiet.upgrade } })
+        yield* client.sendText("é".repeat(8 * 1024)) // 16 KiB of UTF-8: just fits
+        yield* client.sendText("x".repeat(20_000))
+        const closed = yield* client.closed
+        assert.deepStrictEqual(closed, { code: 1009, reason: "" })
+        const info = yield* client.closeInfo
+        assert.deepStrictEqual(info, { code: 1009, reason: closed.reason, initiator: "error" }, "onClose saw the wire's close")
+        assert.strictEqual(yield* Ref.get(seen), 1)
+      }))
+
+    it.scoped("closed and closeInfo fail with NotClosed after receiveTimeout instead of hanging", () =>
+      Effect.gen(function*() {
+        const client = yield* Testing.connect(echo, { receiveTimeout: "50 millis", ...quiet })
+        const closed = yield* Effect.flip(client.closed)
+        assert.strictEqual(closed.reason, "NotClosed")
+        const info = yield* Effect.flip(client.closeInfo)
+        assert.strictEqual(info.reason, "NotClosed")
+      }))
+
+    it.scoped("expectNoFrame succeeds when nothing arrives, and fails with the frame when one does", () =>
+      Effect.gen(function*() {
+        const client = yield* Testing.connect(echo, quiet)
+        yield* client.expectNoFrame("30 millis")
+        yield* client.sendText("surprise")
+        const error = yield* Effect.flip(client.expectNoFrame("1 second"))
+        assert.strictEqual(error.reason, "UnexpectedFrame")
+        assert.deepStrictEqual(error.frame, { _tag: "Text", text: "surprise" })
+        assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "surprise" }, "the frame is still there")
+      }))
+
     it.effect("closing the client's scope shuts the server side down with 1001", () =>
       Effect.gen(function*() {
         const scope = yield* Scope.make()

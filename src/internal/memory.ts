@@ -44,7 +44,12 @@ export class MemoryConnection implements Transport {
    */
   constructor(
     readonly sink: Sink,
-    readonly options: { readonly answersClose?: boolean; readonly answersPings?: boolean } = {}
+    readonly options: {
+      readonly answersClose?: boolean
+      readonly answersPings?: boolean
+      /** Larger messages close with 1009, as the Node transport does. */
+      readonly maxMessageSize?: number
+    } = {}
   ) {}
 
   // server side
@@ -136,8 +141,23 @@ export class MemoryConnection implements Transport {
 
   peerSend(message: Message.TextMessage | Message.BinaryMessage): boolean {
     if (this.state !== "open") return false
+    const size = message._tag === "TextMessage" ? utf8Length(message.text) : message.data.length
+    if (size > (this.options.maxMessageSize ?? Number.POSITIVE_INFINITY)) {
+      // as ws does: the server closes with 1009 and no reason, and the message never reaches the loop
+      this.close(Close.MessageTooBig, "")
+      this.sink.push({ _tag: "Closing", info: { code: Close.MessageTooBig, reason: "", initiator: "error" } })
+      return true
+    }
     this.sink.push(message)
     return true
+  }
+
+  hasFrame(): boolean {
+    return this.frames.length > 0
+  }
+
+  peekFrame(): Frame | undefined {
+    return this.frames[0]
   }
 
   /** The peer's close handshake: the server echoes the code (1005 for none), then both sides are closed. */

@@ -99,8 +99,8 @@ export class NodeTransport implements Transport {
       sink.push(isBinary ? Message.BinaryMessage(data) : Message.TextMessage(data.toString("utf8")))
     })
     ws.on("error", (error: Error) => {
-      // ws is already closing with this code
-      sink.push({ _tag: "Closing", info: { code: closeCodeOf(error), reason: error.message, initiator: "error" } })
+      // ws is already closing with this code, and no reason: `onClose` reports what went on the wire
+      sink.push({ _tag: "Closing", info: { code: closeCodeOf(error), reason: "", initiator: "error" } })
     })
     ws.on("close", (code: number, reason: Buffer) => {
       sink.push(Message.ConnectionClosed(code, reason.toString("utf8")))

@@ -78,9 +78,9 @@ export const memory: Harness = {
         close: (code, reason) => Effect.orDie(client.close(code, reason)),
         drop: client.drop,
         next: Effect.orDie(client.receive),
-        closed: client.closed,
+        closed: Effect.orDie(client.closed),
         interruptServer: Scope.close(scope, Exit.void),
-        serverDone: Effect.asVoid(client.closeInfo),
+        serverDone: Effect.orDie(Effect.asVoid(client.closeInfo)),
         logs: Effect.sync(() => [...lines]),
         settle: Effect.yieldNow()
       } satisfies Client
