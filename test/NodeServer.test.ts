@@ -2,8 +2,9 @@ import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Layer } from "effect"
-import { NodeServer, Upgrade } from "effect-websocket"
+import { type Acceptor, NodeServer, Upgrade } from "effect-websocket"
 import { echo as echoHandlers } from "./support/echo.js"
+import { collected } from "./support/gc.js"
 import { createServer } from "node:http"
 import type * as Net from "node:net"
 import { openWs } from "./support/client.js"
@@ -80,6 +81,22 @@ describe("NodeServer", () => {
           ["\x81\x04ping"],
           "after the 101 only the echo frame arrives, and the socket stays open"
         )
+      }))
+
+    it.scopedLive("an open connection does not keep the request's fiber (its context, its span)", () =>
+      Effect.gen(function*() {
+        let routeFiber: WeakRef<object> | undefined
+        const route = Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor>((fiber) => {
+          routeFiber = new WeakRef(fiber)
+          return Upgrade.upgradeWebSocket(echoHandlers())
+        })
+        const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
+        const client = yield* openWs(`ws://127.0.0.1:${server.port}/ws`)
+        client.ws.send("hello")
+        assert.strictEqual(yield* client.next, "hello")
+        assert.isTrue(yield* Effect.promise(() => collected(routeFiber!)), "the route's fiber is collected")
+        client.ws.send("still open")
+        assert.strictEqual(yield* client.next, "still open")
       }))
 
     it.scopedLive("pins @effect/platform-node: a route that ended the request's ServerResponse gets nothing written", () =>

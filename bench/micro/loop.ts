@@ -1,6 +1,6 @@
 // Micro-benchmark: the per-connection loop's cost per message, without sockets. A fake transport
-// counts sends; messages are pushed one at a time, each after the loop parked (the ping-pong case).
-import { Duration, Effect, Option, Runtime } from "effect"
+// counts sends; messages are pushed one at a time, each after the loop went idle (the ping-pong case).
+import { Duration, Effect, Option, Runtime, Scope } from "effect"
 import { Action, Connection, type Message } from "effect-websocket"
 import { ConnectionImpl } from "../../src/internal/connection.js"
 import { Inbox } from "../../src/internal/inbox.js"
@@ -33,9 +33,11 @@ for (let round = 0; round < 8; round++) {
   const connection = new ConnectionImpl(transport, request, undefined, inbox, { highWaterMark: 1 << 20, policy: "suspend", sendTimeout: Duration.seconds(10) })
   const settings = {
     initTimeout: Duration.seconds(10),
+    closeTimeout: Duration.seconds(5),
     sweeper: new Sweeper({ heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) }, idleTimeout: Duration.minutes(5) })
   }
-  Runtime.runFork(Runtime.defaultRuntime)(new Loop.Loop(handlers as any, transport, inbox, connection, settings).run as Effect.Effect<void>)
+  const scope = Effect.runSync(Scope.make())
+  new Loop.Loop(handlers as any, transport, inbox, connection, settings, Runtime.provideService(Runtime.defaultRuntime, Scope.Scope, scope), scope, () => {}).start()
   await new Promise((r) => setImmediate(r))
   sent = 0
   const t = performance.now()
@@ -46,5 +48,5 @@ for (let round = 0; round < 8; round++) {
   }
   const dt = performance.now() - t
   inbox.push(Msg.ConnectionClosed(1000, ""))
-  console.log(`loop, one message per wake-up: ${(dt * 1000 / N).toFixed(2)} µs/message`)
+  console.log(`loop, one message per turn: ${(dt * 1000 / N).toFixed(2)} µs/message`)
 }

@@ -1,35 +1,47 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import type { Accept, Acceptor as AcceptorService, Transport } from "../Acceptor.js"
 import type { CloseInfo } from "../Connection.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-websocket/Acceptor")
 
+/** An open connection, as its owner sees it. */
+export interface Open {
+  /** Closes the connection with 1001 and waits until it is over. */
+  readonly shutdown: Effect.Effect<void>
+}
+
 /**
- * Accepts connections and keeps them: each runs as a fiber of a `FiberSet` in the acceptor's scope,
- * not of the request that opened it, so the route returns once the handshake is done.
+ * Accepts connections and keeps them until its scope closes: the route returns once the handshake is
+ * done, and an idle connection is an entry here, not a fiber.
  */
 export class AcceptorImpl implements AcceptorService {
   readonly [TypeId]: typeof TypeId = TypeId
   /** Set when the scope starts closing: the server is shutting down and takes no more connections. */
   closing = false
+  private readonly open = new Set<Open>()
 
   constructor(
     readonly accept: Accept,
-    private readonly connections: FiberSet.FiberSet<void>,
     readonly onEnded: ((transport: Transport, info: CloseInfo) => void) | undefined
   ) {}
 
-  /**
-   * Runs `connection` until it is over, in the acceptor's scope, with the caller's context. The fiber
-   * starts uninterruptible, so that a shutdown right after the fork still lets `connection` begin and
-   * finish the connection; `connection` decides where it may be interrupted.
-   */
-  run<R>(connection: Effect.Effect<void, never, R>): Effect.Effect<void, never, R> {
-    return Effect.asVoid(Effect.uninterruptible(FiberSet.run(this.connections, connection)))
+  add(connection: Open): void {
+    this.open.add(connection)
   }
+
+  remove(connection: Open): void {
+    this.open.delete(connection)
+  }
+
+  /** Closes every open connection (1001, `onClose`) and waits for them all. */
+  readonly shutdownAll: Effect.Effect<void> = Effect.suspend(() =>
+    Effect.forEach(Array.from(this.open), (connection) => connection.shutdown, {
+      concurrency: "unbounded",
+      discard: true
+    })
+  )
 }
 
 export const Acceptor = Context.GenericTag<AcceptorService>("effect-websocket/Acceptor")
@@ -42,14 +54,12 @@ export const make = (
   }
 ): Effect.Effect<AcceptorService, never, Scope.Scope> =>
   Effect.gen(function*() {
-    // released last: interrupts every connection (1001, onClose) and waits for them
-    const connections = yield* FiberSet.make<void>()
-    const acceptor = new AcceptorImpl(accept, connections, options?.onEnded)
-    // released first: no new connection may slip in while the open ones close
+    const acceptor = new AcceptorImpl(accept, options?.onEnded)
+    // no new connection may slip in while the open ones close
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         acceptor.closing = true
-        return options?.onShutdown ?? Effect.void
+        return Effect.zipRight(options?.onShutdown ?? Effect.void, acceptor.shutdownAll)
       })
     )
     return acceptor

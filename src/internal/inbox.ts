@@ -28,6 +28,8 @@ export interface Flow {
   readonly resume: () => void
 }
 
+const nothing: ReadonlyArray<never> = []
+
 /**
  * One connection's mailbox: transport frames and selector values, in arrival order.
  *
@@ -35,7 +37,8 @@ export interface Flow {
  * `capacity` the inbox asks the transport to stop reading, so the peer feels TCP backpressure, and
  * resumes it once the loop has taken what was buffered. Producers that can wait, the selector
  * streams, suspend while the inbox holds `capacity` items or more. The loop takes everything buffered
- * at each wake-up, so a burst costs one wake-up.
+ * at once, so a burst costs one turn; while it has nothing to do it waits on a plain callback
+ * (`whenNonEmpty`), not a fiber.
  */
 export class Inbox<Custom> {
   readonly liveness = new Liveness()
@@ -43,7 +46,7 @@ export class Inbox<Custom> {
   flow: Flow | undefined = undefined
   private paused = false
   private items: Array<Item<Custom>> = []
-  private taker: ((effect: Effect.Effect<ReadonlyArray<Item<Custom>>>) => void) | undefined = undefined
+  private next: (() => void) | undefined = undefined
   /** Woken when the loop takes the buffered items, and at the close: producers waiting for space. */
   private readonly space = new Signal()
   private closed = false
@@ -61,10 +64,11 @@ export class Inbox<Custom> {
         this.flow.pause()
       }
     }
-    if (this.taker !== undefined) {
-      const taker = this.taker
-      this.taker = undefined
-      taker(this.drain)
+    // last: the callback may run the loop right here, which takes the items
+    if (this.next !== undefined) {
+      const next = this.next
+      this.next = undefined
+      next()
     }
   }
 
@@ -76,22 +80,27 @@ export class Inbox<Custom> {
     )
   }
 
-  /** Everything buffered, waiting for at least one item. */
-  readonly take: Effect.Effect<ReadonlyArray<Item<Custom>>> = Effect.suspend(() =>
-    this.items.length > 0 ? this.drain : this.wait
-  )
+  isEmpty(): boolean {
+    return this.items.length === 0
+  }
 
-  /**
-   * Built once, and registers no canceler: Effect then parks the loop without wrapping the wait in an
-   * interruption handler, which is most of the cost of a wake-up. Should the loop be interrupted while
-   * parked, the stale `taker` stays set; calling it later does nothing (Effect ignores a resume after
-   * the interruption), and the items stay buffered.
-   */
-  private readonly wait: Effect.Effect<ReadonlyArray<Item<Custom>>> = Effect.async<ReadonlyArray<Item<Custom>>>(
-    (resume) => {
-      this.taker = resume
+  /** Everything buffered (maybe nothing), in order. */
+  takeAll(): ReadonlyArray<Item<Custom>> {
+    const batch = this.items
+    if (batch.length === 0) return nothing
+    this.items = []
+    this.space.wake()
+    if (this.paused) {
+      this.paused = false
+      this.flow?.resume()
     }
-  )
+    return batch
+  }
+
+  /** Calls `next` once, at the next push. */
+  whenNonEmpty(next: () => void): void {
+    this.next = next
+  }
 
   /** The peer answered a ping. */
   pong(): void {
@@ -101,18 +110,8 @@ export class Inbox<Custom> {
   /** Drops what is buffered and refuses more; waiting producers are released. */
   close(): void {
     this.closed = true
+    this.next = undefined
     this.items = []
     this.space.wake()
   }
-
-  private readonly drain: Effect.Effect<ReadonlyArray<Item<Custom>>> = Effect.sync(() => {
-    const batch = this.items
-    this.items = []
-    this.space.wake()
-    if (this.paused) {
-      this.paused = false
-      this.flow?.resume()
-    }
-    return batch
-  })
 }

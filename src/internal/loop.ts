@@ -1,13 +1,23 @@
 /**
  * What happens to one message: the per-connection loop. No sockets here; the loop talks to a
  * `Transport` and reads an `Inbox`.
+ *
+ * The loop keeps a fiber only while it has work. A turn is one fiber: it handles everything the inbox
+ * holds, one message at a time, and ends when the inbox is empty; the next message starts the next
+ * turn, from the transport's callback, so an idle connection parks no fiber at all. At most one turn
+ * runs at a time, which keeps the order and the one-at-a-time rule. `onInit` is the first turn, and
+ * the end of the connection (`onClose`, the closing handshake) runs in the turn that saw it end.
  */
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Action from "../Action.js"
 import type { CloseInfo, Connection } from "../Connection.js"
@@ -15,79 +25,110 @@ import * as Message from "../Message.js"
 import type { Handlers } from "../Upgrade.js"
 import * as Close from "./close.js"
 import type { Inbox, Item } from "./inbox.js"
-import * as Liveness from "./liveness.js"
+import type * as Liveness from "./liveness.js"
 import type { Transport } from "./transport.js"
 
 const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shutting down", initiator: "shutdown" }
 const errorInfo: CloseInfo = { code: Close.InternalError, reason: "internal error", initiator: "error" }
 const initTimeoutInfo: CloseInfo = { code: Close.InternalError, reason: "onInit timed out", initiator: "timeout" }
 
+/** What a route gives all its connections' loops. */
 export interface Settings {
   readonly initTimeout: Duration.Duration
+  /** How long the server waits for the peer's closing handshake before dropping the connection. */
+  readonly closeTimeout: Duration.Duration
   /** The route's liveness timers. */
   readonly sweeper: Liveness.Sweeper
 }
 
 /**
- * One connection from `onInit` to `onClose`: `run` never fails, interrupting it closes the connection
- * with 1001 (shutdown), and `onClose` runs exactly once if `onInit` succeeded. `info` holds how the
- * connection ended once `run` is done.
+ * One connection from `onInit` to `onClose`. `start` runs `onInit`; `shutdown` closes the connection
+ * with 1001 and waits until it is over. `onClose` runs exactly once if `onInit` succeeded, and `ended`
+ * is told how the connection ended once its transport is closed.
  */
 export class Loop<State, Custom, E, R> {
-  state: State | undefined = undefined
-  info: CloseInfo | undefined = undefined
-  hasState = false
-  selector: Fiber.RuntimeFiber<void> | undefined = undefined
+  private state: State | undefined = undefined
+  private hasState = false
+  private selector: Fiber.RuntimeFiber<void> | undefined = undefined
+  /** Whether a turn runs; `running` is its fiber once `runFork` has returned it. */
+  private busy = false
+  private running: Fiber.RuntimeFiber<void> | undefined = undefined
+  /** Set when the connection starts ending: no turn starts after it. */
+  private ending = false
+  private readonly done = Deferred.unsafeMake<void>(FiberId.none)
+  private readonly runFork: (effect: Effect.Effect<void, never, R | Scope.Scope>) => Fiber.RuntimeFiber<void>
 
+  /**
+   * @param runtime the route's runtime (the handlers' services, the request, the log annotations)
+   *   with `scope` in its context
+   * @param scope the connection's own `Scope`, closed after `onClose`
+   * @param ended told once, when the connection is over
+   */
   constructor(
-    readonly handlers: Handlers<State, Custom, E, R>,
-    readonly transport: Transport,
-    readonly inbox: Inbox<Custom>,
-    readonly connection: Connection,
-    readonly settings: Settings
+    private readonly handlers: Handlers<State, Custom, E, R>,
+    private readonly transport: Transport,
+    private readonly inbox: Inbox<Custom>,
+    private readonly connection: Connection,
+    private readonly settings: Settings,
+    runtime: Runtime.Runtime<R | Scope.Scope>,
+    private readonly scope: Scope.CloseableScope,
+    private readonly ended: (info: CloseInfo) => void
   ) {
-    // assigned here, not as a field: fields are initialised before the parameter properties
-    this.next = Effect.flatMap(inbox.take, (batch) => {
-      this.batch = batch
-      this.index = 0
-      return this.step()
-    })
+    const fork = Runtime.runFork(runtime)
+    this.runFork = (effect) => fork(effect)
   }
 
-  startSelector(stream: Stream.Stream<Custom, E, R>): Effect.Effect<void, never, R> {
-    const inbox = this.inbox
-    return Stream.runForEach(stream, (value) => inbox.offer(Message.CustomMessage(value))).pipe(
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.void
-          : Effect.sync(() => inbox.push({ _tag: "SelectorFailed", cause }))
-      ),
-      Effect.fork,
-      Effect.map((fiber) => {
-        this.selector = fiber
-      })
+  /** Runs `onInit`, then whatever arrived meanwhile. */
+  start(): void {
+    this.begin(this.turn(this.init))
+  }
+
+  /** Starts a turn. It runs at once, on this stack, and may be over before `runFork` returns. */
+  private begin(turn: Effect.Effect<void, never, R>): void {
+    this.busy = true
+    const fiber = this.runFork(turn)
+    if (this.busy) this.running = fiber
+  }
+
+  /** Closes the connection with 1001 (unless it is already ending) and waits until it is over. */
+  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.ending) return this.awaitRunning
+    const fiber = this.running
+    // a running turn is interrupted, and ends the connection itself
+    if (fiber !== undefined) return Effect.zipRight(Fiber.interrupt(fiber), this.shutdown)
+    this.begin(this.finish(Exit.interrupt(FiberId.none)))
+    return this.awaitRunning
+  })
+
+  private readonly awaitRunning: Effect.Effect<void> = Deferred.await(this.done)
+
+  /** Started by the inbox when an item arrives while no turn runs. */
+  private readonly wake = (): void => {
+    if (this.ending || this.busy) return
+    this.begin(this.turn(this.handleAll))
+  }
+
+  /**
+   * A turn: `work` runs interruptibly, then either the connection goes on (the inbox is empty: the
+   * turn ends and the next push starts another) or it ends here.
+   */
+  private turn(work: Effect.Effect<CloseInfo | undefined, E, R>): Effect.Effect<void, never, R> {
+    return Effect.uninterruptible(
+      Effect.flatMap(Effect.exit(Effect.interruptible(work)), (exit) =>
+        Exit.isSuccess(exit) && exit.value === undefined ? this.idle : this.finish(exit))
     )
   }
 
-  replaceSelector(stream: Stream.Stream<Custom, E, R>): Effect.Effect<void, never, R> {
-    return this.stopSelector.pipe(Effect.zipRight(this.startSelector(stream)))
-  }
-
-  readonly stopSelector: Effect.Effect<void> = Effect.suspend(() => {
-    const fiber = this.selector
-    if (fiber === undefined) return Effect.void
-    this.selector = undefined
-    return Fiber.interrupt(fiber)
+  /** Ends the turn, unless something arrived since the last look. */
+  private readonly idle: Effect.Effect<void, never, R> = Effect.suspend(() => {
+    if (!this.ending && !this.inbox.isEmpty()) return this.turn(this.handleAll)
+    this.busy = false
+    this.running = undefined
+    if (!this.ending) this.inbox.whenNonEmpty(this.wake)
+    return Effect.void
   })
 
-  readonly run: Effect.Effect<void, never, R> = Effect.uninterruptible(
-    // interruptible explicitly, not restored: the caller may start the loop uninterruptibly, so that an
-    // interruption that comes before the loop begins still finds it there to finish
-    Effect.flatMap(Effect.exit(Effect.interruptible(Effect.suspend(() => this.body))), (exit) => this.finish(exit))
-  )
-
-  /** Runs until the connection ends; succeeds with how it ended. */
-  private readonly body: Effect.Effect<CloseInfo, E, R> = Effect.gen(this, function*() {
+  private readonly init: Effect.Effect<CloseInfo | undefined, E, R> = Effect.gen(this, function*() {
     const init = yield* Effect.timeout(this.handlers.onInit(this.connection), this.settings.initTimeout).pipe(
       Effect.catchTag("TimeoutException", () => Effect.succeed(undefined))
     )
@@ -100,20 +141,47 @@ export class Loop<State, Custom, E, R> {
     this.hasState = true
     if (Option.isSome(selector)) yield* this.startSelector(selector.value)
     yield* this.settings.sweeper.add(this.inbox.liveness, this.transport, this.inbox)
-    return yield* this.next
+    return yield* this.handleAll
+  })
+
+  private startSelector(stream: Stream.Stream<Custom, E, R>): Effect.Effect<void, never, R> {
+    const inbox = this.inbox
+    return Stream.runForEach(stream, (value) => inbox.offer(Message.CustomMessage(value))).pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.void
+          : Effect.sync(() => inbox.push({ _tag: "SelectorFailed", cause }))
+      ),
+      // not a child of the turn, which ends when the inbox is empty: the loop stops it
+      Effect.forkDaemon,
+      Effect.map((fiber) => {
+        this.selector = fiber
+      })
+    )
+  }
+
+  private readonly stopSelector: Effect.Effect<void> = Effect.suspend(() => {
+    const fiber = this.selector
+    if (fiber === undefined) return Effect.void
+    this.selector = undefined
+    return Fiber.interrupt(fiber)
   })
 
   /**
    * The hot path, written without a generator: take everything buffered, then run each item's handler
-   * in order. The batch being worked through lives on the loop, so the continuation after each handler
-   * is one function built once, not a closure per message.
+   * in order; `undefined` once the inbox is empty. The batch being worked through lives on the loop,
+   * so the continuation after each handler is one function built once, not a closure per message.
    */
   private batch: ReadonlyArray<Item<Custom>> = []
   private index = 0
 
-  private readonly next: Effect.Effect<CloseInfo, E, R>
+  private readonly handleAll: Effect.Effect<CloseInfo | undefined, E, R> = Effect.suspend(() => {
+    this.batch = this.inbox.takeAll()
+    this.index = 0
+    return this.step()
+  })
 
-  private step(): Effect.Effect<CloseInfo, E, R> {
+  private step(): Effect.Effect<CloseInfo | undefined, E, R> {
     while (this.index < this.batch.length) {
       const item = this.batch[this.index++]
       switch (item._tag) {
@@ -133,30 +201,37 @@ export class Loop<State, Custom, E, R> {
       }
     }
     this.batch = []
-    return this.next
+    return this.inbox.isEmpty() ? Effect.succeed(undefined) : this.handleAll
   }
 
-  private readonly apply = (action: Action.Action<State, Custom, E, R>): Effect.Effect<CloseInfo, E, R> => {
+  private readonly apply = (action: Action.Action<State, Custom, E, R>): Effect.Effect<CloseInfo | undefined, E, R> => {
     switch (action._tag) {
       case "Continue":
         this.state = action.state
         return this.step()
       case "ContinueWithSelector":
         this.state = action.state
-        return Effect.zipRight(this.replaceSelector(action.selector), Effect.suspend(() => this.step()))
+        return Effect.zipRight(
+          Effect.zipRight(this.stopSelector, this.startSelector(action.selector)),
+          Effect.suspend(() => this.step())
+        )
       case "Stop":
         this.transport.close(action.code, action.reason)
         return Effect.succeed({ code: action.code, reason: action.reason, initiator: "server" } satisfies CloseInfo)
     }
   }
 
-  /** Ends the connection whichever way `run` exited, then runs `onClose` once. */
-  finish(exit: Exit.Exit<CloseInfo, E>): Effect.Effect<void, never, R> {
+  /**
+   * Ends the connection whichever way the turn exited: `onClose` once, the connection's scope closed,
+   * then the closing handshake awaited for at most `closeTimeout`. Runs uninterruptibly.
+   */
+  private finish(exit: Exit.Exit<CloseInfo | undefined, E>): Effect.Effect<void, never, R> {
     return Effect.gen(this, function*() {
+      this.ending = true
       let info: CloseInfo
-      if (Exit.isSuccess(exit)) {
+      if (Exit.isSuccess(exit) && exit.value !== undefined) {
         info = exit.value
-      } else if (Cause.isInterruptedOnly(exit.cause)) {
+      } else if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) {
         info = shutdownInfo
         this.transport.close(info.code, info.reason)
       } else {
@@ -167,12 +242,28 @@ export class Loop<State, Custom, E, R> {
       this.settings.sweeper.remove(this.inbox.liveness)
       yield* this.stopSelector
       this.inbox.close()
-      this.info = info
       if (this.hasState) {
         yield* this.handlers.onClose(this.state as State, info, this.connection).pipe(
           Effect.catchAllCause((cause) => Effect.logError("effect-websocket: onClose failed", cause))
         )
       }
+      yield* Scope.close(this.scope, Exit.void)
+      yield* awaitClosed(this.transport, this.settings.closeTimeout)
+      this.busy = false
+      this.running = undefined
+      this.ended(info)
+      Deferred.unsafeDone(this.done, Exit.void)
     })
   }
 }
+
+/**
+ * Waits for the closing handshake to finish, dropping the connection if it takes too long. It runs
+ * uninterruptibly, often in an interrupted fiber (a shutdown): so the wait itself is uninterruptible,
+ * and the deadline is a fiber of its own that terminates the transport, which ends the wait.
+ */
+const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.Effect<void> =>
+  Effect.flatMap(
+    Effect.forkDaemon(Effect.interruptible(Effect.zipRight(Effect.sleep(timeout), Effect.sync(() => transport.terminate())))),
+    (deadline) => Effect.zipRight(transport.awaitClosed, Fiber.interrupt(deadline))
+  )

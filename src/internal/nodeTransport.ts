@@ -270,7 +270,38 @@ export const accept = (
     server.handshake = undefined
     server.extensions = ""
   }
+  if (transport !== "gone") forgetRequest(request, socket)
   return transport
+}
+
+/**
+ * Lets the platform's request fiber go once the route has returned. @effect/platform-node 0.108 keeps
+ * it from two places for as long as the socket lives: a 'close' listener it adds right after the
+ * route returns (to interrupt the fiber should the client leave, long done for an upgraded
+ * connection), and the request object itself, whose lazy `response` and `upgradeEffect` (and the
+ * response's 'finish' listener) are closures over the fiber; the connection keeps the request for
+ * its handlers. The fiber holds the request's
+ * context and span: several KiB per idle connection. So an ended stand-in replaces the lazy response,
+ * the platform's own upgrade (never used here) is dropped, and everything added to 'close' between the
+ * upgrade and the next tick is removed. test/NodeServer.test.ts checks that the fiber is collected.
+ */
+/** What the request's response is once the 101 is out: ended, so the platform writes nothing. */
+const upgradedResponse = { writableEnded: true, headersSent: true }
+
+const forgetRequest = (request: HttpServerRequest.HttpServerRequest, socket: Duplex): void => {
+  const platformRequest = request as unknown as { response: unknown; upgradeEffect: unknown }
+  if ("upgradeEffect" in platformRequest) {
+    // its 'finish' would end the socket; detached and ended, it never finishes
+    NodeHttpServerRequest.toServerResponse(request).removeAllListeners("finish")
+    platformRequest.response = upgradedResponse
+    platformRequest.upgradeEffect = undefined
+  }
+  const upgraded = new Set(socket.listeners("close"))
+  process.nextTick(() => {
+    for (const listener of socket.listeners("close")) {
+      if (!upgraded.has(listener)) socket.removeListener("close", listener as (...args: Array<unknown>) => void)
+    }
+  })
 }
 
 interface Server {

@@ -5,12 +5,16 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import type { Acceptor as AcceptorService, Transport, Wire } from "../Acceptor.js"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
+import type { Acceptor as AcceptorService, Wire } from "../Acceptor.js"
 import type { Handlers, Options } from "../Upgrade.js"
 import { Acceptor, type AcceptorImpl } from "./acceptor.js"
 import { ConnectionImpl } from "./connection.js"
@@ -60,7 +64,11 @@ export const upgradeWebSocket = <State, Custom, E, R>(
   const settings = resolved.right
   const counts = new Limits.Counts(settings)
   const wire: Wire = { maxMessageSize: settings.maxMessageSize, compression: settings.compression }
-  const loopSettings: Loop.Settings = { initTimeout: settings.initTimeout, sweeper: new Liveness.Sweeper(settings) }
+  const loopSettings: Loop.Settings = {
+    initTimeout: settings.initTimeout,
+    closeTimeout: settings.closeTimeout,
+    sweeper: new Liveness.Sweeper(settings)
+  }
   let warnedCrossOrigin = false
 
   const refuse = (refusal: Handshake.Refusal, request: HttpServerRequest.HttpServerRequest) => {
@@ -99,27 +107,55 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     inbox.flow = transport
     const connection = new ConnectionImpl(transport, request, decision.protocol, inbox, settings.outbound)
     counts.add(address)
-    const loop = new Loop.Loop(handlers, transport, inbox, connection, loopSettings)
-    const run = loop.run.pipe(
+    return Effect.map(Effect.runtime<R>(), (routeRuntime) => {
       // the connection's own Scope: what onInit acquires is released after onClose
-      Effect.scoped,
-      Effect.ensuring(awaitClosed(transport, settings.closeTimeout)),
-      Effect.ensuring(Effect.sync(() => {
-        counts.remove(address)
-        if (loop.info !== undefined) acceptor.onEnded?.(transport, loop.info)
-      }))
-    )
-    return Effect.as(acceptor.run(run), upgraded)
+      const scope = Effect.runSync(Scope.make())
+      const runtime = connectionRuntime(routeRuntime, scope)
+      const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
+        handlers,
+        transport,
+        inbox,
+        connection,
+        loopSettings,
+        runtime,
+        scope,
+        (info) => {
+          counts.remove(address)
+          acceptor.remove(loop)
+          acceptor.onEnded?.(transport, info)
+        }
+      )
+      acceptor.add(loop)
+      loop.start()
+      return upgraded
+    })
   })
 }
 
 /**
- * Waits for the closing handshake to finish, dropping the connection if it takes too long. It runs as
- * a finaliser, often of an interrupted fiber (a shutdown): so the wait itself is uninterruptible, and
- * the deadline is a fiber of its own that terminates the transport, which ends the wait.
+ * The runtime the connection's handlers run on: the route's, with the connection's `Scope`, and the
+ * request's span (which holds every request attribute) replaced by a reference to it, so that spans
+ * of the handlers still have it as parent. The context is set in the fiber refs too, which would
+ * otherwise keep the route's.
  */
-const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.Effect<void> =>
-  Effect.flatMap(
-    Effect.forkDaemon(Effect.interruptible(Effect.zipRight(Effect.sleep(timeout), Effect.sync(() => transport.terminate())))),
-    (deadline) => Effect.zipRight(transport.awaitClosed, Fiber.interrupt(deadline))
-  )
+const connectionRuntime = <R>(runtime: Runtime.Runtime<R>, scope: Scope.Scope): Runtime.Runtime<R | Scope.Scope> => {
+  let context = Context.add(runtime.context, Scope.Scope, scope)
+  const parent = Context.getOption(context, Tracer.ParentSpan)
+  if (Option.isSome(parent) && parent.value._tag === "Span") {
+    const span = parent.value
+    context = Context.add(
+      context,
+      Tracer.ParentSpan,
+      Tracer.externalSpan({ spanId: span.spanId, traceId: span.traceId, sampled: span.sampled })
+    )
+  }
+  return Runtime.make({
+    context,
+    runtimeFlags: runtime.runtimeFlags,
+    fiberRefs: FiberRefs.updateAs(runtime.fiberRefs, {
+      fiberId: FiberId.none,
+      fiberRef: FiberRef.currentContext,
+      value: context
+    })
+  })
+}

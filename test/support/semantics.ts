@@ -5,6 +5,7 @@ import { assert, describe } from "@effect/vitest"
 import { Deferred, Effect, Queue, Ref, Stream } from "effect"
 import { Action, Connection, type Message, Upgrade } from "effect-websocket"
 import type { CloseInfo } from "../../src/Connection.js"
+import { collected } from "./gc.js"
 import { type Client, type Harness, makeRecorder } from "./harness.js"
 
 const hop = Effect.async<void>((resume) => {
@@ -338,6 +339,63 @@ export const semanticsSuite = (harness: Harness) =>
           const seen = yield* Ref.get(ids)
           assert.strictEqual(seen.length, 3)
           assert.strictEqual(new Set(seen).size, 1, "the same connection each time")
+        }))
+    })
+
+    describe("fibers", () => {
+      harness.test("an idle connection keeps no fiber: the one that handled a message is let go", () =>
+        Effect.gen(function*() {
+          const handlers: Array<WeakRef<object>> = []
+          const client = yield* harness.connect({
+            onInit: () => Effect.succeed(Upgrade.initial(0)),
+            onMessage: (count, message, connection) =>
+              Effect.withFiberRuntime<Action.Action<number, never>, Connection.SendError>((fiber) => {
+                handlers.push(new WeakRef(fiber))
+                return message._tag === "TextMessage"
+                  ? Effect.as(Connection.sendText(connection, `${count}`), Action.continueConnection(count + 1))
+                  : Effect.succeed(Action.continueConnection(count))
+              }),
+            onClose: () => Effect.void
+          })
+          yield* client.sendText("a")
+          assert.deepStrictEqual(yield* client.next, { _tag: "Text", text: "0" })
+          yield* client.settle
+          assert.isTrue(yield* Effect.promise(() => collected(handlers[0])), "the handler's fiber is collected")
+          // and the connection goes on, in order
+          yield* client.sendText("b")
+          assert.deepStrictEqual(yield* client.next, { _tag: "Text", text: "1" })
+        }))
+
+      harness.test("Effect.fork in a handler lives for its turn; Effect.forkScoped for the connection", () =>
+        Effect.gen(function*() {
+          const interrupted = yield* Deferred.make<void>()
+          const client = yield* harness.connect({
+            onInit: () => Effect.succeed(Upgrade.initial(null)),
+            onMessage: (state, message, connection) =>
+              Effect.gen(function*() {
+                if (message._tag !== "TextMessage") return Action.continueConnection(state)
+                yield* Effect.fork(Effect.onInterrupt(Effect.never, () => Deferred.succeed(interrupted, undefined)))
+                // lets the child start, so that its interruption shows
+                yield* Effect.yieldNow()
+                // runs after the turn is over
+                yield* Effect.forkScoped(Effect.zipRight(
+                  Effect.repeatN(Effect.yieldNow(), 10),
+                  Connection.sendText(connection, "scoped")
+                ))
+                yield* Connection.sendText(connection, "handled")
+                return Action.continueConnection(state)
+              }),
+            onClose: () => Effect.void
+          })
+          yield* client.sendText("go")
+          assert.deepStrictEqual(yield* client.next, { _tag: "Text", text: "handled" })
+          assert.deepStrictEqual(yield* client.next, { _tag: "Text", text: "scoped" }, "the scoped fiber lives on")
+          // the turn ended, and its child with it (real time: the memory harness runs on the TestClock)
+          const ended = Effect.async<void>((resume) => {
+            const timer = setTimeout(() => resume(Effect.dieMessage("the forked fiber still runs")), 2000)
+            return Effect.sync(() => clearTimeout(timer))
+          })
+          yield* Effect.raceFirst(Deferred.await(interrupted), ended)
         }))
     })
 
