@@ -66,6 +66,10 @@ import type { Message } from "./Message.js"
  * - `onClose` runs exactly once after the connection ends, with the last state, how it ended and the
  *   connection (Dream's `on_close` gets no connection; its id is handy for registries and logs).
  *
+ * Handlers run in the connection's current turn: a fiber that exists only while the connection has
+ * messages to handle. A fiber a handler starts with `Effect.fork` ends with that turn; use
+ * `Effect.forkScoped` to keep it for the connection's life (the connection's `Scope` is provided).
+ *
  * Port of Dream's `on_init`, `on_message` and `on_close`; `E` and `R` are shared by all three, so
  * requirements flow into the route's type.
  *
