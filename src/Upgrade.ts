@@ -155,24 +155,64 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
  * @category models
  */
 export interface Options {
+  /**
+   * Pings the peer `interval` after the previous heartbeat and closes the connection (1001,
+   * `"heartbeat timeout"`, initiator `"timeout"`) if no pong comes within `timeout`. Default
+   * `{ interval: "30 seconds", timeout: "10 seconds" }`; `false` turns it off.
+   */
   readonly heartbeat?: false | { readonly interval?: Duration.DurationInput; readonly timeout?: Duration.DurationInput } | undefined
+  /**
+   * Closes a connection with no data frame either way for this long (1001, `"idle timeout"`,
+   * initiator `"timeout"`); pings and pongs do not count. Default 5 minutes; `false` turns it off.
+   */
   readonly idleTimeout?: false | Duration.DurationInput | undefined
+  /** Interrupts an `onInit` still running after this long and closes with 1011. Default 10 seconds. */
   readonly initTimeout?: Duration.DurationInput | undefined
+  /**
+   * The bound on bytes queued for the peer. `highWaterMark` in bytes (default 1 MiB); at it, a send
+   * follows `policy`: `"suspend"` (default) waits for the queue to drain, up to `sendTimeout` (default
+   * 10 seconds, then `SendError` `Timeout`); `"fail"` fails with `Backpressure`; `"close"` fails with
+   * `Backpressure` and closes with 1008.
+   */
   readonly outbound?: {
     readonly highWaterMark?: number | undefined
     readonly policy?: "suspend" | "fail" | "close" | undefined
     readonly sendTimeout?: Duration.DurationInput | undefined
   } | undefined
+  /** Open connections of this route; beyond it the upgrade gets 503 with `Retry-After`. Default unlimited. */
   readonly maxConnections?: number | undefined
+  /** Open connections of this route per remote address; beyond it, 429. Default unlimited. */
   readonly maxConnectionsPerAddress?: number | undefined
+  /** The `Retry-After` of the `maxConnections` 503, rounded up to seconds. Default 5 seconds. */
   readonly retryAfter?: Duration.DurationInput | undefined
+  /**
+   * Largest message accepted, in bytes, after reassembly and decompression; a larger one closes with
+   * 1009, checked from the declared length before buffering. Default 1 MiB (1048576).
+   */
   readonly maxMessageSize?: number | undefined
+  /** How long the server waits for the peer's closing handshake before dropping it. Default 5 seconds. */
   readonly closeTimeout?: Duration.DurationInput | undefined
+  /**
+   * Messages that may wait for the handler. At capacity the socket is not read (TCP backpressure) and
+   * the selector stream waits; nothing is dropped. Default 1024.
+   */
   readonly inboxCapacity?: number | undefined
+  /** permessage-deflate (RFC 7692): `true` or settings to offer it. Default `false` (off). */
   readonly compression?: boolean | CompressionOptions | undefined
+  /**
+   * The server's choice among the subprotocols the client offers: a list in the server's order of
+   * preference, or a function of the offered list. Default none chosen.
+   */
   readonly subprotocols?: ReadonlyArray<string> | ((offered: ReadonlyArray<string>) => string | undefined) | undefined
+  /** When no subprotocol fits: refuse with 400 (`true`) or go on without one (`false`, the default). */
   readonly requireSubprotocol?: boolean | undefined
+  /**
+   * Which web pages may connect. Default: the same origin (the `Origin`'s host and port are the
+   * request's); `"*"`: every origin; a list of origins such as `"https://app.example.com"`; or a
+   * predicate (`undefined` for requests without `Origin`). Refused: 403.
+   */
   readonly allowedOrigins?: "*" | ReadonlyArray<string> | ((origin: string | undefined) => boolean) | undefined
+  /** Extra headers of the 101 response, or a function of the request that returns them. Default none. */
   readonly headers?:
     | Readonly<Record<string, string>>
     | ((request: HttpServerRequest.HttpServerRequest) => Readonly<Record<string, string>>)
@@ -199,13 +239,21 @@ export interface Options {
  * @category models
  */
 export interface CompressionOptions {
+  /** Messages smaller than this many bytes go uncompressed. Default 1024. */
   readonly threshold?: number | undefined
+  /** zlib compression level, 0 to 9. Default 6. */
   readonly level?: number | undefined
+  /** zlib memory level, 1 to 9. Default 8. */
   readonly memLevel?: number | undefined
+  /** Caps the server's LZ77 window, 8 to 15 bits; an offer that cannot meet it is declined. Default: the client's offer. */
   readonly serverMaxWindowBits?: number | undefined
+  /** Caps the client's LZ77 window, 8 to 15 bits; an offer that cannot meet it is declined. Default: the client's offer. */
   readonly clientMaxWindowBits?: number | undefined
+  /** Resets the server's compression context after every message. Default: the client's offer. */
   readonly serverNoContextTakeover?: boolean | undefined
+  /** Resets the client's compression context after every message. Default: the client's offer. */
   readonly clientNoContextTakeover?: boolean | undefined
+  /** zlib operations at once, process-wide in `ws` (the first compressed connection's value). Default 10. */
   readonly concurrencyLimit?: number | undefined
 }
 
