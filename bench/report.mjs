@@ -10,11 +10,11 @@ const read = (name) => (existsSync(join(results, name)) ? JSON.parse(readFileSyn
 const full = read("full.json")
 if (full) {
   console.log(`Throughput: ${full.date}, Node ${full.node}, medians of ${full.repeat} runs per scenario and server\n`)
-  console.log("| scenario | server | msgs/s | p50 µs | p99 µs | × ws | p99 × ws |")
-  console.log("|---|---|---:|---:|---:|---:|---:|")
+  console.log("| scenario | server | msgs/s | p50 µs | p99 µs | × ws | p99 × ws | × Effect floor |")
+  console.log("|---|---|---:|---:|---:|---:|---:|---:|")
   for (const row of full.rows) {
     console.log(
-      `| ${row.mode} ${row.connections} conn ${row.size} B | ${row.server} | ${row.rate} | ${row.p50} | ${row.p99} | ${row.ratio?.toFixed(2) ?? "-"} | ${row.p99Ratio?.toFixed(2) ?? "-"} |`
+      `| ${row.mode} ${row.connections} conn ${row.size} B | ${row.server} | ${row.rate} | ${row.p50} | ${row.p99} | ${row.ratio?.toFixed(2) ?? "-"} | ${row.p99Ratio?.toFixed(2) ?? "-"} | ${row.floorRatio?.toFixed(2) ?? "-"} |`
     )
   }
   console.log()

@@ -1,5 +1,5 @@
 // npm run bench [-- --quick] [-- --repeat N]: echo servers as separate processes (server on core 0,
-// client on core 1 where taskset exists), one load generator per scenario, ratios against raw ws from
+// client on core 1 where taskset exists), one load generator per scenario, ratios against raw ws (and the Effect floor) from
 // the same run. Runs on a shared machine are noisy, so each scenario runs `repeat` times (3 in a full
 // run, 1 in a quick one), the servers taking turns in a rotating order, and the table shows medians.
 import { spawn, spawnSync } from "node:child_process"
@@ -17,6 +17,7 @@ const pinned = (core, command, args) => (hasTaskset ? ["taskset", ["-c", String(
 const servers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
   { name: "effect-websocket", args: ["--import", "tsx", join(here, "servers/effect-websocket.ts")] },
+  { name: "Effect floor", args: ["--import", "tsx", join(here, "servers/effect-floor.ts")] },
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
 ]
 
@@ -96,22 +97,26 @@ try {
   for (const server of running) server.child.kill("SIGKILL")
 }
 
-const rows = results.map((result) => {
-  const reference = results.find((r) =>
-    r.server === "ws" && r.mode === result.mode && r.connections === result.connections && r.size === result.size
+const sameScenario = (server, result) =>
+  results.find((r) =>
+    r.server === server && r.mode === result.mode && r.connections === result.connections && r.size === result.size
   )
+const rows = results.map((result) => {
+  const reference = sameScenario("ws", result)
+  const floor = sameScenario("Effect floor", result)
   return {
     ...result,
     ratio: reference && reference.rate > 0 ? result.rate / reference.rate : null,
-    p99Ratio: reference && reference.p99 > 0 ? result.p99 / reference.p99 : null
+    p99Ratio: reference && reference.p99 > 0 ? result.p99 / reference.p99 : null,
+    floorRatio: floor && floor.rate > 0 ? result.rate / floor.rate : null
   }
 })
 const pad = (value, width) => String(value).padStart(width)
 console.log(`\nmedians of ${repeat} run${repeat === 1 ? "" : "s"} per scenario and server`)
-console.log(`${pad("scenario", 30)} ${pad("server", 18)} ${pad("msgs/s", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${pad("x ws", 6)} ${pad("p99 x ws", 9)}`)
+console.log(`${pad("scenario", 30)} ${pad("server", 18)} ${pad("msgs/s", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${pad("x ws", 6)} ${pad("p99 x ws", 9)} ${pad("x floor", 8)}`)
 for (const row of rows) {
   console.log(
-    `${pad(`${row.mode} ${row.connections}c ${row.size}B`, 30)} ${pad(row.server, 18)} ${pad(row.rate, 9)} ${pad(row.p50, 8)} ${pad(row.p99, 8)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)} ${pad(row.p99Ratio?.toFixed(2) ?? "-", 9)}`
+    `${pad(`${row.mode} ${row.connections}c ${row.size}B`, 30)} ${pad(row.server, 18)} ${pad(row.rate, 9)} ${pad(row.p50, 8)} ${pad(row.p99, 8)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)} ${pad(row.p99Ratio?.toFixed(2) ?? "-", 9)} ${pad(row.floorRatio?.toFixed(2) ?? "-", 8)}`
   )
 }
 mkdirSync(join(here, "results"), { recursive: true })

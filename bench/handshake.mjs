@@ -1,0 +1,131 @@
+// npm run bench:handshake [-- --quick]: new connections per second. Each cycle opens a TCP
+// connection, does the WebSocket handshake, sends one 32-byte message, waits for its echo, sends a
+// close frame and waits for the server to close: what a reconnecting client costs the server,
+// including `onInit` and the route behind `HttpRouter`. 50 cycles run at a time, from 127.0.0.1-8 in
+// turn (ephemeral ports), for a fixed time; each server is its own process on core 0 and the client on
+// core 1 where taskset exists, ratios against raw ws in the same run. Loopback only, bounded in time.
+import { spawn, spawnSync } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import * as Net from "node:net"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+const handshake = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+  "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+// masked with a zero key, which RFC 6455 allows: the payload goes as it is
+const frame = (opcode, payload) => Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload])
+const message = frame(0x1, Buffer.alloc(32, 0x61))
+const close = frame(0x8, Buffer.from([0x03, 0xe8]))
+
+/** One cycle; resolves true when it completed, false when something went wrong. */
+const cycle = (port, localAddress) =>
+  new Promise((resolve) => {
+    const socket = Net.connect({ port, host: "127.0.0.1", localAddress }, () => socket.write(handshake))
+    let received = Buffer.alloc(0)
+    let stage = "handshake"
+    const timer = setTimeout(() => socket.destroy(), 10_000)
+    socket.on("data", (chunk) => {
+      received = Buffer.concat([received, chunk])
+      if (stage === "handshake") {
+        const end = received.indexOf("\r\n\r\n")
+        if (end < 0) return
+        if (!received.subarray(0, 12).toString().includes("101")) return socket.destroy()
+        received = received.subarray(end + 4)
+        stage = "echo"
+        socket.write(message)
+      }
+      if (stage === "echo" && received.length >= 34) {
+        stage = "closing"
+        socket.write(close)
+      }
+    })
+    socket.on("error", () => {})
+    socket.on("close", () => {
+      clearTimeout(timer)
+      resolve(stage === "closing")
+    })
+  })
+
+const client = async ({ port, durationMs, warmupMs, concurrency }) => {
+  let opened = 0
+  let done = 0
+  let failed = 0
+  let measuring = false
+  const stopAt = Date.now() + warmupMs + durationMs
+  setTimeout(() => {
+    measuring = true
+    done = 0
+    failed = 0
+  }, warmupMs)
+  const worker = async () => {
+    while (Date.now() < stopAt) {
+      const ok = await cycle(port, `127.0.0.${1 + (opened++ % 8)}`)
+      if (!measuring) continue
+      if (ok) done++
+      else failed++
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  console.log(JSON.stringify({ rate: Math.round(done / (durationMs / 1000)), failed }))
+}
+
+if (process.argv[2] === "--client") {
+  await client(JSON.parse(process.argv[3]))
+  process.exit(0)
+}
+
+const quick = process.argv.includes("--quick")
+const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0
+const pinned = (core, args) => (hasTaskset ? ["taskset", ["-c", String(core), process.execPath, ...args]] : [process.execPath, args])
+const servers = [
+  { name: "ws", args: [join(here, "servers/ws.mjs")] },
+  { name: "Effect floor", args: ["--import", "tsx", join(here, "servers/effect-floor.ts")] },
+  { name: "effect-websocket", args: ["--import", "tsx", join(here, "servers/effect-websocket.ts")] },
+  { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
+]
+const settings = { durationMs: quick ? 1500 : 5000, warmupMs: quick ? 500 : 1500, concurrency: 50 }
+
+const run = (command, args, onLine) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
+    let output = ""
+    child.stdout.on("data", (chunk) => {
+      output += chunk
+      onLine?.(output, child)
+    })
+    child.once("exit", (code) => (code === 0 || onLine ? resolve(output) : reject(new Error(`exited with ${code}`))))
+  })
+
+const rows = []
+for (const server of servers) {
+  const [command, args] = pinned(0, server.args)
+  let child
+  const port = await new Promise((resolve, reject) => {
+    run(command, args, (output, started) => {
+      child = started
+      const match = /PORT (\d+)/.exec(output)
+      if (match) resolve(Number(match[1]))
+    }).catch(reject)
+  })
+  try {
+    const [clientCommand, clientArgs] = pinned(1, [fileURLToPath(import.meta.url), "--client", JSON.stringify({ port, ...settings })])
+    const result = JSON.parse(await run(clientCommand, clientArgs))
+    rows.push({ server: server.name, ...result })
+    process.stderr.write(`\r${server.name}: ${result.rate} connections/s          `)
+  } finally {
+    child.kill("SIGKILL")
+  }
+}
+process.stderr.write("\n")
+const ws = rows.find((row) => row.server === "ws")
+const pad = (value, width) => String(value).padStart(width)
+console.log(`${pad("server", 18)} ${pad("conns/s", 9)} ${pad("failed", 7)} ${pad("x ws", 6)}`)
+for (const row of rows) {
+  console.log(`${pad(row.server, 18)} ${pad(row.rate, 9)} ${pad(row.failed, 7)} ${pad((row.rate / ws.rate).toFixed(2), 6)}`)
+}
+mkdirSync(join(here, "results"), { recursive: true })
+const file = join(here, "results", quick ? "handshake-quick.json" : "handshake.json")
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, ...settings, rows }, null, 2))
+console.log(`\nresults written to ${file}`)
