@@ -90,7 +90,13 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     }
   }
 
-  return Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest | AcceptorService>) => {
+  // one synchronous step from the handshake to the running connection: nothing can interrupt it halfway
+  return Effect.withFiberRuntime<
+    HttpServerResponse.HttpServerResponse,
+    InternalOptions.OptionsError,
+    HttpServerRequest.HttpServerRequest | AcceptorService | R
+  >((fiber) => {
+    const context = fiber.currentContext as Context.Context<HttpServerRequest.HttpServerRequest | AcceptorService | R>
     const request = Context.get(context, HttpServerRequest.HttpServerRequest)
     const acceptor = Context.get(context, Acceptor) as AcceptorImpl
     const decided = Handshake.decide(request, settings)
@@ -107,28 +113,29 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     inbox.flow = transport
     const connection = new ConnectionImpl(transport, request, decision.protocol, inbox, settings.outbound)
     counts.add(address)
-    return Effect.map(Effect.runtime<R>(), (routeRuntime) => {
-      // the connection's own Scope: what onInit acquires is released after onClose
-      const scope = Effect.runSync(Scope.make())
-      const runtime = connectionRuntime(routeRuntime, scope)
-      const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
-        handlers,
-        transport,
-        inbox,
-        connection,
-        loopSettings,
-        runtime,
-        scope,
-        (info) => {
-          counts.remove(address)
-          acceptor.remove(loop)
-          acceptor.onEnded?.(transport, info)
-        }
-      )
-      acceptor.add(loop)
-      loop.start()
-      return upgraded
-    })
+    // the connection's own Scope: what onInit acquires is released after onClose
+    const scope = Effect.runSync(Scope.make())
+    const runtime = connectionRuntime(
+      Runtime.make({ context, fiberRefs: fiber.getFiberRefs(), runtimeFlags: Runtime.defaultRuntimeFlags }),
+      scope
+    )
+    const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
+      handlers,
+      transport,
+      inbox,
+      connection,
+      loopSettings,
+      runtime,
+      scope,
+      (info) => {
+        counts.remove(address)
+        acceptor.remove(loop)
+        acceptor.onEnded?.(transport, info)
+      }
+    )
+    acceptor.add(loop)
+    loop.start()
+    return Effect.succeed(upgraded)
   })
 }
 
