@@ -153,16 +153,20 @@ const connectionRuntime = <R>(runtime: Runtime.Runtime<R>, scope: Scope.Scope): 
     context = Context.add(
       context,
       Tracer.ParentSpan,
-      Tracer.externalSpan({ spanId: span.spanId, traceId: span.traceId, sampled: span.sampled })
+      Tracer.externalSpan({ spanId: flat(span.spanId), traceId: flat(span.traceId), sampled: span.sampled })
     )
   }
   return Runtime.make({
     context,
     runtimeFlags: runtime.runtimeFlags,
-    fiberRefs: FiberRefs.updateAs(runtime.fiberRefs, {
+    // deleted first: an update keeps the values it replaces, the route's context among them
+    fiberRefs: FiberRefs.updateAs(FiberRefs.delete(runtime.fiberRefs, FiberRef.currentContext), {
       fiberId: FiberId.none,
       fiberRef: FiberRef.currentContext,
       value: context
     })
   })
 }
+
+/** A copy in one piece: Effect builds span ids by concatenation, and V8 keeps each piece. */
+const flat = (id: string): string => JSON.parse(JSON.stringify(id)) as string
