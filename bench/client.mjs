@@ -115,7 +115,11 @@ measuring = false
 const seconds = (now() - start) / 1000
 stopped = true
 samples.sort((a, b) => a - b)
-const pct = (p) => (samples.length === 0 ? null : Math.round(samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] * 1000))
+const pct = (
+  p
+) => (samples.length === 0
+  ? null
+  : Math.round(samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] * 1000))
 console.log(JSON.stringify({ messages: received, rate: Math.round(received / seconds), p50: pct(0.5), p99: pct(0.99) }))
 for (const { socket } of sockets) socket.destroy()
 process.exit(0)

@@ -71,7 +71,9 @@ const answers = (child, type) =>
 const opened = []
 for (let i = 0; i < clients; i++) {
   const count = Math.floor(total / clients) + (i < total % clients ? 1 : 0)
-  const child = fork(join(here, "cluster-client.mjs"), [JSON.stringify({ port, count, localAddress: `127.0.0.${20 + i}` })])
+  const child = fork(join(here, "cluster-client.mjs"), [
+    JSON.stringify({ port, count, localAddress: `127.0.0.${20 + i}` })
+  ])
   children.push(child)
   opened.push(answers(child, "open"))
 }
@@ -111,11 +113,21 @@ const result = {
   }))
 }
 const kib = (bytes) => (bytes / 1024).toFixed(1)
-console.log(`${result.opened} of ${total} connections opened in ${connectSeconds.toFixed(1)} s (${result.failed} failed)`)
-console.log(`after ${hold / 1000} s with a ${heartbeat / 1000} s heartbeat: ${result.openAfterHeartbeats} open, ${result.closedEarly} closed early, every connection pinged at least ${result.minPingsPerConnection} times`)
+console.log(
+  `${result.opened} of ${total} connections opened in ${connectSeconds.toFixed(1)} s (${result.failed} failed)`
+)
+console.log(
+  `after ${hold / 1000} s with a ${
+    heartbeat / 1000
+  } s heartbeat: ${result.openAfterHeartbeats} open, ${result.closedEarly} closed early, every connection pinged at least ${result.minPingsPerConnection} times`
+)
 console.log(`echo check: ${result.echoed} of ${result.opened} answered`)
 for (const [i, worker] of result.perWorker.entries()) {
-  console.log(`worker ${i + 1}: ${worker.connections} connections, ${kib(worker.heapPerConnection)} KiB heap and ${kib(worker.rssPerConnection)} KiB RSS per connection (not GC'd first: an upper bound)`)
+  console.log(
+    `worker ${i + 1}: ${worker.connections} connections, ${kib(worker.heapPerConnection)} KiB heap and ${
+      kib(worker.rssPerConnection)
+    } KiB RSS per connection (not GC'd first: an upper bound)`
+  )
 }
 mkdirSync(join(here, "results"), { recursive: true })
 writeFileSync(join(here, "results", quick ? "cluster-quick.json" : "cluster.json"), JSON.stringify(result, null, 2))

@@ -15,7 +15,8 @@ const here = dirname(fileURLToPath(import.meta.url))
 const handshake = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
   "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 // masked with a zero key, which RFC 6455 allows: the payload goes as it is
-const frame = (opcode, payload) => Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload])
+const frame = (opcode, payload) =>
+  Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload])
 const message = frame(0x1, Buffer.alloc(32, 0x61))
 const close = frame(0x8, Buffer.from([0x03, 0xe8]))
 
@@ -78,7 +79,10 @@ if (process.argv[2] === "--client") {
 
 const quick = process.argv.includes("--quick")
 const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0
-const pinned = (core, args) => (hasTaskset ? ["taskset", ["-c", String(core), process.execPath, ...args]] : [process.execPath, args])
+const pinned = (
+  core,
+  args
+) => (hasTaskset ? ["taskset", ["-c", String(core), process.execPath, ...args]] : [process.execPath, args])
 const servers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
   { name: "Effect floor", args: ["--import", "tsx", join(here, "servers/effect-floor.ts")] },
@@ -110,7 +114,11 @@ for (const server of servers) {
     }).catch(reject)
   })
   try {
-    const [clientCommand, clientArgs] = pinned(1, [fileURLToPath(import.meta.url), "--client", JSON.stringify({ port, ...settings })])
+    const [clientCommand, clientArgs] = pinned(1, [
+      fileURLToPath(import.meta.url),
+      "--client",
+      JSON.stringify({ port, ...settings })
+    ])
     const result = JSON.parse(await run(clientCommand, clientArgs))
     rows.push({ server: server.name, ...result })
     process.stderr.write(`\r${server.name}: ${result.rate} connections/s          `)
@@ -123,9 +131,14 @@ const ws = rows.find((row) => row.server === "ws")
 const pad = (value, width) => String(value).padStart(width)
 console.log(`${pad("server", 18)} ${pad("conns/s", 9)} ${pad("failed", 7)} ${pad("x ws", 6)}`)
 for (const row of rows) {
-  console.log(`${pad(row.server, 18)} ${pad(row.rate, 9)} ${pad(row.failed, 7)} ${pad((row.rate / ws.rate).toFixed(2), 6)}`)
+  console.log(
+    `${pad(row.server, 18)} ${pad(row.rate, 9)} ${pad(row.failed, 7)} ${pad((row.rate / ws.rate).toFixed(2), 6)}`
+  )
 }
 mkdirSync(join(here, "results"), { recursive: true })
 const file = join(here, "results", quick ? "handshake-quick.json" : "handshake.json")
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, ...settings, rows }, null, 2))
+writeFileSync(
+  file,
+  JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, ...settings, rows }, null, 2)
+)
 console.log(`\nresults written to ${file}`)

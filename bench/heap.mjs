@@ -15,7 +15,8 @@ const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
 const retainersFlag = args.indexOf("--retainers")
 const retainersOf = retainersFlag >= 0 ? args[retainersFlag + 1] : undefined
-const serverFile = args.find((arg, i) => !arg.startsWith("--") && i !== retainersFlag + 1) ?? "servers/effect-websocket.ts"
+const serverFile = args.find((arg, i) => !arg.startsWith("--") && i !== retainersFlag + 1) ??
+  "servers/effect-websocket.ts"
 const count = 1000
 const dir = mkdtempSync(join(tmpdir(), "heap-"))
 
@@ -45,7 +46,7 @@ const snapshot = async () => {
   child.kill("SIGUSR2")
   while (snapshots().length === before) await sleep(200)
   const file = join(dir, snapshots().at(-1))
-  for (let last = -1; ;) {
+  for (let last = -1;;) {
     await sleep(1000)
     const size = statSync(file).size
     if (size === last && size > 0) return file
@@ -99,9 +100,13 @@ try {
     rows.push([key, (n - n0) / count, (size - size0) / count])
   }
   rows.sort((a, b) => b[2] - a[2])
-  console.log(`${serverFile}: ${(rows.reduce((sum, row) => sum + row[2], 0) / 1024).toFixed(1)} KiB per idle connection`)
+  console.log(
+    `${serverFile}: ${(rows.reduce((sum, row) => sum + row[2], 0) / 1024).toFixed(1)} KiB per idle connection`
+  )
   console.log("  bytes  count  kind")
-  for (const [key, n, size] of rows.slice(0, 30)) console.log(`${size.toFixed(0).padStart(7)} ${n.toFixed(2).padStart(6)}  ${key}`)
+  for (const [key, n, size] of rows.slice(0, 30)) {
+    console.log(`${size.toFixed(0).padStart(7)} ${n.toFixed(2).padStart(6)}  ${key}`)
+  }
   if (retainersOf !== undefined) printRetainers(second, retainersOf)
   sockets.forEach((socket) => socket.destroy())
 } finally {
@@ -122,7 +127,9 @@ function printRetainers({ heap, fields, width }, target) {
       const at = edge * edgeFields.length
       const type = edgeTypes[heap.edges[at + edgeType]]
       if (type === "weak") continue
-      const label = type === "element" || type === "hidden" ? heap.edges[at + edgeName] : heap.strings[heap.edges[at + edgeName]]
+      const label = type === "element" || type === "hidden"
+        ? heap.edges[at + edgeName]
+        : heap.strings[heap.edges[at + edgeName]]
       retainers[heap.edges[at + toNode] / width].push([node, `${type}:${label}`])
     }
   }

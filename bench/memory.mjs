@@ -3,8 +3,8 @@
 // then stay silent (heartbeats on, answered by nobody within the run's few seconds).
 import { spawn, spawnSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
 import * as Net from "node:net"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -19,13 +19,21 @@ const servers = [
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] },
   { name: "route floor", args: ["--import", "tsx", join(here, "servers/route-floor.ts")] }
   // EXTRA=file.ts,... adds servers from bench/servers, for experiments
-].concat((process.env.EXTRA ?? "").split(",").filter(Boolean).map((f) => ({ name: f, args: ["--import", "tsx", join(here, "servers", f)] })))
+].concat(
+  (process.env.EXTRA ?? "").split(",").filter(Boolean).map((f) => ({
+    name: f,
+    args: ["--import", "tsx", join(here, "servers", f)]
+  }))
+)
 
 const start = (server) =>
   new Promise((resolve, reject) => {
     const args = ["--expose-gc", ...server.args]
     const child = hasTaskset
-      ? spawn("taskset", ["-c", "0", process.execPath, ...args], { cwd: join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
+      ? spawn("taskset", ["-c", "0", process.execPath, ...args], {
+        cwd: join(here, ".."),
+        stdio: ["ignore", "pipe", "inherit"]
+      })
       : spawn(process.execPath, args, { cwd: join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
     let output = ""
     child.stdout.on("data", (chunk) => {
@@ -82,11 +90,17 @@ for (const server of servers) {
 }
 process.stderr.write("\n")
 const pad = (value, width) => String(value).padStart(width)
-console.log(`${pad("server", 18)} ${pad("conns", 6)} ${pad("heap/conn KiB", 14)} ${pad("rss/conn KiB", 13)} ${pad("heap x ws", 10)}`)
+console.log(
+  `${pad("server", 18)} ${pad("conns", 6)} ${pad("heap/conn KiB", 14)} ${pad("rss/conn KiB", 13)} ${
+    pad("heap x ws", 10)
+  }`
+)
 for (const row of rows) {
   const ws = rows.find((r) => r.server === "ws" && r.count === row.count)
   console.log(
-    `${pad(row.server, 18)} ${pad(row.count, 6)} ${pad((row.heapPerConnection / 1024).toFixed(1), 14)} ${pad((row.rssPerConnection / 1024).toFixed(1), 13)} ${pad((row.heapPerConnection / ws.heapPerConnection).toFixed(2), 10)}`
+    `${pad(row.server, 18)} ${pad(row.count, 6)} ${pad((row.heapPerConnection / 1024).toFixed(1), 14)} ${
+      pad((row.rssPerConnection / 1024).toFixed(1), 13)
+    } ${pad((row.heapPerConnection / ws.heapPerConnection).toFixed(2), 10)}`
   )
 }
 mkdirSync(join(here, "results"), { recursive: true })

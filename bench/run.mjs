@@ -4,15 +4,19 @@
 // run, 1 in a quick one), the servers taking turns in a rotating order, and the table shows medians.
 import { spawn, spawnSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes("--quick")
 const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0
 const repeatFlag = process.argv.indexOf("--repeat")
 const repeat = repeatFlag > 0 ? Math.max(1, Number(process.argv[repeatFlag + 1])) : quick ? 1 : 3
-const pinned = (core, command, args) => (hasTaskset ? ["taskset", ["-c", String(core), command, ...args]] : [command, args])
+const pinned = (
+  core,
+  command,
+  args
+) => (hasTaskset ? ["taskset", ["-c", String(core), command, ...args]] : [command, args])
 
 const servers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
@@ -46,14 +50,18 @@ const start = (server) =>
 
 const load = (port, scenario) =>
   new Promise((resolve, reject) => {
-    const [command, args] = pinned(1, process.execPath, [join(here, "client.mjs"), JSON.stringify({ port, ...scenario })])
+    const [command, args] = pinned(1, process.execPath, [
+      join(here, "client.mjs"),
+      JSON.stringify({ port, ...scenario })
+    ])
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] })
     let output = ""
     child.stdout.on("data", (chunk) => (output += chunk))
     const timer = setTimeout(() => child.kill("SIGKILL"), scenario.durationMs + scenario.warmupMs + 60_000)
     child.once("exit", (code) => {
       clearTimeout(timer)
-      code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`load generator exited with ${code}`))
+      if (code === 0) resolve(JSON.parse(output))
+      else reject(new Error(`load generator exited with ${code}`))
     })
   })
 
@@ -113,13 +121,30 @@ const rows = results.map((result) => {
 })
 const pad = (value, width) => String(value).padStart(width)
 console.log(`\nmedians of ${repeat} run${repeat === 1 ? "" : "s"} per scenario and server`)
-console.log(`${pad("scenario", 30)} ${pad("server", 18)} ${pad("msgs/s", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${pad("x ws", 6)} ${pad("p99 x ws", 9)} ${pad("x floor", 8)}`)
+console.log(
+  `${pad("scenario", 30)} ${pad("server", 18)} ${pad("msgs/s", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${
+    pad("x ws", 6)
+  } ${pad("p99 x ws", 9)} ${pad("x floor", 8)}`
+)
 for (const row of rows) {
   console.log(
-    `${pad(`${row.mode} ${row.connections}c ${row.size}B`, 30)} ${pad(row.server, 18)} ${pad(row.rate, 9)} ${pad(row.p50, 8)} ${pad(row.p99, 8)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)} ${pad(row.p99Ratio?.toFixed(2) ?? "-", 9)} ${pad(row.floorRatio?.toFixed(2) ?? "-", 8)}`
+    `${pad(`${row.mode} ${row.connections}c ${row.size}B`, 30)} ${pad(row.server, 18)} ${pad(row.rate, 9)} ${
+      pad(row.p50, 8)
+    } ${pad(row.p99, 8)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)} ${pad(row.p99Ratio?.toFixed(2) ?? "-", 9)} ${
+      pad(row.floorRatio?.toFixed(2) ?? "-", 8)
+    }`
   )
 }
 mkdirSync(join(here, "results"), { recursive: true })
 const file = join(here, "results", quick ? "quick.json" : "full.json")
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, repeat, taskset: hasTaskset, node: process.version, rows }, null, 2))
-console.log(`\nresults written to ${file}${hasTaskset ? "" : " (taskset not found: server and client were not pinned)"}`)
+writeFileSync(
+  file,
+  JSON.stringify(
+    { date: new Date().toISOString(), quick, repeat, taskset: hasTaskset, node: process.version, rows },
+    null,
+    2
+  )
+)
+console.log(
+  `\nresults written to ${file}${hasTaskset ? "" : " (taskset not found: server and client were not pinned)"}`
+)

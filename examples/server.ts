@@ -6,8 +6,7 @@ import { createServer } from "node:http"
 import { router } from "./echo-chat.js"
 
 const ServerLive = Layer.unwrapEffect(
-  Effect.map(Config.integer("PORT").pipe(Config.withDefault(8080)), (port) =>
-    NodeServer.layer(createServer, { port }))
+  Effect.map(Config.integer("PORT").pipe(Config.withDefault(8080)), (port) => NodeServer.layer(createServer, { port }))
 )
 
 const printUrl = HttpServer.addressWith((address) =>

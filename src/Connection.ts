@@ -174,8 +174,11 @@ export const isConnection = (u: unknown): u is Connection => typeof u === "objec
 export const sendText: {
   (text: string): (self: Connection) => Effect.Effect<void, SendError>
   (self: Connection, text: string): Effect.Effect<void, SendError>
-} = dual(2, (self: Connection, text: string): Effect.Effect<void, SendError> =>
-  Effect.suspend(() => (self as ConnectionImpl).send(false, text)))
+} = dual(
+  2,
+  (self: Connection, text: string): Effect.Effect<void, SendError> =>
+    Effect.suspend(() => (self as ConnectionImpl).send(false, text))
+)
 
 /**
  * Send a binary frame to the client. Fails with `SendError` (`SocketClosed` once the connection is
@@ -197,8 +200,11 @@ export const sendText: {
 export const sendBinary: {
   (data: Uint8Array): (self: Connection) => Effect.Effect<void, SendError>
   (self: Connection, data: Uint8Array): Effect.Effect<void, SendError>
-} = dual(2, (self: Connection, data: Uint8Array): Effect.Effect<void, SendError> =>
-  Effect.suspend(() => (self as ConnectionImpl).send(true, data)))
+} = dual(
+  2,
+  (self: Connection, data: Uint8Array): Effect.Effect<void, SendError> =>
+    Effect.suspend(() => (self as ConnectionImpl).send(true, data))
+)
 
 /**
  * Bytes queued for the peer and not yet written to the network: what the outbound policy compares

@@ -52,9 +52,9 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Acceptor from "./Acceptor.js"
 import { CloseError } from "./Action.js"
 import type { CloseInfo } from "./Connection.js"
-import type * as Acceptor from "./Acceptor.js"
 import * as InternalAcceptor from "./internal/acceptor.js"
 import * as Close from "./internal/close.js"
 import { MemoryConnection } from "./internal/memory.js"
@@ -359,5 +359,8 @@ export const connectTo = <E, R>(
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
   url: string,
   options?: ConnectOptions
-): Effect.Effect<TestClient, E | TestClientError, Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>> =>
-  run(app, url, options)
+): Effect.Effect<
+  TestClient,
+  E | TestClientError,
+  Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
+> => run(app, url, options)

@@ -160,7 +160,10 @@ export interface Options {
    * `"heartbeat timeout"`, initiator `"timeout"`) if no pong comes within `timeout`. Default
    * `{ interval: "30 seconds", timeout: "10 seconds" }`; `false` turns it off.
    */
-  readonly heartbeat?: false | { readonly interval?: Duration.DurationInput; readonly timeout?: Duration.DurationInput } | undefined
+  readonly heartbeat?:
+    | false
+    | { readonly interval?: Duration.DurationInput; readonly timeout?: Duration.DurationInput }
+    | undefined
   /**
    * Closes a connection with no data frame either way for this long (1001, `"idle timeout"`,
    * initiator `"timeout"`); pings and pongs do not count. Default 5 minutes; `false` turns it off.

@@ -22,7 +22,8 @@ const brokenSocket = (readyState: number) =>
 const socket = () => Object.assign(new EventEmitter(), { cork: () => {}, uncork: () => {} }) as never
 
 const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws"))
-const connectionOn = (ws: WebSocket) => new ConnectionImpl(
+const connectionOn = (ws: WebSocket) =>
+  new ConnectionImpl(
     new NodeTransport(ws, socket(), { push: () => {}, pong: () => {} }, "", 0),
     request,
     undefined,

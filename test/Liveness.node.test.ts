@@ -3,18 +3,21 @@ import { HttpRouter, type HttpServerRequest, type HttpServerResponse } from "@ef
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Option, Queue, Ref } from "effect"
 import { type Acceptor, Action, Connection, type Message, Upgrade } from "effect-websocket"
+import type * as Net from "node:net"
 import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
 import { openWs } from "./support/client.js"
+import { echo } from "./support/echo.js"
 import { handshakeHeaders } from "./support/harness.js"
 import { handshakeRequest, rawConnect, serve, serverCloseCode, statusOf, within } from "./support/server.js"
-import { echo } from "./support/echo.js"
-
 
 const serveRoute = <E>(
-  route: Effect.Effect<HttpServerResponse.HttpServerResponse, E, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor>
-) =>
-  serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
+  route: Effect.Effect<
+    HttpServerResponse.HttpServerResponse,
+    E,
+    HttpServerRequest.HttpServerRequest | Acceptor.Acceptor
+  >
+) => serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
 
 const open = (port: number, options?: WebSocket.ClientOptions) => openWs(`ws://127.0.0.1:${port}/ws`, options)
 
@@ -81,7 +84,7 @@ describe("backpressure on Node", () => {
           onClose: (_: null, info: CloseInfo) => Queue.offer(closes, info)
         }, { outbound: { highWaterMark, policy, sendTimeout: "300 millis" }, closeTimeout: "300 millis" }))
         const client = yield* open(server.port)
-        ;(client.ws as unknown as { _socket: import("node:net").Socket })._socket.pause()
+        ;(client.ws as unknown as { _socket: Net.Socket })._socket.pause()
         client.ws.send("go")
         const result = yield* within("backpressure", Deferred.await(outcome), 15)
         assert.strictEqual(result.error, expected)
@@ -102,15 +105,17 @@ describe("backpressure on Node", () => {
       const server = yield* serveRoute(Upgrade.upgradeWebSocket({
         onInit: () => Effect.succeed(Upgrade.initial(null)),
         onMessage: (state: null, _message: Message.Message<never>, connection: Connection.Connection) =>
-          Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) =>
-            Effect.either(Connection.sendText(connection, `${i} ${"z".repeat(64 * 1024)}`))).pipe(
-              Effect.flatMap((results) => Deferred.succeed(done, results.map((result) => result._tag))),
-              Effect.as(Action.continueConnection(state))
-            ),
+          Effect.forEach(
+            Array.from({ length: count }, (_, i) => i),
+            (i) => Effect.either(Connection.sendText(connection, `${i} ${"z".repeat(64 * 1024)}`))
+          ).pipe(
+            Effect.flatMap((results) => Deferred.succeed(done, results.map((result) => result._tag))),
+            Effect.as(Action.continueConnection(state))
+          ),
         onClose: () => Effect.void
       }, { outbound: { highWaterMark: 256 * 1024, policy: "suspend", sendTimeout: "10 seconds" } }))
       const client = yield* open(server.port)
-      const socket = (client.ws as unknown as { _socket: import("node:net").Socket })._socket
+      const socket = (client.ws as unknown as { _socket: Net.Socket })._socket
       socket.pause()
       client.ws.send("go")
       yield* Effect.sleep("300 millis")
@@ -155,7 +160,9 @@ describe("connection limits on Node", () => {
   it.scopedLive("503 with Retry-After beyond maxConnections, 429 beyond maxConnectionsPerAddress", () =>
     Effect.gen(function*() {
       const closes = yield* Queue.unbounded<CloseInfo>()
-      const total = yield* serveRoute(Upgrade.upgradeWebSocket(echo(closes), { maxConnections: 2, retryAfter: "3 seconds" }))
+      const total = yield* serveRoute(
+        Upgrade.upgradeWebSocket(echo(closes), { maxConnections: 2, retryAfter: "3 seconds" })
+      )
       yield* open(total.port)
       yield* open(total.port)
       const raw = yield* rawConnect(total.port)

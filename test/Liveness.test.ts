@@ -70,7 +70,11 @@ describe("liveness", () => {
         assert.isTrue(Option.isNone(yield* Fiber.poll(closed)), "not before the timeout")
         yield* TestClock.adjust("1 millis")
         assert.deepStrictEqual(yield* Fiber.join(closed), { code: 1001, reason: "heartbeat timeout" })
-        assert.deepStrictEqual(yield* client.closeInfo, { code: 1001, reason: "heartbeat timeout", initiator: "timeout" })
+        assert.deepStrictEqual(yield* client.closeInfo, {
+          code: 1001,
+          reason: "heartbeat timeout",
+          initiator: "timeout"
+        })
       }))
   })
 
@@ -81,7 +85,10 @@ describe("liveness", () => {
       initTimeout: "1 hour"
     })
     /** Sleeps of liveness timers: `onInit`'s timeout sleeps (which linger once interrupted) are an hour out. */
-    const timerSleeps = Effect.map(TestClock.sleeps(), (sleeps) => Chunk.filter(sleeps, (instant) => instant < 3_600_000).length)
+    const timerSleeps = Effect.map(
+      TestClock.sleeps(),
+      (sleeps) => Chunk.filter(sleeps, (instant) => instant < 3_600_000).length
+    )
 
     it.scoped("watches every connection of a route with one sleeping fiber, each on its own schedule", () =>
       Effect.gen(function*() {
@@ -119,22 +126,30 @@ describe("liveness", () => {
       const { counting, sleeping } = countingClock()
       // onInit's timeout sleeps too, until onInit is done
       const settled = (n: number) =>
-        Effect.sync(sleeping).pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (m) => m === n, times: 1000 }))
-      return Effect.clockWith((inner) => Effect.withClock(Effect.gen(function*() {
-        const client = yield* Testing.connectTo(route, "/")
-        const other = yield* Testing.connectTo(route, "/")
-        assert.strictEqual(yield* settled(1), 1, "one timer for both connections")
-        yield* client.close(1000, "bye")
-        yield* client.closed
-        assert.strictEqual(yield* settled(1), 1, "still watching the other")
-        yield* other.close(1000, "bye")
-        yield* other.closed
-        assert.strictEqual(yield* settled(0), 0, "no timer once no connection is left")
-        const later = yield* Testing.connectTo(route, "/")
-        assert.strictEqual(yield* settled(1), 1)
-        yield* (inner as TestClock.TestClock).adjust("10 seconds")
-        assert.strictEqual(yield* later.pings, 1)
-      }), counting(inner)))
+        Effect.sync(sleeping).pipe(
+          Effect.zipLeft(Effect.yieldNow()),
+          Effect.repeat({ until: (m) => m === n, times: 1000 })
+        )
+      return Effect.clockWith((inner) =>
+        Effect.withClock(
+          Effect.gen(function*() {
+            const client = yield* Testing.connectTo(route, "/")
+            const other = yield* Testing.connectTo(route, "/")
+            assert.strictEqual(yield* settled(1), 1, "one timer for both connections")
+            yield* client.close(1000, "bye")
+            yield* client.closed
+            assert.strictEqual(yield* settled(1), 1, "still watching the other")
+            yield* other.close(1000, "bye")
+            yield* other.closed
+            assert.strictEqual(yield* settled(0), 0, "no timer once no connection is left")
+            const later = yield* Testing.connectTo(route, "/")
+            assert.strictEqual(yield* settled(1), 1)
+            yield* (inner as TestClock.TestClock).adjust("10 seconds")
+            assert.strictEqual(yield* later.pings, 1)
+          }),
+          counting(inner)
+        )
+      )
     })
 
     it.scoped("sweeps at most ten times a second, however close together the deadlines fall", () => {
@@ -149,21 +164,28 @@ describe("liveness", () => {
       const sweeps = () => started.filter((millis) => millis < 3_600_000).length
       return Effect.clockWith((inner) => {
         const testClock = inner as TestClock.TestClock
-        return Effect.withClock(Effect.gen(function*() {
-          const clients: Array<Testing.TestClient> = []
-          for (let i = 0; i < 20; i++) {
-            clients.push(yield* Testing.connectTo(idleRoute, "/"))
-            yield* Effect.repeatN(Effect.yieldNow(), 5)
-            yield* testClock.adjust("10 millis") // idle deadlines 10 ms apart: 1000, 1010, ... 1190 ms
-          }
-          const before = sweeps()
-          yield* testClock.adjust("1100 millis") // 1290 ms: the last deadline plus the 100 ms allowance
-          for (const client of clients) {
-            assert.deepStrictEqual(yield* client.closeInfo, { code: 1001, reason: "idle timeout", initiator: "timeout" })
-          }
-          // without the rate limit the sweep would wake for each of the 20 deadlines
-          assert.isAtMost(sweeps() - before, 3)
-        }), counting(inner))
+        return Effect.withClock(
+          Effect.gen(function*() {
+            const clients: Array<Testing.TestClient> = []
+            for (let i = 0; i < 20; i++) {
+              clients.push(yield* Testing.connectTo(idleRoute, "/"))
+              yield* Effect.repeatN(Effect.yieldNow(), 5)
+              yield* testClock.adjust("10 millis") // idle deadlines 10 ms apart: 1000, 1010, ... 1190 ms
+            }
+            const before = sweeps()
+            yield* testClock.adjust("1100 millis") // 1290 ms: the last deadline plus the 100 ms allowance
+            for (const client of clients) {
+              assert.deepStrictEqual(yield* client.closeInfo, {
+                code: 1001,
+                reason: "idle timeout",
+                initiator: "timeout"
+              })
+            }
+            // without the rate limit the sweep would wake for each of the 20 deadlines
+            assert.isAtMost(sweeps() - before, 3)
+          }),
+          counting(inner)
+        )
       })
     })
   })
@@ -200,7 +222,10 @@ describe("liveness", () => {
         const closes = yield* Ref.make(0)
         const client = yield* Testing.connect({
           onInit: () =>
-            Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)), Effect.as(Upgrade.initial(0))),
+            Effect.never.pipe(
+              Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)),
+              Effect.as(Upgrade.initial(0))
+            ),
           onMessage: (count: number) => Effect.as(Ref.update(handled, (n) => n + 1), Action.continueConnection(count)),
           onClose: () => Ref.update(closes, (n) => n + 1)
         }, { upgrade: { initTimeout: "5 seconds", heartbeat: false, idleTimeout: false } })
@@ -208,7 +233,11 @@ describe("liveness", () => {
         yield* sleepers(1)
         yield* TestClock.adjust("5 seconds")
         assert.deepStrictEqual(yield* client.closed, { code: 1011, reason: "onInit timed out" })
-        assert.deepStrictEqual(yield* client.closeInfo, { code: 1011, reason: "onInit timed out", initiator: "timeout" })
+        assert.deepStrictEqual(yield* client.closeInfo, {
+          code: 1011,
+          reason: "onInit timed out",
+          initiator: "timeout"
+        })
         yield* Deferred.await(interrupted)
         assert.strictEqual(yield* Ref.get(handled), 0, "nothing is handled without a state")
         assert.strictEqual(yield* Ref.get(closes), 0, "no state, so no onClose; onInit's own finalisers ran")
@@ -280,7 +309,11 @@ describe("backpressure", () => {
       const { client, outcomes } = yield* setup("close")
       yield* client.sendText("go")
       assert.deepStrictEqual(yield* client.closed, { code: 1008, reason: "outbound buffer full" })
-      assert.deepStrictEqual(yield* client.closeInfo, { code: 1008, reason: "outbound buffer full", initiator: "error" })
+      assert.deepStrictEqual(yield* client.closeInfo, {
+        code: 1008,
+        reason: "outbound buffer full",
+        initiator: "error"
+      })
       assert.deepStrictEqual(yield* Ref.get(outcomes), [...Array(8).fill("sent"), "Backpressure"])
     }))
 })
@@ -325,7 +358,11 @@ describe("bounded inbox", () => {
         onInit: () =>
           Effect.succeed(Upgrade.initialWithSelector(
             null,
-            Stream.iterate(0, (n) => n + 1).pipe(Stream.take(50), Stream.tap(() => Ref.update(pulled, (n) => n + 1)), Stream.rechunk(1))
+            Stream.iterate(0, (n) => n + 1).pipe(
+              Stream.take(50),
+              Stream.tap(() => Ref.update(pulled, (n) => n + 1)),
+              Stream.rechunk(1)
+            )
           )),
         onMessage: (state: null, message: Message.Message<number>) =>
           Effect.gen(function*() {
@@ -347,7 +384,12 @@ describe("bounded inbox", () => {
 describe("connection limits", () => {
   it.scoped("beyond maxConnections the upgrade gets 503 with Retry-After; a freed slot is reused", () =>
     Effect.gen(function*() {
-      const route = Upgrade.upgradeWebSocket(echo, { maxConnections: 2, retryAfter: "7 seconds", heartbeat: false, idleTimeout: false })
+      const route = Upgrade.upgradeWebSocket(echo, {
+        maxConnections: 2,
+        retryAfter: "7 seconds",
+        heartbeat: false,
+        idleTimeout: false
+      })
       const first = yield* Testing.connectTo(route, "/")
       yield* Testing.connectTo(route, "/")
       const refused = yield* Effect.flip(Testing.connectTo(route, "/"))
@@ -362,7 +404,11 @@ describe("connection limits", () => {
 
   it.scoped("beyond maxConnectionsPerAddress the upgrade gets 429; other addresses are unaffected", () =>
     Effect.gen(function*() {
-      const route = Upgrade.upgradeWebSocket(echo, { maxConnectionsPerAddress: 1, heartbeat: false, idleTimeout: false })
+      const route = Upgrade.upgradeWebSocket(echo, {
+        maxConnectionsPerAddress: 1,
+        heartbeat: false,
+        idleTimeout: false
+      })
       yield* Testing.connectTo(route, "/", { remoteAddress: "10.0.0.1" })
       const refused = yield* Effect.flip(Testing.connectTo(route, "/", { remoteAddress: "10.0.0.1" }))
       assert.strictEqual(refused._tag === "TestClientError" && refused.response?.status, 429)

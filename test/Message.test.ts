@@ -29,7 +29,12 @@ describe("Message", () => {
 
   describe("guards", () => {
     it("each recognises exactly its own kind", () => {
-      const guards = [Message.isTextMessage, Message.isBinaryMessage, Message.isCustomMessage, Message.isConnectionClosed]
+      const guards = [
+        Message.isTextMessage,
+        Message.isBinaryMessage,
+        Message.isCustomMessage,
+        Message.isConnectionClosed
+      ]
       guards.forEach((guard, i) => {
         assert.deepStrictEqual(all.map((message) => guard(message)), all.map((_, j) => i === j))
       })

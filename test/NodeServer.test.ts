@@ -3,11 +3,11 @@ import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Layer } from "effect"
 import { type Acceptor, NodeServer, Upgrade } from "effect-websocket"
-import { echo as echoHandlers } from "./support/echo.js"
-import { collected } from "./support/gc.js"
 import { createServer } from "node:http"
 import type * as Net from "node:net"
 import { openWs } from "./support/client.js"
+import { echo as echoHandlers } from "./support/echo.js"
+import { collected } from "./support/gc.js"
 import { handshakeHeaders } from "./support/harness.js"
 import { clientFrame, handshakeRequest, rawConnect, serve, statusOf } from "./support/server.js"
 
@@ -65,7 +65,9 @@ describe("NodeServer", () => {
   describe("detached connections", () => {
     it.scopedLive("the platform writes nothing onto an upgraded socket once the route has returned", () =>
       Effect.gen(function*() {
-        const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echoHandlers()))))
+        const server = yield* serve(
+          HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echoHandlers())))
+        )
         const raw = yield* rawConnect(server.port)
         yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
         const head = yield* raw.readUntil((bytes) => bytes.includes("\r\n\r\n"))
@@ -86,7 +88,11 @@ describe("NodeServer", () => {
     it.scopedLive("an open connection does not keep the request's fiber (its context, its span)", () =>
       Effect.gen(function*() {
         let routeFiber: WeakRef<object> | undefined
-        const route = Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor>((fiber) => {
+        const route = Effect.withFiberRuntime<
+          HttpServerResponse.HttpServerResponse,
+          never,
+          HttpServerRequest.HttpServerRequest | Acceptor.Acceptor
+        >((fiber) => {
           routeFiber = new WeakRef(fiber)
           return Upgrade.upgradeWebSocket(echoHandlers())
         })
@@ -138,7 +144,9 @@ describe("NodeServer", () => {
         const context = yield* Layer.build(layer).pipe(
           Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PORT", "0"], ["HOST", "127.0.0.1"]])))
         )
-        const address = yield* Effect.provide(HttpServer.HttpServer, context).pipe(Effect.map((server) => server.address))
+        const address = yield* Effect.provide(HttpServer.HttpServer, context).pipe(
+          Effect.map((server) => server.address)
+        )
         assert.strictEqual(address._tag, "TcpAddress")
         assert.strictEqual((address as { readonly hostname: string }).hostname, "127.0.0.1")
       }))

@@ -26,7 +26,9 @@ const handlers = (closes?: Queue.Queue<CloseInfo>, seen?: Queue.Queue<string>) =
             custom: connection.headers["x-custom"],
             url: connection.url
           })
-          : message.text.length > 100 ? `${message.text.length} chars` : message.text
+          : message.text.length > 100
+          ? `${message.text.length} chars`
+          : message.text
         yield* Connection.sendText(connection, reply)
         return Action.continueConnection(state)
       }),
@@ -77,9 +79,15 @@ describe("Upgrade options", () => {
         // the scheme is not compared: behind a proxy that ends TLS, the page is https and the request http
         assert.strictEqual(yield* connectFrom(server.port, `https://127.0.0.1:${server.port}`), 101)
         // default ports are left out on both sides, and case does not matter
-        const viaPort80 = yield* rawHandshake(server.port, { Host: "App.Example.com:80", Origin: "http://app.example.com" })
+        const viaPort80 = yield* rawHandshake(server.port, {
+          Host: "App.Example.com:80",
+          Origin: "http://app.example.com"
+        })
         assert.strictEqual(viaPort80.status, 101)
-        const viaPort443 = yield* rawHandshake(server.port, { Host: "app.example.com", Origin: "https://APP.example.com:443" })
+        const viaPort443 = yield* rawHandshake(server.port, {
+          Host: "app.example.com",
+          Origin: "https://APP.example.com:443"
+        })
         assert.strictEqual(viaPort443.status, 101)
         const ipv6 = yield* rawHandshake(server.port, { Host: "[::1]:8080", Origin: "http://[::1]:8080" })
         assert.strictEqual(ipv6.status, 101)
@@ -132,7 +140,9 @@ describe("Upgrade options", () => {
       Effect.gen(function*() {
         const route = Upgrade.upgradeWebSocket(handlers(), {})
         const direct = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
-        const proxied = yield* serve(HttpMiddleware.xForwardedHeaders(HttpRouter.empty.pipe(HttpRouter.get("/ws", route))))
+        const proxied = yield* serve(
+          HttpMiddleware.xForwardedHeaders(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
+        )
         // what a proxy forwards: its own upstream Host, and the public one in X-Forwarded-Host
         const fromProxy = (origin: string) => ({
           Host: "127.0.0.1:3000",
@@ -217,7 +227,11 @@ describe("Upgrade options", () => {
       Effect.gen(function*() {
         const server = yield* serveWith({ subprotocols: ["a"] })
         for (const header of ["a,,b", "a, a", "a b", ""]) {
-          assert.strictEqual((yield* rawHandshake(server.port, { "Sec-WebSocket-Protocol": header })).status, 400, header)
+          assert.strictEqual(
+            (yield* rawHandshake(server.port, { "Sec-WebSocket-Protocol": header })).status,
+            400,
+            header
+          )
         }
       }))
   })
@@ -234,7 +248,9 @@ describe("Upgrade options", () => {
         const computed = yield* serve(HttpRouter.empty.pipe(HttpRouter.get(
           "/ws",
           Upgrade.upgradeWebSocket(handlers(), {
-            headers: (request: HttpServerRequest.HttpServerRequest) => ({ "x-echo": new URL(request.url, "http://x").searchParams.get("id") ?? "none" })
+            headers: (request: HttpServerRequest.HttpServerRequest) => ({
+              "x-echo": new URL(request.url, "http://x").searchParams.get("id") ?? "none"
+            })
           })
         )))
         assert.strictEqual((yield* rawHandshake(computed.port, {}, "/ws?id=42")).headers["x-echo"], "42")
@@ -245,7 +261,8 @@ describe("Upgrade options", () => {
         const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get(
           "/ws",
           Upgrade.upgradeWebSocket(handlers(), {
-            headers: (request: HttpServerRequest.HttpServerRequest) => request.url.includes("bad") ? { "x-bad": "a\r\nb" } : {}
+            headers: (request: HttpServerRequest.HttpServerRequest) =>
+              request.url.includes("bad") ? { "x-bad": "a\r\nb" } : {}
           })
         )))
         const handshake = yield* rawHandshake(server.port, {}, "/ws?bad")
@@ -287,7 +304,9 @@ describe("Upgrade options", () => {
 
     it.scopedLive("is negotiated when enabled, with its settings, and messages round-trip", () =>
       Effect.gen(function*() {
-        const server = yield* serveWith({ compression: { threshold: 16, serverMaxWindowBits: 10, serverNoContextTakeover: true } })
+        const server = yield* serveWith({
+          compression: { threshold: 16, serverMaxWindowBits: 10, serverNoContextTakeover: true }
+        })
         const client = yield* open(server.port, "/ws", { perMessageDeflate: true })
         assert.include(client.ws.extensions, "permessage-deflate")
         const negotiated = String((yield* info(client)).extensions)

@@ -30,27 +30,31 @@ const outcomeOf = (page: Page) =>
   Effect.promise(() => page.evaluate(() => (globalThis as unknown as { outcome: Promise<string> }).outcome))
 
 describe("allowedOrigins in Chromium", () => {
-  it.scopedLive("a page of the same origin connects; a page of another origin is refused with 403", () =>
-    Effect.gen(function*() {
-      const app = yield* serve(HttpRouter.empty.pipe(
-        HttpRouter.get("/", page("")),
-        HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo()))
-      ))
-      const target = `ws://127.0.0.1:${app.port}/ws`
-      // another origin: the same host on another port, as a front end's dev server would be
-      const other = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/", page(target))))
-      const browser = yield* launchBrowser
+  it.scopedLive(
+    "a page of the same origin connects; a page of another origin is refused with 403",
+    () =>
+      Effect.gen(function*() {
+        const app = yield* serve(HttpRouter.empty.pipe(
+          HttpRouter.get("/", page("")),
+          HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo()))
+        ))
+        const target = `ws://127.0.0.1:${app.port}/ws`
+        // another origin: the same host on another port, as a front end's dev server would be
+        const other = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/", page(target))))
+        const browser = yield* launchBrowser
 
-      const own = yield* openPage(browser)
-      yield* Effect.promise(() => own.goto(`http://127.0.0.1:${app.port}/`))
-      assert.strictEqual(yield* outcomeOf(own), `echo: hello from http://127.0.0.1:${app.port}`)
+        const own = yield* openPage(browser)
+        yield* Effect.promise(() => own.goto(`http://127.0.0.1:${app.port}/`))
+        assert.strictEqual(yield* outcomeOf(own), `echo: hello from http://127.0.0.1:${app.port}`)
 
-      const foreign = yield* openPage(browser)
-      yield* Effect.promise(() => foreign.goto(`http://127.0.0.1:${other.port}/`))
-      // a browser reports a refused handshake as 1006, whatever the status
-      assert.strictEqual(yield* outcomeOf(foreign), "closed 1006")
-      const warning = app.logs.find((line) => line.includes("refused a WebSocket handshake"))
-      assert.isDefined(warning, app.logs.join("\n"))
-      assert.include(warning, `allowedOrigins: ["http://127.0.0.1:${other.port}"]`)
-    }), 60_000)
+        const foreign = yield* openPage(browser)
+        yield* Effect.promise(() => foreign.goto(`http://127.0.0.1:${other.port}/`))
+        // a browser reports a refused handshake as 1006, whatever the status
+        assert.strictEqual(yield* outcomeOf(foreign), "closed 1006")
+        const warning = app.logs.find((line) => line.includes("refused a WebSocket handshake"))
+        assert.isDefined(warning, app.logs.join("\n"))
+        assert.include(warning, `allowedOrigins: ["http://127.0.0.1:${other.port}"]`)
+      }),
+    60_000
+  )
 })

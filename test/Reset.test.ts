@@ -96,7 +96,13 @@ const refusals: ReadonlyArray<Refusal> = [
     headers: { ...handshakeHeaders, origin: "https://evil.example" },
     status: 403
   },
-  { name: "maxConnectionsPerAddress reached", path: "/per-address", headers: handshakeHeaders, status: 429, holdOne: true },
+  {
+    name: "maxConnectionsPerAddress reached",
+    path: "/per-address",
+    headers: handshakeHeaders,
+    status: 429,
+    holdOne: true
+  },
   { name: "maxConnections reached", path: "/one", headers: handshakeHeaders, status: 503, holdOne: true },
   { name: "an option that throws", path: "/broken", headers: handshakeHeaders, status: 500 }
 ]
@@ -142,118 +148,130 @@ const everyKindOfReset = (port: number): ReadonlyArray<Effect.Effect<void>> => [
   resetAfter(port, Buffer.concat([Buffer.from(handshakeRequest("/ws", handshakeHeaders)), text("flood")]), "next tick")
 ]
 
-layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("socket resets (test/fixtures/reset-server.ts)", (it) => {
-  describe("a reset while the server refuses a handshake", () => {
-    for (const refusal of refusals) {
-      it.scoped(`${refusal.name} (${refusal.status}): the process stays up and serves`, () =>
-        Effect.gen(function*() {
-          const { port } = yield* Server
-          if (refusal.holdOne === true) {
-            const held = yield* openWs(`ws://127.0.0.1:${port}${refusal.path}`)
-            assert.strictEqual(held.ws.readyState, 1)
-          }
-          // what a peer that reads the answer gets: the refusal this case is about
-          const raw = yield* rawConnect(port)
-          yield* raw.write(handshakeRequest(refusal.path, refusal.headers))
-          assert.strictEqual(statusOf(yield* raw.readUntil((received) => received.includes("\r\n\r\n"))), refusal.status)
+layer(ServerLive, { timeout: 120_000, excludeTestServices: true })(
+  "socket resets (test/fixtures/reset-server.ts)",
+  (it) => {
+    describe("a reset while the server refuses a handshake", () => {
+      for (const refusal of refusals) {
+        it.scoped(`${refusal.name} (${refusal.status}): the process stays up and serves`, () =>
+          Effect.gen(function*() {
+            const { port } = yield* Server
+            if (refusal.holdOne === true) {
+              const held = yield* openWs(`ws://127.0.0.1:${port}${refusal.path}`)
+              assert.strictEqual(held.ws.readyState, 1)
+            }
+            // what a peer that reads the answer gets: the refusal this case is about
+            const raw = yield* rawConnect(port)
+            yield* raw.write(handshakeRequest(refusal.path, refusal.headers))
+            assert.strictEqual(
+              statusOf(yield* raw.readUntil((received) => received.includes("\r\n\r\n"))),
+              refusal.status
+            )
 
-          yield* all(Array.from({ length: 10 }, () => timings.map((when) =>
-            resetAfter(port, handshakeRequest(refusal.path, refusal.headers), when)
-          )).flat())
-          yield* assertServing(`resets on ${refusal.name}`)
-        }))
-    }
-  })
+            yield* all(
+              Array.from(
+                { length: 10 },
+                () => timings.map((when) => resetAfter(port, handshakeRequest(refusal.path, refusal.headers), when))
+              ).flat()
+            )
+            yield* assertServing(`resets on ${refusal.name}`)
+          }))
+      }
+    })
 
-  it.scoped("a reset while a slow route decides: the route's fiber ends and the server serves", () =>
-    Effect.gen(function*() {
-      const { port } = yield* Server
-      yield* all(Array.from({ length: 20 }, () => resetAfter(port, handshakeRequest("/slow", handshakeHeaders), "next tick")))
-      yield* assertServing("resets during a slow route")
-    }))
+    it.scoped("a reset while a slow route decides: the route's fiber ends and the server serves", () =>
+      Effect.gen(function*() {
+        const { port } = yield* Server
+        yield* all(
+          Array.from({ length: 20 }, () => resetAfter(port, handshakeRequest("/slow", handshakeHeaders), "next tick"))
+        )
+        yield* assertServing("resets during a slow route")
+      }))
 
-  it.scoped("a reset while the 101 is written, and right after it", () =>
-    Effect.gen(function*() {
-      const { port } = yield* Server
-      yield* all(Array.from({ length: 10 }, () =>
-        timings.map((when) => resetAfter(port, handshakeRequest("/ws", handshakeHeaders), when))
-      ).flat())
-      yield* assertServing("resets right after the 101")
-    }))
+    it.scoped("a reset while the 101 is written, and right after it", () =>
+      Effect.gen(function*() {
+        const { port } = yield* Server
+        yield* all(
+          Array.from({ length: 10 }, () =>
+            timings.map((when) => resetAfter(port, handshakeRequest("/ws", handshakeHeaders), when))).flat()
+        )
+        yield* assertServing("resets right after the 101")
+      }))
 
-  it.scoped("a reset during the closing handshake, and right after it", () =>
-    Effect.gen(function*() {
-      for (let i = 0; i < 10; i++) {
-        // the server has sent its close frame; the peer resets instead of answering
-        yield* upgradeThenReset((socket) =>
-          new Promise<void>((resolve) => {
-            let received = Buffer.alloc(0)
-            socket.on("data", (chunk: Buffer) => {
-              received = Buffer.concat([received, chunk])
-              if (serverCloseCode(Buffer.concat([Buffer.from("\r\n\r\n"), received])) === 1000) {
+    it.scoped("a reset during the closing handshake, and right after it", () =>
+      Effect.gen(function*() {
+        for (let i = 0; i < 10; i++) {
+          // the server has sent its close frame; the peer resets instead of answering
+          yield* upgradeThenReset((socket) =>
+            new Promise<void>((resolve) => {
+              let received = Buffer.alloc(0)
+              socket.on("data", (chunk: Buffer) => {
+                received = Buffer.concat([received, chunk])
+                if (serverCloseCode(Buffer.concat([Buffer.from("\r\n\r\n"), received])) === 1000) {
+                  socket.resetAndDestroy()
+                  resolve()
+                }
+              })
+              socket.write(text("bye"))
+            })
+          )
+          // the peer answers the close frame, then resets
+          yield* upgradeThenReset((socket) =>
+            new Promise<void>((resolve) => {
+              socket.once("data", () => {
+                socket.write(closeFrame)
                 socket.resetAndDestroy()
                 resolve()
-              }
+              })
+              socket.write(text("bye"))
             })
-            socket.write(text("bye"))
-          })
-        )
-        // the peer answers the close frame, then resets
-        yield* upgradeThenReset((socket) =>
-          new Promise<void>((resolve) => {
-            socket.once("data", () => {
-              socket.write(closeFrame)
-              socket.resetAndDestroy()
-              resolve()
+          )
+        }
+        yield* assertServing("resets during the closing handshake")
+      }))
+
+    it.scoped("a peer that resets while the server writes to it (EPIPE, ECONNRESET)", () =>
+      Effect.gen(function*() {
+        for (let i = 0; i < 10; i++) {
+          yield* upgradeThenReset((socket) =>
+            new Promise<void>((resolve) => {
+              socket.write(text("flood"), () => {
+                socket.resetAndDestroy()
+                resolve()
+              })
             })
-            socket.write(text("bye"))
-          })
+          )
+        }
+        yield* assertServing("resets while the server writes")
+      }))
+
+    it.scoped("socket errors are logged at debug level with the remote address, not thrown", () =>
+      Effect.gen(function*() {
+        const server = yield* Server
+        yield* all(timings.map((when) => resetAfter(server.port, handshakeRequest("/nowhere", handshakeHeaders), when)))
+        yield* assertServing("resets that are logged")
+        assert.match(
+          server.output(),
+          /DEBUG .*: effect-websocket: socket error on an upgrade request\n(?: {2}.*\n)* {2}remoteAddress: 127\.0\.0\.1\n/
         )
-      }
-      yield* assertServing("resets during the closing handshake")
-    }))
+        assert.notMatch(server.output(), /Unhandled 'error' event/)
+      }))
 
-  it.scoped("a peer that resets while the server writes to it (EPIPE, ECONNRESET)", () =>
-    Effect.gen(function*() {
-      for (let i = 0; i < 10; i++) {
-        yield* upgradeThenReset((socket) =>
-          new Promise<void>((resolve) => {
-            socket.write(text("flood"), () => {
-              socket.resetAndDestroy()
-              resolve()
-            })
-          })
-        )
-      }
-      yield* assertServing("resets while the server writes")
-    }))
-
-  it.scoped("socket errors are logged at debug level with the remote address, not thrown", () =>
-    Effect.gen(function*() {
-      const server = yield* Server
-      yield* all(timings.map((when) => resetAfter(server.port, handshakeRequest("/nowhere", handshakeHeaders), when)))
-      yield* assertServing("resets that are logged")
-      assert.match(
-        server.output(),
-        /DEBUG .*: effect-websocket: socket error on an upgrade request\n(?: {2}.*\n)* {2}remoteAddress: 127\.0\.0\.1\n/
-      )
-      assert.notMatch(server.output(), /Unhandled 'error' event/)
-    }))
-
-  it.scoped("1,000 resets of every kind leave no more heap behind than a small bound", () =>
-    Effect.gen(function*() {
-      const { port } = yield* Server
-      const kinds = everyKindOfReset(port)
-      // warm up with as many: code paths compiled, pools and caches filled
-      yield* all(Array.from({ length: 1000 }, (_, i) => kinds[i % kinds.length]))
-      yield* assertServing("the warm-up")
-      const before = yield* heapUsed(port)
-      yield* all(Array.from({ length: 1000 }, (_, i) => kinds[i % kinds.length]))
-      yield* assertServing("1,000 resets")
-      // slow routes still sleeping when their peer left end within their 300 ms
-      yield* Effect.sleep("500 millis")
-      const after = yield* heapUsed(port)
-      // a request fiber kept per reset would be tens of KiB each: tens of MiB for 1,000
-      assert.isBelow(after - before, 1024 * 1024, `heap before ${before}, after ${after}`)
-    }))
-})
+    it.scoped("1,000 resets of every kind leave no more heap behind than a small bound", () =>
+      Effect.gen(function*() {
+        const { port } = yield* Server
+        const kinds = everyKindOfReset(port)
+        // warm up with as many: code paths compiled, pools and caches filled
+        yield* all(Array.from({ length: 1000 }, (_, i) => kinds[i % kinds.length]))
+        yield* assertServing("the warm-up")
+        const before = yield* heapUsed(port)
+        yield* all(Array.from({ length: 1000 }, (_, i) => kinds[i % kinds.length]))
+        yield* assertServing("1,000 resets")
+        // slow routes still sleeping when their peer left end within their 300 ms
+        yield* Effect.sleep("500 millis")
+        const after = yield* heapUsed(port)
+        // a request fiber kept per reset would be tens of KiB each: tens of MiB for 1,000
+        assert.isBelow(after - before, 1024 * 1024, `heap before ${before}, after ${after}`)
+      }))
+  }
+)

@@ -107,7 +107,11 @@ const openClient = (url: string, all: Array<WebSocket>) =>
           ws,
           next: within("echo", Queue.take(messages)),
           closeCode: Deferred.await(closed).pipe(
-            Effect.timeoutTo({ duration: Duration.seconds(10), onSuccess: (code) => code, onTimeout: () => "no close" as const })
+            Effect.timeoutTo({
+              duration: Duration.seconds(10),
+              onSuccess: (code) => code,
+              onTimeout: () => "no close" as const
+            })
           )
         }))
       })
@@ -115,7 +119,8 @@ const openClient = (url: string, all: Array<WebSocket>) =>
     15
   )
 
-const terminateAll = (all: Array<WebSocket>) => Effect.addFinalizer(() => Effect.sync(() => all.forEach((ws) => ws.terminate())))
+const terminateAll = (all: Array<WebSocket>) =>
+  Effect.addFinalizer(() => Effect.sync(() => all.forEach((ws) => ws.terminate())))
 
 /** How many clients saw each close code. */
 const histogram = (codes: ReadonlyArray<number | string>): Record<string, number> => {
@@ -230,30 +235,36 @@ describe("graceful shutdown on SIGTERM (test/fixtures/shutdown-server.ts)", () =
     60_000
   )
 
-  it.scopedLive("a handshake sent during the drain and reset at once does not crash the process", () =>
-    Effect.gen(function*() {
-      const closeTimeoutMs = 1500
-      const server = yield* startServer(closeTimeoutMs)
-      const port = yield* server.port
-      // keeps the shutdown going for closeTimeout
-      yield* silentPeer(port)
-      // connected before the shutdown, so that the server has accepted them when they speak
-      const early = yield* Effect.forEach(Array.from({ length: 20 }), () => rawConnect(port), { concurrency: "unbounded" })
+  it.scopedLive(
+    "a handshake sent during the drain and reset at once does not crash the process",
+    () =>
+      Effect.gen(function*() {
+        const closeTimeoutMs = 1500
+        const server = yield* startServer(closeTimeoutMs)
+        const port = yield* server.port
+        // keeps the shutdown going for closeTimeout
+        yield* silentPeer(port)
+        // connected before the shutdown, so that the server has accepted them when they speak
+        const early = yield* Effect.forEach(Array.from({ length: 20 }), () => rawConnect(port), {
+          concurrency: "unbounded"
+        })
 
-      server.child.kill("SIGTERM")
-      yield* Effect.sleep(Duration.millis(200))
-      const stillRunning = server.child.exitCode === null && server.child.signalCode === null
-      for (const raw of early) {
-        raw.socket.write(handshakeRequest("/ws", handshakeHeaders))
-        raw.socket.resetAndDestroy()
-      }
-      const exited = yield* server.exited
+        server.child.kill("SIGTERM")
+        yield* Effect.sleep(Duration.millis(200))
+        const stillRunning = server.child.exitCode === null && server.child.signalCode === null
+        for (const raw of early) {
+          raw.socket.write(handshakeRequest("/ws", handshakeHeaders))
+          raw.socket.resetAndDestroy()
+        }
+        const exited = yield* server.exited
 
-      assert.isTrue(stillRunning, "the server was still shutting down when the handshakes were sent")
-      assert.notMatch(server.output(), /Unhandled 'error' event/)
-      assert.strictEqual(exited.code, 0, `exit code (signal ${exited.signal}), output:\n${server.output()}`)
-      assert.deepStrictEqual(server.onCloseCounts(), { shutdown: 1 }, server.output())
-    }), 30_000)
+        assert.isTrue(stillRunning, "the server was still shutting down when the handshakes were sent")
+        assert.notMatch(server.output(), /Unhandled 'error' event/)
+        assert.strictEqual(exited.code, 0, `exit code (signal ${exited.signal}), output:\n${server.output()}`)
+        assert.deepStrictEqual(server.onCloseCounts(), { shutdown: 1 }, server.output())
+      }),
+    30_000
+  )
 
   it.scopedLive("new upgrades are refused during shutdown", () =>
     Effect.gen(function*() {
@@ -277,20 +288,23 @@ describe("graceful shutdown on SIGTERM (test/fixtures/shutdown-server.ts)", () =
         ;(ws as unknown as { readonly _req?: ClientRequest })._req?.once("socket", (socket: Socket) =>
           socket.once("connect", () => {
             tcpConnected = true
-          })
-        )
+          }))
         let settled = false
         const settle = (what: string) => {
-          if (settled) return
+          if (settled) {
+            return
+          }
           settled = true
           resume(Effect.succeed(`${what} after ${Math.round(performance.now() - attemptAt)} ms`))
         }
-        ws.once("open", () => settle("opened"))
+        ws.once("open", () =>
+          settle("opened"))
         ws.once("unexpected-response", (_request, response) => {
           settle(`HTTP ${response.statusCode}`)
           response.resume()
         })
-        ws.on("error", (error: Error & { readonly code?: string }) => settle(`error ${error.code ?? error.message}`))
+        ws.on("error", (error: Error & { readonly code?: string }) =>
+          settle(`error ${error.code ?? error.message}`))
         ws.once("close", (code: number) => settle(`closed ${code}`))
       }).pipe(
         Effect.timeoutTo({

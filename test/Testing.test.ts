@@ -64,7 +64,9 @@ describe("Testing", () => {
         const sameOrigin = yield* Testing.connectTo(route, "/ws", { headers: { origin: "http://localhost" } })
         yield* sameOrigin.sendText("same origin")
         assert.deepStrictEqual(yield* sameOrigin.receive, { _tag: "Text", text: "same origin" })
-        const error = yield* Effect.flip(Testing.connectTo(route, "/ws", { headers: { origin: "https://evil.example" } }))
+        const error = yield* Effect.flip(
+          Testing.connectTo(route, "/ws", { headers: { origin: "https://evil.example" } })
+        )
         assert.strictEqual(error._tag === "TestClientError" ? error.response?.status : error._tag, 403)
       }))
 
@@ -153,7 +155,11 @@ describe("Testing", () => {
         const closed = yield* client.closed
         assert.deepStrictEqual(closed, { code: 1009, reason: "" })
         const info = yield* client.closeInfo
-        assert.deepStrictEqual(info, { code: 1009, reason: closed.reason, initiator: "error" }, "onClose saw the wire's close")
+        assert.deepStrictEqual(
+          info,
+          { code: 1009, reason: closed.reason, initiator: "error" },
+          "onClose saw the wire's close"
+        )
         assert.strictEqual(yield* Ref.get(seen), 1)
       }))
 
@@ -227,15 +233,21 @@ describe("Testing", () => {
         assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "tick 0" })
         yield* TestClock.adjust("3 seconds")
         const frames = yield* client.frames.pipe(Stream.take(3), Stream.runCollect)
-        assert.deepStrictEqual([...frames].map((frame) => frame._tag === "Text" && frame.text), ["tick 1", "tick 2", "tick 3"])
+        assert.deepStrictEqual([...frames].map((frame) => frame._tag === "Text" && frame.text), [
+          "tick 1",
+          "tick 2",
+          "tick 3"
+        ])
       }))
 
     it.scoped("drives a Schedule: a retried call inside a handler", () =>
       Effect.gen(function*() {
         const attempts = yield* Ref.make(0)
-        const flaky = Effect.flatMap(Ref.updateAndGet(attempts, (n) => n + 1), (n) => n < 3 ? Effect.fail("busy") : Effect.succeed(n))
+        const flaky = Effect.flatMap(Ref.updateAndGet(attempts, (n) => n + 1), (n) =>
+          n < 3 ? Effect.fail("busy") : Effect.succeed(n))
         const client = yield* Testing.connect({
-          onInit: () => Effect.succeed(Upgrade.initial(null)),
+          onInit: () =>
+            Effect.succeed(Upgrade.initial(null)),
           onMessage: (state, _message, connection) =>
             flaky.pipe(
               Effect.retry(Schedule.spaced("5 seconds")),

@@ -41,7 +41,8 @@ describe("Node transport writes", () => {
               Action.continueConnection(state)
             )
             : Effect.succeed(Action.continueConnection(state)),
-        onClose: () => Effect.void
+        onClose: () =>
+          Effect.void
       }, { heartbeat: false, idleTimeout: false })
       const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
       const client = yield* openWs(`ws://127.0.0.1:${server.port}/ws`)

@@ -7,14 +7,7 @@ import type { CloseInfo } from "../src/Connection.js"
 import { MemoryConnection } from "../src/internal/memory.js"
 import { connectWs, openWs } from "./support/client.js"
 import { handshakeHeaders } from "./support/harness.js"
-import {
-  clientFrame,
-  handshakeRequest,
-  rawConnect,
-  serve,
-  serverCloseCode,
-  statusOf
-} from "./support/server.js"
+import { clientFrame, handshakeRequest, rawConnect, serve, serverCloseCode, statusOf } from "./support/server.js"
 
 const echo = (closes?: Queue.Queue<CloseInfo>) =>
   ({
@@ -79,7 +72,12 @@ describe("Upgrade", () => {
       const cases: ReadonlyArray<[string, string, Record<string, string>, number]> = [
         ["a POST", "POST", valid, 400],
         ["a missing Sec-WebSocket-Key", "GET", { ...valid, "Sec-WebSocket-Key": "" }, 400],
-        ["a Sec-WebSocket-Key that is not 16 bytes of base64", "GET", { ...valid, "Sec-WebSocket-Key": "c2hvcnQ=" }, 400],
+        [
+          "a Sec-WebSocket-Key that is not 16 bytes of base64",
+          "GET",
+          { ...valid, "Sec-WebSocket-Key": "c2hvcnQ=" },
+          400
+        ],
         ["Sec-WebSocket-Version 12", "GET", { ...valid, "Sec-WebSocket-Version": "12" }, 426],
         ["a missing Sec-WebSocket-Version", "GET", { ...valid, "Sec-WebSocket-Version": "" }, 426],
         ["an Upgrade to another protocol", "GET", { ...valid, Upgrade: "h2c" }, 426]
@@ -116,7 +114,9 @@ describe("Upgrade", () => {
       it.scopedLive("accepts 1 MiB by default and closes a larger message with 1009", () =>
         Effect.gen(function*() {
           const closes = yield* Queue.unbounded<CloseInfo>()
-          const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes)))))
+          const server = yield* serve(
+            HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes))))
+          )
           const client = yield* open(server.port, "/ws")
           client.ws.send(new Uint8Array(1024 * 1024))
           assert.strictEqual(yield* client.next, `${1024 * 1024} bytes`)
@@ -156,7 +156,9 @@ describe("Upgrade", () => {
         it.scopedLive(`${name} closes with ${code}, onClose runs, the server keeps serving`, () =>
           Effect.gen(function*() {
             const closes = yield* Queue.unbounded<CloseInfo>()
-            const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes)))))
+            const server = yield* serve(
+              HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes))))
+            )
             const raw = yield* rawConnect(server.port)
             yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
             yield* raw.readUntil((received) => received.includes("\r\n\r\n"))
@@ -216,12 +218,14 @@ describe("Upgrade", () => {
       it.effect("an invalid option is a typed OptionsError when the route runs", () =>
         Effect.gen(function*() {
           const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws", { headers: handshakeHeaders }))
-          for (const [options, option] of [
-            [{ maxMessageSize: -1 }, "maxMessageSize"],
-            [{ maxMessageSize: 1.5 }, "maxMessageSize"],
-            [{ closeTimeout: "forever and ever" }, "closeTimeout"],
-            [{ inboxCapacity: 0 }, "inboxCapacity"]
-          ] as const) {
+          for (
+            const [options, option] of [
+              [{ maxMessageSize: -1 }, "maxMessageSize"],
+              [{ maxMessageSize: 1.5 }, "maxMessageSize"],
+              [{ closeTimeout: "forever and ever" }, "closeTimeout"],
+              [{ inboxCapacity: 0 }, "inboxCapacity"]
+            ] as const
+          ) {
             const error = yield* Upgrade.upgradeWebSocket(echo(), options as Upgrade.Options).pipe(
               Effect.provideService(HttpServerRequest.HttpServerRequest, request),
               Effect.provide(Layer.scoped(Acceptor.Acceptor, Acceptor.make(() => undefined))),

@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Queue } from "effect"
 import { type Connection, Upgrade } from "effect-websocket"
 import { openWs } from "./support/client.js"
+import { echo } from "./support/echo.js"
 import { handshakeHeaders } from "./support/harness.js"
 import {
   clientFrame,
@@ -18,8 +19,6 @@ import {
   statusOf,
   within
 } from "./support/server.js"
-import { echo } from "./support/echo.js"
-
 
 /** An echo server on port 0, and the queue its `onClose` reports into. */
 const echoServer = Effect.gen(function*() {

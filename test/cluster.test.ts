@@ -31,21 +31,25 @@ const connectAll = (url: string) =>
   })
 
 describe("npm run start:cluster (examples/cluster.ts)", () => {
-  it.scopedLive("serves from every worker on one port, and a SIGTERM to the primary drains them all", () =>
-    Effect.gen(function*() {
-      const example = yield* startCluster
-      const url = yield* urlOf(example)
-      const clients = yield* connectAll(url)
-      for (const [i, client] of clients.entries()) {
-        client.ws.send(`hello ${i}`)
-        assert.strictEqual(yield* client.next, `user${i}: hello ${i}`)
-      }
-      example.child.kill("SIGTERM")
-      for (const client of clients) {
-        assert.strictEqual((yield* client.closed).code, 1001, "every worker tells its clients it is going away")
-      }
-      assert.strictEqual(yield* example.exited, 0, example.output())
-    }), 90_000)
+  it.scopedLive(
+    "serves from every worker on one port, and a SIGTERM to the primary drains them all",
+    () =>
+      Effect.gen(function*() {
+        const example = yield* startCluster
+        const url = yield* urlOf(example)
+        const clients = yield* connectAll(url)
+        for (const [i, client] of clients.entries()) {
+          client.ws.send(`hello ${i}`)
+          assert.strictEqual(yield* client.next, `user${i}: hello ${i}`)
+        }
+        example.child.kill("SIGTERM")
+        for (const client of clients) {
+          assert.strictEqual((yield* client.closed).code, 1001, "every worker tells its clients it is going away")
+        }
+        assert.strictEqual(yield* example.exited, 0, example.output())
+      }),
+    90_000
+  )
 
   it.scopedLive("Ctrl-C (SIGINT to every process of the group) drains every worker too", () =>
     Effect.gen(function*() {

@@ -20,7 +20,9 @@ describe("public modules", () => {
         seen.add(match[2])
         const above = lines.slice(0, i).join("\n")
         const block = above.slice(above.lastIndexOf("/**"))
-        if (!lines[i - 1]?.trim().endsWith("*/") || !block.includes("@since")) undocumented.push(`${name}:${i + 1} ${line}`)
+        if (!lines[i - 1]?.trim().endsWith("*/") || !block.includes("@since")) {
+          undocumented.push(`${name}:${i + 1} ${line}`)
+        }
       })
       assert.deepStrictEqual(undocumented, [])
     })

@@ -14,23 +14,27 @@ const startExample = startProgram("examples/server.ts", {
 })
 
 describe("npm start (examples/server.ts)", () => {
-  it.scopedLive("prints its URL, echoes with the user's name, and stops cleanly on Ctrl-C", () =>
-    Effect.gen(function*() {
-      const example = yield* startExample
-      const url = yield* example.ready
+  it.scopedLive(
+    "prints its URL, echoes with the user's name, and stops cleanly on Ctrl-C",
+    () =>
+      Effect.gen(function*() {
+        const example = yield* startExample
+        const url = yield* example.ready
 
-      const alice = yield* openWs(`${url}?user=Alice`)
-      alice.ws.send("hello")
-      assert.strictEqual(yield* alice.next, "Alice: hello")
+        const alice = yield* openWs(`${url}?user=Alice`)
+        alice.ws.send("hello")
+        assert.strictEqual(yield* alice.next, "Alice: hello")
 
-      const anonymous = yield* openWs(url)
-      anonymous.ws.send("hi")
-      assert.strictEqual(yield* anonymous.next, "Anonymous: hi")
-      anonymous.ws.close(1000)
-      assert.strictEqual((yield* anonymous.closed).code, 1000)
+        const anonymous = yield* openWs(url)
+        anonymous.ws.send("hi")
+        assert.strictEqual(yield* anonymous.next, "Anonymous: hi")
+        anonymous.ws.close(1000)
+        assert.strictEqual((yield* anonymous.closed).code, 1000)
 
-      example.child.kill("SIGINT")
-      assert.strictEqual((yield* alice.closed).code, 1001, "open connections are told the server is going away")
-      assert.strictEqual(yield* example.exited, 0, example.output())
-    }), 60_000)
+        example.child.kill("SIGINT")
+        assert.strictEqual((yield* alice.closed).code, 1001, "open connections are told the server is going away")
+        assert.strictEqual(yield* example.exited, 0, example.output())
+      }),
+    60_000
+  )
 })

@@ -27,11 +27,14 @@ describe("JSDoc examples", () => {
     try {
       mkdirSync(join(dir, "examples"))
       for (const example of examples) writeFileSync(join(dir, "examples", example.name), `${example.code}\nexport {}\n`)
-      writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
-        extends: join(root, "tsconfig.json"),
-        compilerOptions: { noUnusedLocals: false, noEmit: true, baseUrl: root },
-        include: ["examples"]
-      }))
+      writeFileSync(
+        join(dir, "tsconfig.json"),
+        JSON.stringify({
+          extends: join(root, "tsconfig.json"),
+          compilerOptions: { noUnusedLocals: false, noEmit: true, baseUrl: root },
+          include: ["examples"]
+        })
+      )
       const result = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", dir], {
         encoding: "utf8"
       })

@@ -10,13 +10,15 @@ const copies = [...readme.matchAll(/<!-- (examples\/[\w.-]+\.ts) -->\n```ts\n([\
 describe("README", () => {
   it("shows the quick start and the testing example", () => {
     const shown = copies.map(([, path]) => path)
-    for (const path of [
-      "examples/echo-chat.ts",
-      "examples/server.ts",
-      "examples/room.ts",
-      "examples/room.test.ts",
-      "examples/cluster.ts"
-    ]) {
+    for (
+      const path of [
+        "examples/echo-chat.ts",
+        "examples/server.ts",
+        "examples/room.ts",
+        "examples/room.test.ts",
+        "examples/cluster.ts"
+      ]
+    ) {
       assert.include(shown, path)
     }
   })

@@ -62,7 +62,9 @@ describe("Upgrade types", () => {
         onMessage: (count, message, connection) =>
           handlers.onMessage(count, message, connection).pipe(Effect.provideService(UserName, "ann")),
         onClose: (count) =>
-          handlers.onClose(count).pipe(Effect.provideService(Audit, { record: (line) => Effect.sync(() => audit.push(line)) }))
+          handlers.onClose(count).pipe(
+            Effect.provideService(Audit, { record: (line) => Effect.sync(() => audit.push(line)) })
+          )
       })
       yield* client.sendText("a")
       yield* client.sendText("b")

@@ -6,17 +6,27 @@ import { ConnectionImpl } from "../../src/internal/connection.js"
 import { Inbox } from "../../src/internal/inbox.js"
 import { Sweeper } from "../../src/internal/liveness.js"
 import * as Loop from "../../src/internal/loop.js"
-import * as Msg from "../../src/Message.js"
 import type { Transport } from "../../src/internal/transport.js"
+import * as Msg from "../../src/Message.js"
 
 const N = 200_000
 let sent = 0
 const transport: Transport = {
-  sendText: () => { sent++; return undefined },
+  sendText: () => {
+    sent++
+    return undefined
+  },
   sendBinary: () => undefined,
-  close: () => {}, ping: () => {}, pause: () => {}, resume: () => {},
-  bufferedAmount: () => 0, awaitDrain: Effect.void, terminate: () => {},
-  isOpen: () => true, awaitClosed: Effect.void, extensions: ""
+  close: () => {},
+  ping: () => {},
+  pause: () => {},
+  resume: () => {},
+  bufferedAmount: () => 0,
+  awaitDrain: Effect.void,
+  terminate: () => {},
+  isOpen: () => true,
+  awaitClosed: Effect.void,
+  extensions: ""
 }
 const request = { remoteAddress: Option.none(), headers: {}, url: "/" } as any
 const handlers = {
@@ -30,14 +40,30 @@ const handlers = {
 const Upgrade_initial = [null, Option.none()] as const
 for (let round = 0; round < 8; round++) {
   const inbox = new Inbox<never>(64)
-  const connection = new ConnectionImpl(transport, request, undefined, inbox, { highWaterMark: 1 << 20, policy: "suspend", sendTimeout: Duration.seconds(10) })
+  const connection = new ConnectionImpl(transport, request, undefined, inbox, {
+    highWaterMark: 1 << 20,
+    policy: "suspend",
+    sendTimeout: Duration.seconds(10)
+  })
   const settings = {
     initTimeout: Duration.seconds(10),
     closeTimeout: Duration.seconds(5),
-    sweeper: new Sweeper({ heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) }, idleTimeout: Duration.minutes(5) })
+    sweeper: new Sweeper({
+      heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) },
+      idleTimeout: Duration.minutes(5)
+    })
   }
   const scope = Effect.runSync(Scope.make())
-  new Loop.Loop(handlers as any, transport, inbox, connection, settings, Runtime.provideService(Runtime.defaultRuntime, Scope.Scope, scope), scope, () => {}).start()
+  new Loop.Loop(
+    handlers as any,
+    transport,
+    inbox,
+    connection,
+    settings,
+    Runtime.provideService(Runtime.defaultRuntime, Scope.Scope, scope),
+    scope,
+    () => {}
+  ).start()
   await new Promise((r) => setImmediate(r))
   sent = 0
   const t = performance.now()

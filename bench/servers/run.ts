@@ -14,9 +14,13 @@ const memory = Effect.sync(() => {
 
 export const runEchoServer = <E>(echo: HttpApp.Default<E, Acceptor.Acceptor>) =>
   HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/", echo), HttpRouter.get("/memory", memory))).pipe(
-    Layer.merge(Layer.effectDiscard(HttpServer.addressWith((address) =>
-      Effect.sync(() => console.log(`PORT ${address._tag === "TcpAddress" ? address.port : 0}`))
-    ))),
+    Layer.merge(
+      Layer.effectDiscard(
+        HttpServer.addressWith((address) =>
+          Effect.sync(() => console.log(`PORT ${address._tag === "TcpAddress" ? address.port : 0}`))
+        )
+      )
+    ),
     Layer.provide(NodeServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.launch,
     (main) => NodeRuntime.runMain(main, { disableErrorReporting: true })

@@ -31,5 +31,8 @@ export const isValidCloseCode = (code: number): boolean =>
   ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
 
 export const validateClose = (code: number, reason: string): "InvalidCode" | "ReasonTooLong" | undefined =>
-  !isValidCloseCode(code) ? "InvalidCode" : // a UTF-16 unit is at most 3 bytes of UTF-8, so 41 units always fit
-  reason.length > 41 && utf8Length(reason) > 123 ? "ReasonTooLong" : undefined
+  !isValidCloseCode(code) ?
+    "InvalidCode" : // a UTF-16 unit is at most 3 bytes of UTF-8, so 41 units always fit
+    reason.length > 41 && utf8Length(reason) > 123
+    ? "ReasonTooLong"
+    : undefined

@@ -19,7 +19,10 @@ const reject = (status: number, message: string, headers?: Record<string, string
  * is one: 426 when the request does not ask for WebSocket at all or asks for another protocol version
  * (with the headers that say what to use), 400 for a malformed handshake.
  */
-export const validate = (method: string, headers: Headers.Headers): HttpServerResponse.HttpServerResponse | undefined => {
+export const validate = (
+  method: string,
+  headers: Headers.Headers
+): HttpServerResponse.HttpServerResponse | undefined => {
   if (!hasToken(headers["upgrade"], "websocket")) {
     return reject(426, "This endpoint only speaks WebSocket", { upgrade: "websocket", connection: "Upgrade" })
   }

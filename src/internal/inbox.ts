@@ -1,5 +1,5 @@
-import * as Effect from "effect/Effect"
 import type * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import type { CloseInfo } from "../Connection.js"
 import type * as Message from "../Message.js"
 import { Liveness } from "./liveness.js"

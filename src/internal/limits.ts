@@ -1,6 +1,6 @@
 /** Connection limits of one route: a total, and per remote address, answered before the upgrade. */
-import * as Duration from "effect/Duration"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Duration from "effect/Duration"
 import type { ResolvedOptions } from "./options.js"
 
 export class Counts {

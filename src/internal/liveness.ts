@@ -143,7 +143,9 @@ export class Sweeper {
       running.running = token
       // a root fiber on the connection's clock: a fiber forked from the connection would keep its
       // fiber refs (the request, the handlers' services) for as long as the sweep runs
-      const fiber = Runtime.runFork(Runtime.defaultRuntime)(Effect.withClock(this.run(running, token, clock, timing), clock))
+      const fiber = Runtime.runFork(Runtime.defaultRuntime)(
+        Effect.withClock(this.run(running, token, clock, timing), clock)
+      )
       // the sweep may already have found nothing to watch and ended
       if (running.running === token) running.fiber = fiber
       return Effect.void

@@ -114,8 +114,10 @@ export class Loop<State, Custom, E, R> {
    */
   private turn(work: Effect.Effect<CloseInfo | undefined, E, R>): Effect.Effect<void, never, R> {
     return Effect.uninterruptible(
-      Effect.flatMap(Effect.exit(Effect.interruptible(work)), (exit) =>
-        Exit.isSuccess(exit) && exit.value === undefined ? this.idle : this.finish(exit))
+      Effect.flatMap(
+        Effect.exit(Effect.interruptible(work)),
+        (exit) => Exit.isSuccess(exit) && exit.value === undefined ? this.idle : this.finish(exit)
+      )
     )
   }
 
@@ -264,6 +266,8 @@ export class Loop<State, Custom, E, R> {
  */
 const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.Effect<void> =>
   Effect.flatMap(
-    Effect.forkDaemon(Effect.interruptible(Effect.zipRight(Effect.sleep(timeout), Effect.sync(() => transport.terminate())))),
+    Effect.forkDaemon(
+      Effect.interruptible(Effect.zipRight(Effect.sleep(timeout), Effect.sync(() => transport.terminate())))
+    ),
     (deadline) => Effect.zipRight(transport.awaitClosed, Fiber.interrupt(deadline))
   )

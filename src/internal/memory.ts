@@ -9,9 +9,9 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import { type CloseInfo, SendError } from "../Connection.js"
 import * as Message from "../Message.js"
+import type { Closed, Frame } from "../Testing.js"
 import * as Close from "./close.js"
 import { utf8Length } from "./close.js"
-import type { Closed, Frame } from "../Testing.js"
 import { Signal } from "./signal.js"
 import type { Sink, Transport } from "./transport.js"
 
@@ -164,7 +164,9 @@ export class MemoryConnection implements Transport {
   peerClose(code: number | undefined, reason: string): boolean {
     if (this.state !== "open") return false
     this.state = "closing"
-    const echo = code === undefined ? Message.ConnectionClosed(Close.NoStatus, "") : Message.ConnectionClosed(code, reason)
+    const echo = code === undefined
+      ? Message.ConnectionClosed(Close.NoStatus, "")
+      : Message.ConnectionClosed(code, reason)
     this.sawClose({ code: echo.code, reason: echo.reason })
     this.sink.push(echo)
     this.finish()

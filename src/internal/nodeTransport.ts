@@ -27,7 +27,11 @@ const uncompressedBinary = { binary: true, compress: false } as const
  * closes with 1008 instead and the loop reports it as an error.
  */
 const maxPendingPongs = 60
-const pingFlood: CloseInfo = { code: Close.PolicyViolation, reason: "too many pings awaiting a pong", initiator: "error" }
+const pingFlood: CloseInfo = {
+  code: Close.PolicyViolation,
+  reason: "too many pings awaiting a pong",
+  initiator: "error"
+}
 const emptyHead = Buffer.alloc(0)
 
 /** The close code for each error `ws`'s receiver reports (see ws/lib/receiver.js). */

@@ -1,7 +1,7 @@
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import * as Data from "effect/Data"
 import type { Deflate } from "../Acceptor.js"
 import type { CompressionOptions, Options } from "../Upgrade.js"
 import * as Origin from "./origin.js"
@@ -75,15 +75,29 @@ const fieldValue = /^[\t\x20-\x7e\x80-\xff]*$/
 const invalid = (option: string, value: unknown, expected: string) =>
   Either.left(new OptionsError({ option, value, expected }))
 
-const integer = <F extends number | undefined>(option: string, value: number | undefined, fallback: F, min: number, max: number): Either.Either<number | F, OptionsError> =>
+const integer = <F extends number | undefined>(
+  option: string,
+  value: number | undefined,
+  fallback: F,
+  min: number,
+  max: number
+): Either.Either<number | F, OptionsError> =>
   value === undefined
     ? Either.right(fallback)
     : Number.isSafeInteger(value) && value >= min && value <= max
     ? Either.right(value)
     : invalid(option, value, `an integer from ${min} to ${max}`)
 
-const boolean = <F extends boolean | undefined>(option: string, value: boolean | undefined, fallback: F): Either.Either<boolean | F, OptionsError> =>
-  value === undefined ? Either.right(fallback) : typeof value === "boolean" ? Either.right(value) : invalid(option, value, "a boolean")
+const boolean = <F extends boolean | undefined>(
+  option: string,
+  value: boolean | undefined,
+  fallback: F
+): Either.Either<boolean | F, OptionsError> =>
+  value === undefined
+    ? Either.right(fallback)
+    : typeof value === "boolean"
+    ? Either.right(value)
+    : invalid(option, value, "a boolean")
 
 /** The header names and values that are not valid on the wire; empty when all are. */
 export const invalidHeaders = (headers: Readonly<Record<string, string>>): Array<string> =>
@@ -103,7 +117,13 @@ const resolveCompression = (value: boolean | CompressionOptions | undefined) =>
       Either.map(value, (resolved) => (resolved === undefined ? {} : { [key]: resolved }))
     return {
       threshold: yield* integer("compression.threshold", options.threshold, d.threshold, 0, Number.MAX_SAFE_INTEGER),
-      concurrencyLimit: yield* integer("compression.concurrencyLimit", options.concurrencyLimit, d.concurrencyLimit, 1, 1024),
+      concurrencyLimit: yield* integer(
+        "compression.concurrencyLimit",
+        options.concurrencyLimit,
+        d.concurrencyLimit,
+        1,
+        1024
+      ),
       zlibDeflateOptions: {
         level: yield* integer("compression.level", options.level, d.level, 0, 9),
         memLevel: yield* integer("compression.memLevel", options.memLevel, d.memLevel, 1, 9)
@@ -177,7 +197,9 @@ const resolveOutbound = (value: Options["outbound"]) =>
 const resolveSubprotocols = (value: Options["subprotocols"]) => {
   if (value === undefined) return Either.right(undefined)
   if (typeof value === "function") return Either.right(value)
-  if (!Array.isArray(value) || value.length === 0 || !value.every((name) => typeof name === "string" && token.test(name))) {
+  if (
+    !Array.isArray(value) || value.length === 0 || !value.every((name) => typeof name === "string" && token.test(name))
+  ) {
     return invalid("subprotocols", value, "a non-empty list of protocol names (HTTP tokens), or a function")
   }
   const preference: ReadonlyArray<string> = value
@@ -191,7 +213,10 @@ const resolveOrigins = (value: Options["allowedOrigins"]): Either.Either<Origin.
   if (value === undefined) return Either.right(Origin.sameOrigin)
   if (value === "*") return Either.right(Origin.any)
   if (typeof value === "function") return Either.right({ _tag: "Allowed", allows: value })
-  if (!Array.isArray(value) || !value.every((origin) => typeof origin === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/]+\/?$/i.test(origin))) {
+  if (
+    !Array.isArray(value) ||
+    !value.every((origin) => typeof origin === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/]+\/?$/i.test(origin))
+  ) {
     return invalid("allowedOrigins", value, "\"*\", a list of origins such as \"https://example.com\", or a function")
   }
   const allowed = new Set(value.map(normalizeOrigin))

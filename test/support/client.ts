@@ -48,5 +48,7 @@ export const connectWs = (
 
 /** Connects to `url` and fails the test if the handshake is refused. */
 export const openWs = (url: string, options?: WebSocket.ClientOptions, protocols?: Array<string>) =>
-  Effect.flatMap(connectWs(url, options, protocols), (result) =>
-    "ws" in result ? Effect.succeed(result) : Effect.dieMessage(`handshake refused with ${result.status}`))
+  Effect.flatMap(
+    connectWs(url, options, protocols),
+    (result) => "ws" in result ? Effect.succeed(result) : Effect.dieMessage(`handshake refused with ${result.status}`)
+  )

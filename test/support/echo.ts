@@ -9,5 +9,6 @@ export const echo = (closes?: Queue.Queue<Connection.CloseInfo>) =>
       message._tag === "TextMessage"
         ? Effect.as(Connection.sendText(connection, message.text), Action.continueConnection(state))
         : Effect.succeed(Action.continueConnection(state)),
-    onClose: (_state: null, info: Connection.CloseInfo) => closes === undefined ? Effect.void : Queue.offer(closes, info)
+    onClose: (_state: null, info: Connection.CloseInfo) =>
+      closes === undefined ? Effect.void : Queue.offer(closes, info)
   }) satisfies Upgrade.Handlers<null, never, Connection.SendError>

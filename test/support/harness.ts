@@ -6,6 +6,7 @@ import { HttpRouter } from "@effect/platform"
 import { it } from "@effect/vitest"
 import { Deferred, Duration, Effect, ExecutionStrategy, Exit, Queue, Ref, Scope } from "effect"
 import type { Connection, Upgrade } from "effect-websocket"
+import type * as Net from "node:net"
 import WebSocket from "ws"
 import type { Frame } from "../../src/Testing.js"
 import * as Testing from "../../src/Testing.js"
@@ -50,7 +51,10 @@ export interface Harness {
   ) => Effect.Effect<Client, never, Scope.Scope>
 }
 
-const route = <State, Custom, E>(handlers: Upgrade.Handlers<State, Custom, E, Scope.Scope>, options: Upgrade.Options | undefined) =>
+const route = <State, Custom, E>(
+  handlers: Upgrade.Handlers<State, Custom, E, Scope.Scope>,
+  options: Upgrade.Options | undefined
+) =>
   options === undefined ? UpgradeModule.upgradeWebSocket(handlers) : UpgradeModule.upgradeWebSocket(handlers, options)
 
 export const handshakeHeaders = {
@@ -126,7 +130,7 @@ export const node: Harness = {
         sendBinary: (data) => whenOpen(() => ws.send(data, { binary: true })),
         close: (code, reason) => whenOpen(() => ws.close(code, reason)),
         // an abortive close (TCP RST), the most abrupt loss: the platform then interrupts the route
-        drop: Effect.sync(() => (ws as unknown as { _socket: import("node:net").Socket })._socket.resetAndDestroy()),
+        drop: Effect.sync(() => (ws as unknown as { _socket: Net.Socket })._socket.resetAndDestroy()),
         next: within("next frame", Queue.take(frames)),
         closed: within("close", Deferred.await(closed)),
         interruptServer: server.shutdown,

@@ -31,7 +31,10 @@ const recording = Effect.gen(function*() {
   const closes = yield* Ref.make<ReadonlyArray<{ state: number; info: CloseInfo }>>([])
   const closedOnce = yield* Deferred.make<{ state: number; info: CloseInfo }>()
   const onClose = (state: number, info: CloseInfo) =>
-    Effect.zipRight(Ref.update(closes, (all) => [...all, { state, info }]), Deferred.succeed(closedOnce, { state, info }))
+    Effect.zipRight(
+      Ref.update(closes, (all) => [...all, { state, info }]),
+      Deferred.succeed(closedOnce, { state, info })
+    )
   /** Waits until the route returned, then asserts onClose ran exactly once and returns it. */
   const closedExactlyOnce = (client: Client) =>
     Effect.gen(function*() {
@@ -237,7 +240,8 @@ export const semanticsSuite = (harness: Harness) =>
           const { closedExactlyOnce, onClose, recorder } = yield* recording
           const client = yield* harness.connect({
             onInit: () => Effect.succeed(Upgrade.initial(0)),
-            onMessage: (count, message) => Effect.as(recorder.add(describeMessage(message)), Action.continueConnection(count)),
+            onMessage: (count, message) =>
+              Effect.as(recorder.add(describeMessage(message)), Action.continueConnection(count)),
             onClose
           })
           yield* client.close()
@@ -435,7 +439,10 @@ export const semanticsSuite = (harness: Harness) =>
         Effect.gen(function*() {
           const { client, closed, result } = yield* stopping(() => Action.stopConnectionWith(1005))
           assert.strictEqual(closed.code, 1011)
-          assert.deepStrictEqual(result, { state: 2, info: { code: 1011, reason: "internal error", initiator: "error" } })
+          assert.deepStrictEqual(result, {
+            state: 2,
+            info: { code: 1011, reason: "internal error", initiator: "error" }
+          })
           assert.isTrue((yield* client.logs).some((line) => line.includes("CloseError")))
         }))
 
@@ -443,7 +450,10 @@ export const semanticsSuite = (harness: Harness) =>
         Effect.gen(function*() {
           const { client, closed, result } = yield* stopping(() => Effect.fail("handler gave up"))
           assert.strictEqual(closed.code, 1011)
-          assert.deepStrictEqual(result, { state: 2, info: { code: 1011, reason: "internal error", initiator: "error" } })
+          assert.deepStrictEqual(result, {
+            state: 2,
+            info: { code: 1011, reason: "internal error", initiator: "error" }
+          })
           assert.isTrue((yield* client.logs).some((line) => line.includes("handler gave up")))
         }))
 
@@ -451,7 +461,10 @@ export const semanticsSuite = (harness: Harness) =>
         Effect.gen(function*() {
           const { client, closed, result } = yield* stopping(() => Effect.die(new Error("handler crashed")))
           assert.strictEqual(closed.code, 1011)
-          assert.deepStrictEqual(result, { state: 2, info: { code: 1011, reason: "internal error", initiator: "error" } })
+          assert.deepStrictEqual(result, {
+            state: 2,
+            info: { code: 1011, reason: "internal error", initiator: "error" }
+          })
           assert.isTrue((yield* client.logs).some((line) => line.includes("handler crashed")))
         }))
 
@@ -501,7 +514,12 @@ export const semanticsSuite = (harness: Harness) =>
           assert.deepStrictEqual(yield* client.next, { _tag: "Binary", data: new Uint8Array([97, 98, 99]) })
           assert.deepStrictEqual(yield* client.next, { _tag: "Binary", data: new Uint8Array([0, 255, 128]) })
           assert.deepStrictEqual(yield* client.next, { _tag: "Text", text: "" })
-          assert.deepStrictEqual(yield* recorder.lines, ["text:héllo ✓", "binary:97,98,99", "binary:0,255,128", "text:"])
+          assert.deepStrictEqual(yield* recorder.lines, [
+            "text:héllo ✓",
+            "binary:97,98,99",
+            "binary:0,255,128",
+            "text:"
+          ])
         }))
 
       harness.test("a send after the connection is over fails with SocketClosed and does not hang", () =>
@@ -524,5 +542,3 @@ export const semanticsSuite = (harness: Harness) =>
         }))
     })
   })
-
-

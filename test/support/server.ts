@@ -21,7 +21,9 @@ export interface RunningServer {
   readonly shutdown: Effect.Effect<void>
 }
 
-export const serve = <E>(app: HttpApp.Default<E, Acceptor.Acceptor>): Effect.Effect<RunningServer, never, Scope.Scope> =>
+export const serve = <E>(
+  app: HttpApp.Default<E, Acceptor.Acceptor>
+): Effect.Effect<RunningServer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const logs: Array<string> = []
     const scope = yield* Scope.make()
