@@ -30,6 +30,8 @@ import type { Transport } from "./transport.js"
 
 const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shutting down", initiator: "shutdown" }
 const errorInfo: CloseInfo = { code: Close.InternalError, reason: "internal error", initiator: "error" }
+/** What a turn's work ends with when the connection goes on. */
+const drained: Effect.Effect<undefined> = Effect.succeed(undefined)
 const initTimeoutInfo: CloseInfo = { code: Close.InternalError, reason: "onInit timed out", initiator: "timeout" }
 
 /** What a route gives all its connections' loops. */
@@ -105,7 +107,7 @@ export class Loop<State, Custom, E, R> {
   /** Started by the inbox when an item arrives while no turn runs. */
   private readonly wake = (): void => {
     if (this.ending || this.busy) return
-    this.begin(this.turn(this.handleAll))
+    this.begin(this.handleTurn)
   }
 
   /**
@@ -123,7 +125,7 @@ export class Loop<State, Custom, E, R> {
 
   /** Ends the turn, unless something arrived since the last look. */
   private readonly idle: Effect.Effect<void, never, R> = Effect.suspend(() => {
-    if (!this.ending && !this.inbox.isEmpty()) return this.turn(this.handleAll)
+    if (!this.ending && !this.inbox.isEmpty()) return this.handleTurn
     this.busy = false
     this.running = undefined
     if (!this.ending) this.inbox.whenNonEmpty(this.wake)
@@ -182,6 +184,8 @@ export class Loop<State, Custom, E, R> {
     this.index = 0
     return this.step()
   })
+  /** The turn that handles what is buffered: built once, as a connection may run one per message. */
+  private readonly handleTurn: Effect.Effect<void, never, R> = this.turn(this.handleAll)
 
   private step(): Effect.Effect<CloseInfo | undefined, E, R> {
     while (this.index < this.batch.length) {
@@ -203,7 +207,7 @@ export class Loop<State, Custom, E, R> {
       }
     }
     this.batch = []
-    return this.inbox.isEmpty() ? Effect.succeed(undefined) : this.handleAll
+    return this.inbox.isEmpty() ? drained : this.handleAll
   }
 
   private readonly apply = (action: Action.Action<State, Custom, E, R>): Effect.Effect<CloseInfo | undefined, E, R> => {
