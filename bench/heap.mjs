@@ -15,7 +15,9 @@ const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
 const retainersFlag = args.indexOf("--retainers")
 const retainersOf = retainersFlag >= 0 ? args[retainersFlag + 1] : undefined
-const serverFile = args.find((arg, i) => !arg.startsWith("--") && i !== retainersFlag + 1) ??
+const ownersFlag = args.indexOf("--owners")
+const ownersOf = ownersFlag >= 0 ? args[ownersFlag + 1] : undefined
+const serverFile = args.find((arg, i) => !arg.startsWith("--") && i !== retainersFlag + 1 && i !== ownersFlag + 1) ??
   "servers/effect-websocket.ts"
 const count = 1000
 const dir = mkdtempSync(join(tmpdir(), "heap-"))
@@ -108,10 +110,41 @@ try {
     console.log(`${size.toFixed(0).padStart(7)} ${n.toFixed(2).padStart(6)}  ${key}`)
   }
   if (retainersOf !== undefined) printRetainers(second, retainersOf)
+  if (ownersOf !== undefined) printOwners(parse(before), second, ownersOf)
   sockets.forEach((socket) => socket.destroy())
 } finally {
   child.kill("SIGKILL")
   rmSync(dir, { recursive: true, force: true })
+}
+
+/** Per connection, what directly holds the objects of one kind ("closure:", "object:Object"). */
+function printOwners(first, second, kind) {
+  const tally = (parsed) => {
+    const { heap, fields, width, types } = parsed
+    const [type, name, edgeCount] = ["type", "name", "edge_count"].map((field) => fields.indexOf(field))
+    const edgeFields = heap.snapshot.meta.edge_fields
+    const edgeTypes = heap.snapshot.meta.edge_types[0]
+    const [edgeType, edgeName, toNode] = ["type", "name_or_index", "to_node"].map((f) => edgeFields.indexOf(f))
+    const kindOf = (node) =>
+      `${types[heap.nodes[node * width + type]]}:${heap.strings[heap.nodes[node * width + name]]}`
+    const totals = new Map()
+    for (let node = 0, edge = 0; node < heap.nodes.length / width; node++) {
+      for (let k = 0; k < heap.nodes[node * width + edgeCount]; k++, edge++) {
+        const at = edge * edgeFields.length
+        const edgeKind = edgeTypes[heap.edges[at + edgeType]]
+        if (edgeKind === "weak" || kindOf(heap.edges[at + toNode] / width) !== kind) continue
+        const label = edgeKind === "element" || edgeKind === "hidden" ? "[]" : heap.strings[heap.edges[at + edgeName]]
+        const key = `${label} <- ${kindOf(node).slice(0, 50)}`
+        totals.set(key, (totals.get(key) ?? 0) + 1)
+      }
+    }
+    return totals
+  }
+  const [a, b] = [tally(first), tally(second)]
+  const rows = [...b].map(([key, n]) => [key, (n - (a.get(key) ?? 0)) / count]).filter(([, n]) => n >= 0.5)
+  rows.sort((x, y) => y[1] - x[1])
+  console.log(`\nper connection, what holds ${kind}:`)
+  for (const [key, n] of rows.slice(0, 40)) console.log(`${n.toFixed(2).padStart(7)}  ${key}`)
 }
 
 function printRetainers({ heap, fields, width }, target) {

@@ -139,17 +139,18 @@ export interface Handshake {
 }
 
 /**
- * Completes the handshake of `request` and connects the new transport to `sink`. Returns
+ * Completes the handshake of `request` and connects the new transport. `connect` is called once,
+ * synchronously, as soon as the transport exists and before it delivers anything: it builds the
+ * connection around the transport and returns the `Sink` the transport delivers to. Returns
  * `undefined` when this acceptor cannot serve the request (the route answers 501), and `"gone"` when
- * the client left before the handshake completed.
- *
+ * the client left before the handshake completed (`connect` was not called).
  * @since 0.1.0
  * @category models
  */
 export type Accept = (
   request: HttpServerRequest.HttpServerRequest,
   handshake: Handshake,
-  sink: Sink
+  connect: (transport: Transport) => Sink
 ) => Transport | "gone" | undefined
 
 /**

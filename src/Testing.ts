@@ -273,8 +273,8 @@ const run = <E, R>(
     )
     const request = options?.remoteAddress === undefined ? web : web.modify({ remoteAddress: options.remoteAddress })
     // the connection lives in the caller's scope: its close is the server's shutdown
-    const acceptor = yield* InternalAcceptor.make((_request, handshake, sink) => {
-      const connection = new MemoryConnection(sink, {
+    const acceptor = yield* InternalAcceptor.make((_request, handshake, connect) => {
+      const connection = new MemoryConnection(connect, {
         answersPings: options?.autoPong !== false,
         maxMessageSize: handshake.wire.maxMessageSize
       })

@@ -5,8 +5,8 @@ import { Connection } from "effect-websocket"
 import { EventEmitter } from "node:events"
 import type WebSocket from "ws"
 import { ConnectionImpl } from "../src/internal/connection.js"
-import { Inbox } from "../src/internal/inbox.js"
-import { NodeTransport } from "../src/internal/nodeTransport.js"
+import { Liveness } from "../src/internal/liveness.js"
+import { NodeTransport, type Socket } from "../src/internal/nodeTransport.js"
 
 /** A stand-in for an open `ws` socket whose sends throw, as a broken socket's might. */
 const brokenSocket = (readyState: number) =>
@@ -22,14 +22,15 @@ const brokenSocket = (readyState: number) =>
 const socket = () => Object.assign(new EventEmitter(), { cork: () => {}, uncork: () => {} }) as never
 
 const request = HttpServerRequest.fromWeb(new Request("http://localhost/ws"))
-const connectionOn = (ws: WebSocket) =>
-  new ConnectionImpl(
-    new NodeTransport(ws, socket(), { push: () => {}, pong: () => {} }, "", 0),
-    request,
-    undefined,
-    new Inbox(16),
-    { highWaterMark: 1024, policy: "fail", sendTimeout: Duration.seconds(1) }
-  )
+const connectionOn = (ws: WebSocket) => {
+  const transport = new NodeTransport(ws as Socket, socket(), () => ({ push: () => {}, pong: () => {} }), "", 0)
+  const report = { push: () => {} }
+  return new ConnectionImpl(transport, request, undefined, new Liveness(transport, report), report, {
+    highWaterMark: 1024,
+    policy: "fail",
+    sendTimeout: Duration.seconds(1)
+  })
+}
 
 describe("Connection", () => {
   describe("SendError", () => {

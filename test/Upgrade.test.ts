@@ -187,8 +187,8 @@ describe("Upgrade", () => {
             onClose: () => Effect.void
           }, { closeTimeout: "3 seconds", heartbeat: false, idleTimeout: false })
           const ended = yield* Deferred.make<CloseInfo>()
-          const acceptor = yield* Acceptor.make((_request, _handshake, sink) => {
-            const connection = new MemoryConnection(sink, { answersClose: false })
+          const acceptor = yield* Acceptor.make((_request, _handshake, connect) => {
+            const connection = new MemoryConnection(connect, { answersClose: false })
             Deferred.unsafeDone(accepted, Exit.succeed(connection))
             return connection
           }, { onEnded: (_transport, info) => Deferred.unsafeDone(ended, Exit.succeed(info)) })

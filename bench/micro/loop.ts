@@ -4,7 +4,7 @@ import { Duration, Effect, Option, Runtime, Scope } from "effect"
 import { Action, Connection, type Message } from "effect-websocket"
 import { ConnectionImpl } from "../../src/internal/connection.js"
 import { Inbox } from "../../src/internal/inbox.js"
-import { Sweeper } from "../../src/internal/liveness.js"
+import { Liveness, Sweeper } from "../../src/internal/liveness.js"
 import * as Loop from "../../src/internal/loop.js"
 import type { Transport } from "../../src/internal/transport.js"
 import * as Msg from "../../src/Message.js"
@@ -39,8 +39,9 @@ const handlers = {
 }
 const Upgrade_initial = [null, Option.none()] as const
 for (let round = 0; round < 8; round++) {
-  const inbox = new Inbox<never>(64)
-  const connection = new ConnectionImpl(transport, request, undefined, inbox, {
+  const inbox = new Inbox<never>(64, transport)
+  const liveness = new Liveness(transport, inbox)
+  const connection = new ConnectionImpl(transport, request, undefined, liveness, inbox, {
     highWaterMark: 1 << 20,
     policy: "suspend",
     sendTimeout: Duration.seconds(10)
@@ -54,25 +55,27 @@ for (let round = 0; round < 8; round++) {
     })
   }
   const scope = Effect.runSync(Scope.make())
-  new Loop.Loop(
+  const loop = new Loop.Loop(
     handlers as any,
     transport,
     inbox,
+    liveness,
     connection,
     settings,
     Runtime.provideService(Runtime.defaultRuntime, Scope.Scope, scope),
     scope,
     () => {}
-  ).start()
+  )
+  loop.start()
   await new Promise((r) => setImmediate(r))
   sent = 0
   const t = performance.now()
   const message = Msg.TextMessage("hello")
   for (let i = 0; i < N; i++) {
-    inbox.push(message)
+    loop.push(message)
     while (sent <= i) await null
   }
   const dt = performance.now() - t
-  inbox.push(Msg.ConnectionClosed(1000, ""))
+  loop.push(Msg.ConnectionClosed(1000, ""))
   console.log(`loop, one message per turn: ${(dt * 1000 / N).toFixed(2)} µs/message`)
 }

@@ -9,7 +9,7 @@ export const TypeId: unique symbol = Symbol.for("effect-websocket/Acceptor")
 /** An open connection, as its owner sees it. */
 export interface Open {
   /** Closes the connection with 1001 and waits until it is over. */
-  readonly shutdown: Effect.Effect<void>
+  readonly shutdown: () => Effect.Effect<void>
 }
 
 /**
@@ -37,7 +37,7 @@ export class AcceptorImpl implements AcceptorService {
 
   /** Closes every open connection (1001, `onClose`) and waits for them all. */
   readonly shutdownAll: Effect.Effect<void> = Effect.suspend(() =>
-    Effect.forEach(Array.from(this.open), (connection) => connection.shutdown, {
+    Effect.forEach(Array.from(this.open), (connection) => connection.shutdown(), {
       concurrency: "unbounded",
       discard: true
     })

@@ -7,21 +7,22 @@ import { type CloseInfo, type Connection, SendError, TypeId } from "../Connectio
 import * as Close from "./close.js"
 import type { Liveness } from "./liveness.js"
 import type { Outbound } from "./options.js"
-import { closeAndReport, type Sink, type Transport } from "./transport.js"
+import { closeAndReport, type Report, type Transport } from "./transport.js"
 
 export interface ConnectionImpl extends Pipeable {}
 
-/** The part of the connection's inbox a send uses: liveness, and reporting a policy close. */
-export interface Reporting extends Sink {
-  readonly liveness: Liveness
-}
+/**
+ * A copy of `text` in one piece. Strings built by concatenation (`crypto.randomUUID()`, Effect's span
+ * ids) are trees of their parts in V8, each part an object: a UUID kept as built is 14 of them.
+ */
+export const flat = (text: string): string => JSON.parse(JSON.stringify(text)) as string
 
 const backpressure = new SendError({ reason: "Backpressure" })
 const bufferFull: CloseInfo = { code: Close.PolicyViolation, reason: "outbound buffer full", initiator: "error" }
 
 export class ConnectionImpl implements Connection {
   readonly [TypeId]: typeof TypeId = TypeId
-  readonly id: string = crypto.randomUUID()
+  readonly id: string = flat(crypto.randomUUID())
   readonly remoteAddress: Option.Option<string>
   readonly protocol: Option.Option<string>
   readonly headers: Headers.Headers
@@ -31,7 +32,9 @@ export class ConnectionImpl implements Connection {
     readonly transport: Transport,
     request: HttpServerRequest.HttpServerRequest,
     protocol: string | undefined,
-    private readonly inbox: Reporting,
+    private readonly liveness: Liveness,
+    /** Where the outbound policy reports the close it decides: the connection's inbox. */
+    private readonly report: Report,
     private readonly outbound: Outbound
   ) {
     this.remoteAddress = request.remoteAddress
@@ -55,7 +58,7 @@ export class ConnectionImpl implements Connection {
         return Effect.fail(backpressure)
       case "close":
         return Effect.suspend(() => {
-          if (this.transport.isOpen()) closeAndReport(this.transport, this.inbox, bufferFull)
+          if (this.transport.isOpen()) closeAndReport(this.transport, this.report, bufferFull)
           return Effect.fail(backpressure)
         })
       case "suspend":
@@ -73,7 +76,7 @@ export class ConnectionImpl implements Connection {
       ? this.transport.sendBinary(data as Uint8Array)
       : this.transport.sendText(data as string)
     if (error !== undefined) return Effect.fail(error)
-    this.inbox.liveness.touch()
+    this.liveness.touch()
     return Effect.void
   }
 

@@ -2,7 +2,6 @@ import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type { CloseInfo } from "../Connection.js"
 import type * as Message from "../Message.js"
-import { Liveness } from "./liveness.js"
 import { Signal } from "./signal.js"
 
 /**
@@ -41,9 +40,6 @@ const nothing: ReadonlyArray<never> = []
  * (`whenNonEmpty`), not a fiber.
  */
 export class Inbox<Custom> {
-  readonly liveness = new Liveness()
-  /** Set once the transport exists. */
-  flow: Flow | undefined = undefined
   private paused = false
   private items: Array<Item<Custom>> = []
   private next: (() => void) | undefined = undefined
@@ -51,15 +47,15 @@ export class Inbox<Custom> {
   private readonly space = new Signal()
   private closed = false
 
-  constructor(readonly capacity: number) {}
+  /** @param flow the transport, paused at `capacity` and resumed once the loop took what was buffered */
+  constructor(readonly capacity: number, private readonly flow: Flow) {}
 
   /** Adds an item whatever the size; ignored once the inbox is closed. */
   push(item: Item<Custom>): void {
     if (this.closed) return
     this.items.push(item)
-    if (item._tag === "TextMessage" || item._tag === "BinaryMessage") {
-      this.liveness.touch()
-      if (this.items.length >= this.capacity && !this.paused && this.flow !== undefined) {
+    if ((item._tag === "TextMessage" || item._tag === "BinaryMessage") && this.items.length >= this.capacity) {
+      if (!this.paused) {
         this.paused = true
         this.flow.pause()
       }
@@ -92,7 +88,7 @@ export class Inbox<Custom> {
     this.space.wake()
     if (this.paused) {
       this.paused = false
-      this.flow?.resume()
+      this.flow.resume()
     }
     return batch
   }
@@ -100,11 +96,6 @@ export class Inbox<Custom> {
   /** Calls `next` once, at the next push. */
   whenNonEmpty(next: () => void): void {
     this.next = next
-  }
-
-  /** The peer answered a ping. */
-  pong(): void {
-    this.liveness.pong()
   }
 
   /** Drops what is buffered and refuses more; waiting producers are released. */

@@ -14,7 +14,7 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import * as Close from "./close.js"
-import { closeAndReport, type Sink, type Transport } from "./transport.js"
+import { closeAndReport, type Report, type Transport } from "./transport.js"
 
 export interface Settings {
   readonly heartbeat: { readonly interval: Duration.Duration; readonly timeout: Duration.Duration } | false
@@ -35,22 +35,24 @@ interface Timing {
   readonly gap: number
 }
 
-/** What the transport and the sends report: data frames either way, and pongs. */
+/**
+ * One connection's liveness: what the transport and the sends report (data frames either way, pongs),
+ * checked by the route's sweep once the connection's first turn started it. A timeout closes the
+ * transport and reports the close to `report`, the connection's inbox.
+ */
 export class Liveness {
-  /** Set by `start`: the clock of the sweep that watches this connection. */
+  /** The clock of the sweep that watches this connection; `undefined` until `start`. */
   clock: Clock.Clock | undefined = undefined
   private lastActivity = 0
   private awaitingPong = false
   private nextPing = 0
   private pongDue = -1
-  private transport: Transport | undefined = undefined
-  private sink: Sink | undefined = undefined
+
+  constructor(private readonly transport: Transport, private readonly report: Report) {}
 
   /** Starts the timers from now: the first ping is due one interval later. */
-  start(clock: Clock.Clock, transport: Transport, sink: Sink, timing: Timing): void {
+  start(clock: Clock.Clock, timing: Timing): void {
     this.clock = clock
-    this.transport = transport
-    this.sink = sink
     this.lastActivity = clock.unsafeCurrentTimeMillis()
     this.nextPing = this.lastActivity + timing.interval
   }
@@ -70,7 +72,7 @@ export class Liveness {
    * `timeout` later.
    */
   check(now: number, timing: Timing): number {
-    const transport = this.transport!
+    const transport = this.transport
     if (now - this.lastActivity >= timing.idle) return this.timedOut("idle timeout")
     if (timing.heartbeat) {
       if (this.pongDue >= 0 && now >= this.pongDue) {
@@ -92,7 +94,7 @@ export class Liveness {
   }
 
   private timedOut(reason: string): number {
-    closeAndReport(this.transport!, this.sink!, { code: Close.GoingAway, reason, initiator: "timeout" })
+    closeAndReport(this.transport, this.report, { code: Close.GoingAway, reason, initiator: "timeout" })
     return -1
   }
 }
@@ -124,11 +126,11 @@ export class Sweeper {
   }
 
   /** Starts watching a connection whose transport is open; its timers start now. */
-  add(liveness: Liveness, transport: Transport, sink: Sink): Effect.Effect<void> {
+  add(liveness: Liveness): Effect.Effect<void> {
     const timing = this.timing
     if (timing === undefined) return Effect.void
     return Effect.clockWith((clock) => {
-      liveness.start(clock, transport, sink, timing)
+      liveness.start(clock, timing)
       let sweep = this.sweeps.get(clock)
       if (sweep === undefined) {
         sweep = new Sweep()

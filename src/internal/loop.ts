@@ -9,7 +9,6 @@
  * the end of the connection (`onClose`, the closing handshake) runs in the turn that saw it end.
  */
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -19,6 +18,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Incoming, Sink } from "../Acceptor.js"
 import type * as Action from "../Action.js"
 import type { CloseInfo, Connection } from "../Connection.js"
 import * as Message from "../Message.js"
@@ -44,11 +44,16 @@ export interface Settings {
 }
 
 /**
- * One connection from `onInit` to `onClose`. `start` runs `onInit`; `shutdown` closes the connection
- * with 1001 and waits until it is over. `onClose` runs exactly once if `onInit` succeeded, and `ended`
- * is told how the connection ended once its transport is closed.
+ * One connection from `onInit` to `onClose`, and the `Sink` its transport delivers to. `start` runs
+ * `onInit`; `shutdown` closes the connection with 1001 and waits until it is over. `onClose` runs
+ * exactly once if `onInit` succeeded, and `ended` is told how the connection ended once its transport
+ * is closed.
+ *
+ * An idle connection is this object and what it refers to, so what a connection may never use (the
+ * `onInit` turn, a shutdown, a waiter) is built when it is needed; what every message uses is built
+ * once here.
  */
-export class Loop<State, Custom, E, R> {
+export class Loop<State, Custom, E, R> implements Sink {
   private state: State | undefined = undefined
   private hasState = false
   private selector: Fiber.RuntimeFiber<void> | undefined = undefined
@@ -57,7 +62,9 @@ export class Loop<State, Custom, E, R> {
   private running: Fiber.RuntimeFiber<void> | undefined = undefined
   /** Set when the connection starts ending: no turn starts after it. */
   private ending = false
-  private readonly done = Deferred.unsafeMake<void>(FiberId.none)
+  /** Set once the connection is over; until then, who waits for that. */
+  private done = false
+  private waiters: Array<(effect: Effect.Effect<void>) => void> | undefined = undefined
   private readonly runFork: (effect: Effect.Effect<void, never, R | Scope.Scope>) => Fiber.RuntimeFiber<void>
 
   /**
@@ -70,19 +77,30 @@ export class Loop<State, Custom, E, R> {
     private readonly handlers: Handlers<State, Custom, E, R>,
     private readonly transport: Transport,
     private readonly inbox: Inbox<Custom>,
+    private readonly liveness: Liveness.Liveness,
     private readonly connection: Connection,
     private readonly settings: Settings,
     runtime: Runtime.Runtime<R | Scope.Scope>,
     private readonly scope: Scope.CloseableScope,
     private readonly ended: (info: CloseInfo) => void
   ) {
-    const fork = Runtime.runFork(runtime)
-    this.runFork = (effect) => fork(effect)
+    this.runFork = Runtime.runFork(runtime)
+  }
+
+  /** From the transport: a message or the end of the connection. */
+  push(item: Incoming): void {
+    if (item._tag === "TextMessage" || item._tag === "BinaryMessage") this.liveness.touch()
+    this.inbox.push(item)
+  }
+
+  /** From the transport: the peer answered a ping. */
+  pong(): void {
+    this.liveness.pong()
   }
 
   /** Runs `onInit`, then whatever arrived meanwhile. */
   start(): void {
-    this.begin(this.turn(this.init))
+    this.begin(this.turn(this.init()))
   }
 
   /** Starts a turn. It runs at once, on this stack, and may be over before `runFork` returns. */
@@ -93,16 +111,24 @@ export class Loop<State, Custom, E, R> {
   }
 
   /** Closes the connection with 1001 (unless it is already ending) and waits until it is over. */
-  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.ending) return this.awaitRunning
-    const fiber = this.running
-    // a running turn is interrupted, and ends the connection itself
-    if (fiber !== undefined) return Effect.zipRight(Fiber.interrupt(fiber), this.shutdown)
-    this.begin(this.finish(Exit.interrupt(FiberId.none)))
-    return this.awaitRunning
-  })
+  shutdown(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.ending) return this.awaitDone()
+      const fiber = this.running
+      // a running turn is interrupted, and ends the connection itself
+      if (fiber !== undefined) return Effect.zipRight(Fiber.interrupt(fiber), this.shutdown())
+      this.begin(this.finish(Exit.interrupt(FiberId.none)))
+      return this.awaitDone()
+    })
+  }
 
-  private readonly awaitRunning: Effect.Effect<void> = Deferred.await(this.done)
+  /** Succeeds once the connection is over. */
+  private awaitDone(): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (this.done) return resume(Effect.void)
+      ;(this.waiters ??= []).push(resume)
+    })
+  }
 
   /** Started by the inbox when an item arrives while no turn runs. */
   private readonly wake = (): void => {
@@ -132,21 +158,23 @@ export class Loop<State, Custom, E, R> {
     return Effect.void
   })
 
-  private readonly init: Effect.Effect<CloseInfo | undefined, E, R> = Effect.gen(this, function*() {
-    const init = yield* Effect.timeout(this.handlers.onInit(this.connection), this.settings.initTimeout).pipe(
-      Effect.catchTag("TimeoutException", () => Effect.succeed(undefined))
-    )
-    if (init === undefined) {
-      this.transport.close(initTimeoutInfo.code, initTimeoutInfo.reason)
-      return initTimeoutInfo
-    }
-    const [initial, selector] = init
-    this.state = initial
-    this.hasState = true
-    if (Option.isSome(selector)) yield* this.startSelector(selector.value)
-    yield* this.settings.sweeper.add(this.inbox.liveness, this.transport, this.inbox)
-    return yield* this.handleAll
-  })
+  private init(): Effect.Effect<CloseInfo | undefined, E, R> {
+    return Effect.gen(this, function*() {
+      const init = yield* Effect.timeout(this.handlers.onInit(this.connection), this.settings.initTimeout).pipe(
+        Effect.catchTag("TimeoutException", () => Effect.succeed(undefined))
+      )
+      if (init === undefined) {
+        this.transport.close(initTimeoutInfo.code, initTimeoutInfo.reason)
+        return initTimeoutInfo
+      }
+      const [initial, selector] = init
+      this.state = initial
+      this.hasState = true
+      if (Option.isSome(selector)) yield* this.startSelector(selector.value)
+      yield* this.settings.sweeper.add(this.liveness)
+      return yield* this.handleAll
+    })
+  }
 
   private startSelector(stream: Stream.Stream<Custom, E, R>): Effect.Effect<void, never, R> {
     const inbox = this.inbox
@@ -164,12 +192,12 @@ export class Loop<State, Custom, E, R> {
     )
   }
 
-  private readonly stopSelector: Effect.Effect<void> = Effect.suspend(() => {
+  private stopSelector(): Effect.Effect<void> {
     const fiber = this.selector
     if (fiber === undefined) return Effect.void
     this.selector = undefined
     return Fiber.interrupt(fiber)
-  })
+  }
 
   /**
    * The hot path, written without a generator: take everything buffered, then run each item's handler
@@ -218,7 +246,7 @@ export class Loop<State, Custom, E, R> {
       case "ContinueWithSelector":
         this.state = action.state
         return Effect.zipRight(
-          Effect.zipRight(this.stopSelector, this.startSelector(action.selector)),
+          Effect.zipRight(Effect.suspend(() => this.stopSelector()), this.startSelector(action.selector)),
           Effect.suspend(() => this.step())
         )
       case "Stop":
@@ -245,8 +273,8 @@ export class Loop<State, Custom, E, R> {
         info = errorInfo
         this.transport.close(info.code, info.reason)
       }
-      this.settings.sweeper.remove(this.inbox.liveness)
-      yield* this.stopSelector
+      this.settings.sweeper.remove(this.liveness)
+      yield* this.stopSelector()
       this.inbox.close()
       if (this.hasState) {
         yield* this.handlers.onClose(this.state as State, info, this.connection).pipe(
@@ -258,7 +286,10 @@ export class Loop<State, Custom, E, R> {
       this.busy = false
       this.running = undefined
       this.ended(info)
-      Deferred.unsafeDone(this.done, Exit.void)
+      this.done = true
+      const waiters = this.waiters
+      this.waiters = undefined
+      if (waiters !== undefined) { for (const waiter of waiters) waiter(Effect.void) }
     })
   }
 }

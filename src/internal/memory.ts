@@ -42,15 +42,21 @@ export class MemoryConnection implements Transport {
    * `answersClose: false` makes a peer that never answers the server's close frame, `answersPings:
    * false` one that never answers pings (a half-open connection).
    */
+  /** The connection's side that the peer's frames reach. */
+  readonly sink: Sink
+
+  /** @param connect builds the connection around this transport and returns its sink */
   constructor(
-    readonly sink: Sink,
+    connect: (transport: Transport) => Sink,
     readonly options: {
       readonly answersClose?: boolean
       readonly answersPings?: boolean
       /** Larger messages close with 1009, as the Node transport does. */
       readonly maxMessageSize?: number
     } = {}
-  ) {}
+  ) {
+    this.sink = connect(this)
+  }
 
   // server side
 
@@ -91,7 +97,7 @@ export class MemoryConnection implements Transport {
 
   /** Succeeds when the peer has read something (or everything), or the connection is closed. */
   readonly awaitDrain: Effect.Effect<void> = Effect.suspend(() =>
-    this.state !== "open" || this.buffered === 0 ? Effect.void : this.changed.next
+    this.state !== "open" || this.buffered === 0 ? Effect.void : this.changed.next()
   )
 
   close(code: number, reason: string): void {

@@ -4,10 +4,7 @@
  */
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
@@ -49,15 +46,50 @@ const closeCodeOf = (error: Error & { readonly code?: string }): number => {
   }
 }
 
+/**
+ * The `ws` socket of one connection. `ws` reports a connection's events by emitting them on it; here
+ * they go straight to the transport, with no listener closures per connection.
+ */
+export class Socket extends WS.WebSocket {
+  transport: NodeTransport | undefined = undefined
+
+  override emit(event: string | symbol, a?: any, b?: any): boolean {
+    const transport = this.transport
+    if (transport === undefined) return false
+    switch (event) {
+      case "message":
+        transport.onMessage(a as Buffer, b as boolean)
+        return true
+      case "ping":
+        transport.onPing(a as Buffer)
+        return true
+      case "pong":
+        transport.onPong()
+        return true
+      case "error":
+        transport.onError(a as Error)
+        return true
+      case "close":
+        transport.onClose(a as number, b as Buffer)
+        return true
+      default:
+        return false
+    }
+  }
+}
+
+const uncork = (transport: NodeTransport): void => transport.uncork()
+
 export class NodeTransport implements Transport {
-  private readonly closed = Deferred.unsafeMake<void>(FiberId.none)
-  readonly awaitClosed = Deferred.await(this.closed)
+  /** The connection's side, which the peer's frames reach. */
+  private readonly sink: Sink
+  private closed = false
+  private closedWaiters: Array<(effect: Effect.Effect<void>) => void> | undefined = undefined
 
   private pendingPongs = 0
-  private readonly pongWritten = () => {
-    this.pendingPongs--
-  }
-  private drainWaiters: Array<(effect: Effect.Effect<void>) => void> = []
+  private pongWritten: (() => void) | undefined = undefined
+  private drainWaiters: Array<(effect: Effect.Effect<void>) => void> | undefined = undefined
+  private drainListener: (() => void) | undefined = undefined
 
   /**
    * Sends issued in one turn of the event loop go out in one `writev`: the first send corks the
@@ -66,7 +98,7 @@ export class NodeTransport implements Transport {
    * messages then makes one system call instead of 16, and a single send waits for nothing.
    */
   private corked = false
-  private readonly uncork = () => {
+  uncork(): void {
     this.corked = false
     this.socket.uncork()
   }
@@ -74,42 +106,67 @@ export class NodeTransport implements Transport {
     if (this.corked) return
     this.corked = true
     this.socket.cork()
-    process.nextTick(this.uncork)
+    process.nextTick(uncork, this)
   }
 
   /**
+   * @param connect builds the connection around this transport and returns its sink
    * @param threshold with compression, the size below which messages go uncompressed; `ws` applies its
    * own threshold only without context takeover, so the transport applies it on every send
    */
   constructor(
-    readonly ws: WS.WebSocket,
+    readonly ws: Socket,
     private readonly socket: Duplex,
-    sink: Sink,
+    connect: (transport: Transport) => Sink,
     readonly extensions: string,
     private readonly threshold: number
   ) {
-    ws.on("pong", () => sink.pong())
-    socket.on("drain", () => this.wakeDrainWaiters())
-    ws.on("ping", (data: Buffer) => {
-      if (ws.readyState !== WS.WebSocket.OPEN) return
-      if (this.pendingPongs >= maxPendingPongs) {
-        closeAndReport(this, sink, pingFlood)
-        return
+    this.sink = connect(this)
+    ws.transport = this
+  }
+
+  onMessage(data: Buffer, isBinary: boolean): void {
+    this.sink.push(isBinary ? Message.BinaryMessage(data) : Message.TextMessage(data.toString("utf8")))
+  }
+
+  onPing(data: Buffer): void {
+    if (this.ws.readyState !== WS.WebSocket.OPEN) return
+    if (this.pendingPongs >= maxPendingPongs) {
+      closeAndReport(this, this.sink, pingFlood)
+      return
+    }
+    this.pendingPongs++
+    this.ws.pong(
+      data,
+      false,
+      this.pongWritten ??= () => {
+        this.pendingPongs--
       }
-      this.pendingPongs++
-      ws.pong(data, false, this.pongWritten)
-    })
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      sink.push(isBinary ? Message.BinaryMessage(data) : Message.TextMessage(data.toString("utf8")))
-    })
-    ws.on("error", (error: Error) => {
-      // ws is already closing with this code, and no reason: `onClose` reports what went on the wire
-      sink.push({ _tag: "Closing", info: { code: closeCodeOf(error), reason: "", initiator: "error" } })
-    })
-    ws.on("close", (code: number, reason: Buffer) => {
-      sink.push(Message.ConnectionClosed(code, reason.toString("utf8")))
-      Deferred.unsafeDone(this.closed, Exit.void)
-      this.wakeDrainWaiters()
+    )
+  }
+
+  onPong(): void {
+    this.sink.pong()
+  }
+
+  onError(error: Error): void {
+    // ws is already closing with this code, and no reason: `onClose` reports what went on the wire
+    this.sink.push({ _tag: "Closing", info: { code: closeCodeOf(error), reason: "", initiator: "error" } })
+  }
+
+  onClose(code: number, reason: Buffer): void {
+    this.sink.push(Message.ConnectionClosed(code, reason.toString("utf8")))
+    this.closed = true
+    const waiters = this.closedWaiters
+    this.closedWaiters = undefined
+    if (waiters !== undefined) { for (const waiter of waiters) waiter(Effect.void) }
+    this.wakeDrainWaiters()
+  }
+
+  get awaitClosed(): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (this.closed) return resume(Effect.void)
+      ;(this.closedWaiters ??= []).push(resume)
     })
   }
 
@@ -180,28 +237,34 @@ export class NodeTransport implements Transport {
    * it compresses, leave without an event. Only then does a waiter also look again after a few
    * milliseconds.
    */
-  readonly awaitDrain: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (this.ws.readyState !== WS.WebSocket.OPEN || this.ws.bufferedAmount === 0) return resume(Effect.void)
-    const drainWillCome = this.socket.writableNeedDrain && this.ws.bufferedAmount === this.socket.writableLength
-    const timer = drainWillCome ? undefined : setTimeout(() => {
-      this.drainWaiters = this.drainWaiters.filter((waiter) => waiter !== wake)
-      resume(Effect.void)
-    }, 5)
-    const wake = (effect: Effect.Effect<void>) => {
-      clearTimeout(timer)
-      resume(effect)
-    }
-    this.drainWaiters.push(wake)
-    return Effect.sync(() => {
-      clearTimeout(timer)
-      this.drainWaiters = this.drainWaiters.filter((waiter) => waiter !== wake)
+  get awaitDrain(): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (this.ws.readyState !== WS.WebSocket.OPEN || this.ws.bufferedAmount === 0) return resume(Effect.void)
+      const drainWillCome = this.socket.writableNeedDrain && this.ws.bufferedAmount === this.socket.writableLength
+      const timer = drainWillCome ? undefined : setTimeout(() => {
+        this.drainWaiters = this.drainWaiters?.filter((waiter) => waiter !== wake)
+        resume(Effect.void)
+      }, 5)
+      const wake = (effect: Effect.Effect<void>) => {
+        clearTimeout(timer)
+        resume(effect)
+      }
+      if (this.drainListener === undefined) {
+        this.drainListener = () => this.wakeDrainWaiters()
+        this.socket.on("drain", this.drainListener)
+      }
+      ;(this.drainWaiters ??= []).push(wake)
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        this.drainWaiters = this.drainWaiters?.filter((waiter) => waiter !== wake)
+      })
     })
-  })
+  }
 
   private wakeDrainWaiters(): void {
-    if (this.drainWaiters.length === 0) return
     const waiters = this.drainWaiters
-    this.drainWaiters = []
+    if (waiters === undefined || waiters.length === 0) return
+    this.drainWaiters = undefined
     for (const waiter of waiters) waiter(Effect.void)
   }
 
@@ -229,7 +292,7 @@ export const takeHead = (socket: Duplex): Buffer | undefined => {
 }
 
 /**
- * Upgrades the Node request behind `request` and connects it to `sink`. Returns `undefined` when the
+ * Upgrades the Node request behind `request` and connects the transport with `connect`. Returns `undefined` when the
  * request is not served by Node (another acceptor must handle it) and `"gone"` when the socket closed
  * before the handshake could complete.
  *
@@ -242,7 +305,7 @@ export const takeHead = (socket: Duplex): Buffer | undefined => {
 export const accept = (
   request: HttpServerRequest.HttpServerRequest,
   handshake: Handshake,
-  sink: Sink
+  connect: (transport: Transport) => Sink
 ): Transport | "gone" | undefined => {
   const incoming = NodeHttpServerRequest.toIncomingMessage(request)
   if (!(incoming instanceof Http.IncomingMessage)) return undefined
@@ -263,9 +326,9 @@ export const accept = (
     server.wss.handleUpgrade(incoming, socket, takeHead(socket) ?? emptyHead, (ws) => {
       const compression = handshake.wire.compression
       transport = new NodeTransport(
-        ws,
+        ws as Socket,
         socket,
-        sink,
+        connect,
         server.extensions,
         server.extensions === "" || compression === false ? 0 : compression.threshold
       )
@@ -330,6 +393,7 @@ const serverFor = (wire: Wire): Server => {
       maxPayload: wire.maxMessageSize,
       perMessageDeflate: wire.compression === false ? false : { ...wire.compression },
       autoPong: false,
+      WebSocket: Socket,
       skipUTF8Validation: false,
       handleProtocols: () => server.handshake?.protocol ?? false
     })

@@ -14,10 +14,10 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
-import type { Acceptor as AcceptorService, Wire } from "../Acceptor.js"
+import type { Acceptor as AcceptorService, Sink, Transport, Wire } from "../Acceptor.js"
 import type { Handlers, Options } from "../Upgrade.js"
 import { Acceptor, type AcceptorImpl } from "./acceptor.js"
-import { ConnectionImpl } from "./connection.js"
+import { ConnectionImpl, flat } from "./connection.js"
 import * as Handshake from "./handshake.js"
 import { Inbox } from "./inbox.js"
 import * as Limits from "./limits.js"
@@ -69,6 +69,7 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     closeTimeout: settings.closeTimeout,
     sweeper: new Liveness.Sweeper(settings)
   }
+  const route: Route<State, Custom, E, R> = { handlers, settings, counts, loopSettings }
   let warnedCrossOrigin = false
 
   const refuse = (refusal: Handshake.Refusal, request: HttpServerRequest.HttpServerRequest) => {
@@ -106,37 +107,73 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     const overLimit = counts.refuse(address)
     if (overLimit !== undefined) return Effect.succeed(overLimit)
     const decision = decided.right
-    const inbox = new Inbox<Custom>(settings.inboxCapacity)
-    const transport = acceptor.accept(request, { protocol: decision.protocol, headers: decision.headers, wire }, inbox)
+    const runtime = Runtime.make({
+      context,
+      fiberRefs: fiber.getFiberRefs(),
+      runtimeFlags: Runtime.defaultRuntimeFlags
+    })
+    let connected: Loop.Loop<State, Custom, E, R> | undefined
+    const connect = (transport: Transport): Sink =>
+      connected = open(route, transport, request, decision.protocol, runtime, acceptor, address)
+    const transport = acceptor.accept(
+      request,
+      { protocol: decision.protocol, headers: decision.headers, wire },
+      connect
+    )
     if (transport === undefined) return Effect.succeed(noTransport)
     if (transport === "gone") return Effect.succeed(upgraded)
-    inbox.flow = transport
-    const connection = new ConnectionImpl(transport, request, decision.protocol, inbox, settings.outbound)
-    counts.add(address)
-    // the connection's own Scope: what onInit acquires is released after onClose
-    const scope = Effect.runSync(Scope.make())
-    const runtime = connectionRuntime(
-      Runtime.make({ context, fiberRefs: fiber.getFiberRefs(), runtimeFlags: Runtime.defaultRuntimeFlags }),
-      scope
-    )
-    const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
-      handlers,
-      transport,
-      inbox,
-      connection,
-      loopSettings,
-      runtime,
-      scope,
-      (info) => {
-        counts.remove(address)
-        acceptor.remove(loop)
-        acceptor.onEnded?.(transport, info)
-      }
-    )
-    acceptor.add(loop)
-    loop.start()
+    // started once the acceptor is done with the transport: onInit may send at once
+    connected?.start()
     return Effect.succeed(upgraded)
   })
+}
+
+/** What every connection of one route shares. */
+interface Route<State, Custom, E, R> {
+  readonly handlers: Handlers<State, Custom, E, R>
+  readonly settings: InternalOptions.ResolvedOptions
+  readonly counts: Limits.Counts
+  readonly loopSettings: Loop.Settings
+}
+
+/**
+ * Builds a connection around its transport, whole, before the transport delivers anything, and
+ * registers it with the acceptor. Outside the route's closure on purpose: a closure there would keep
+ * what the route's fiber held for as long as the connection lives.
+ */
+const open = <State, Custom, E, R>(
+  route: Route<State, Custom, E, R>,
+  transport: Transport,
+  request: HttpServerRequest.HttpServerRequest,
+  protocol: string | undefined,
+  routeRuntime: Runtime.Runtime<R>,
+  acceptor: AcceptorImpl,
+  address: string
+): Loop.Loop<State, Custom, E, R> => {
+  const { counts, settings } = route
+  const inbox = new Inbox<Custom>(settings.inboxCapacity, transport)
+  const liveness = new Liveness.Liveness(transport, inbox)
+  const connection = new ConnectionImpl(transport, request, protocol, liveness, inbox, settings.outbound)
+  // the connection's own Scope: what onInit acquires is released after onClose
+  const scope = Effect.runSync(Scope.make())
+  const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
+    route.handlers,
+    transport,
+    inbox,
+    liveness,
+    connection,
+    route.loopSettings,
+    connectionRuntime(routeRuntime, scope),
+    scope,
+    (info) => {
+      counts.remove(address)
+      acceptor.remove(loop)
+      acceptor.onEnded?.(transport, info)
+    }
+  )
+  counts.add(address)
+  acceptor.add(loop)
+  return loop
 }
 
 /**
@@ -167,6 +204,3 @@ const connectionRuntime = <R>(runtime: Runtime.Runtime<R>, scope: Scope.Scope): 
     })
   })
 }
-
-/** A copy in one piece: Effect builds span ids by concatenation, and V8 keeps each piece. */
-const flat = (id: string): string => JSON.parse(JSON.stringify(id)) as string
