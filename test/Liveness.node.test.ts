@@ -25,7 +25,7 @@ describe("liveness on Node", () => {
   it.scopedLive("the heartbeat detects a half-open peer: no pongs, no TCP close", () =>
     Effect.gen(function*() {
       const closes = yield* Queue.unbounded<CloseInfo>()
-      const server = yield* serveRoute(Upgrade.upgradeWebSocket(echo(closes), {
+      const server = yield* serveRoute(Upgrade.upgradeWebSocket(echo({ closes }), {
         heartbeat: { interval: "100 millis", timeout: "100 millis" },
         idleTimeout: false,
         closeTimeout: "200 millis"
@@ -45,7 +45,7 @@ describe("liveness on Node", () => {
   it.scopedLive("a ws client that answers pings stays; an idle one is closed after idleTimeout", () =>
     Effect.gen(function*() {
       const closes = yield* Queue.unbounded<CloseInfo>()
-      const server = yield* serveRoute(Upgrade.upgradeWebSocket(echo(closes), {
+      const server = yield* serveRoute(Upgrade.upgradeWebSocket(echo({ closes }), {
         heartbeat: { interval: "50 millis", timeout: "200 millis" },
         idleTimeout: "400 millis"
       }))
@@ -161,7 +161,7 @@ describe("connection limits on Node", () => {
     Effect.gen(function*() {
       const closes = yield* Queue.unbounded<CloseInfo>()
       const total = yield* serveRoute(
-        Upgrade.upgradeWebSocket(echo(closes), { maxConnections: 2, retryAfter: "3 seconds" })
+        Upgrade.upgradeWebSocket(echo({ closes }), { maxConnections: 2, retryAfter: "3 seconds" })
       )
       yield* open(total.port)
       yield* open(total.port)
@@ -171,7 +171,7 @@ describe("connection limits on Node", () => {
       assert.strictEqual(statusOf(refused), 503)
       assert.include(refused.toString("latin1").toLowerCase(), "retry-after: 3")
 
-      const perAddress = yield* serveRoute(Upgrade.upgradeWebSocket(echo(closes), { maxConnectionsPerAddress: 1 }))
+      const perAddress = yield* serveRoute(Upgrade.upgradeWebSocket(echo({ closes }), { maxConnectionsPerAddress: 1 }))
       yield* open(perAddress.port)
       const second = yield* rawConnect(perAddress.port)
       yield* second.write(handshakeRequest("/ws", handshakeHeaders))

@@ -1,45 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Clock, Deferred, Duration, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Effect, Fiber, Option, Ref, Stream, TestClock } from "effect"
 import { Action, Connection, type Message, Testing, Upgrade } from "effect-websocket"
-
-/** Waits until `n` fibers sleep on the TestClock, so that moving it does not race them. */
-const sleepers = (n: number) =>
-  TestClock.sleeps().pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (sleeps) => sleeps.length >= n }))
-
-/** A clock that counts the sleeps in progress and the sleeps started, delegating to another clock. */
-const countingClock = () => {
-  let sleeping = 0
-  const started: Array<number> = []
-  const counting = (inner: Clock.Clock): Clock.Clock => ({
-    [Clock.ClockTypeId]: Clock.ClockTypeId,
-    unsafeCurrentTimeMillis: () => inner.unsafeCurrentTimeMillis(),
-    currentTimeMillis: inner.currentTimeMillis,
-    unsafeCurrentTimeNanos: () => inner.unsafeCurrentTimeNanos(),
-    currentTimeNanos: inner.currentTimeNanos,
-    sleep: (duration) =>
-      Effect.suspend(() => {
-        sleeping++
-        started.push(Duration.toMillis(duration))
-        return Effect.ensuring(inner.sleep(duration), Effect.sync(() => sleeping--))
-      })
-  })
-  return { counting, sleeping: () => sleeping, started }
-}
-
-const echo = {
-  onInit: () => Effect.succeed(Upgrade.initial(0)),
-  onMessage: (count: number, message: Message.Message<never>, connection: Connection.Connection) =>
-    message._tag === "TextMessage"
-      ? Effect.as(Connection.sendText(connection, message.text), Action.continueConnection(count + 1))
-      : Effect.succeed(Action.continueConnection(count)),
-  onClose: () => Effect.void
-}
+import { countingClock, sleepers } from "./support/clock.js"
+import { echo } from "./support/echo.js"
 
 describe("liveness", () => {
   describe("heartbeat", () => {
     it.scoped("pings every interval; a peer that answers stays connected", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo, {
+        const client = yield* Testing.connect(echo(), {
           upgrade: { heartbeat: { interval: "10 seconds", timeout: "3 seconds" }, idleTimeout: false }
         })
         yield* sleepers(1)
@@ -57,7 +26,7 @@ describe("liveness", () => {
 
     it.scoped("closes a peer whose pong does not come within the timeout: 1001, initiator timeout", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo, {
+        const client = yield* Testing.connect(echo(), {
           autoPong: false,
           upgrade: { heartbeat: { interval: "10 seconds", timeout: "3 seconds" }, idleTimeout: false }
         })
@@ -79,7 +48,7 @@ describe("liveness", () => {
   })
 
   describe("one sweep per route", () => {
-    const route = Upgrade.upgradeWebSocket(echo, {
+    const route = Upgrade.upgradeWebSocket(echo(), {
       heartbeat: { interval: "10 seconds", timeout: "3 seconds" },
       idleTimeout: false,
       initTimeout: "1 hour"
@@ -154,7 +123,7 @@ describe("liveness", () => {
 
     it.scoped("sweeps at most ten times a second, however close together the deadlines fall", () => {
       const { counting, started } = countingClock()
-      const idleRoute = Upgrade.upgradeWebSocket(echo, {
+      const idleRoute = Upgrade.upgradeWebSocket(echo(), {
         heartbeat: false,
         idleTimeout: "1 second",
         initTimeout: "1 hour",
@@ -195,7 +164,7 @@ describe("liveness", () => {
       Effect.gen(function*() {
         const said = yield* Deferred.make<Connection.Connection>()
         const client = yield* Testing.connect({
-          ...echo,
+          ...echo(),
           onInit: (connection) => Effect.as(Deferred.succeed(said, connection), Upgrade.initial(0))
         }, { upgrade: { heartbeat: false, idleTimeout: "1 minute" } })
         const connection = yield* Deferred.await(said)
@@ -384,7 +353,7 @@ describe("bounded inbox", () => {
 describe("connection limits", () => {
   it.scoped("beyond maxConnections the upgrade gets 503 with Retry-After; a freed slot is reused", () =>
     Effect.gen(function*() {
-      const route = Upgrade.upgradeWebSocket(echo, {
+      const route = Upgrade.upgradeWebSocket(echo(), {
         maxConnections: 2,
         retryAfter: "7 seconds",
         heartbeat: false,
@@ -404,7 +373,7 @@ describe("connection limits", () => {
 
   it.scoped("beyond maxConnectionsPerAddress the upgrade gets 429; other addresses are unaffected", () =>
     Effect.gen(function*() {
-      const route = Upgrade.upgradeWebSocket(echo, {
+      const route = Upgrade.upgradeWebSocket(echo(), {
         maxConnectionsPerAddress: 1,
         heartbeat: false,
         idleTimeout: false

@@ -6,7 +6,7 @@ import { type Acceptor, NodeServer, Upgrade } from "effect-websocket"
 import { createServer } from "node:http"
 import type * as Net from "node:net"
 import { openWs } from "./support/client.js"
-import { echo as echoHandlers } from "./support/echo.js"
+import { echo } from "./support/echo.js"
 import { collected } from "./support/gc.js"
 import { handshakeHeaders } from "./support/harness.js"
 import { clientFrame, handshakeRequest, rawConnect, serve, statusOf } from "./support/server.js"
@@ -27,10 +27,10 @@ describe("NodeServer", () => {
 
     it.scopedLive("serves HTTP and WebSocket routes like NodeHttpServer.layer", () =>
       Effect.gen(function*() {
-        const echo = Upgrade.upgradeWebSocket(echoHandlers())
+        const echoRoute = Upgrade.upgradeWebSocket(echo())
         const router = HttpRouter.empty.pipe(
           HttpRouter.get("/", HttpServerResponse.text("plain")),
-          HttpRouter.get("/ws", echo)
+          HttpRouter.get("/ws", echoRoute)
         )
         const context = yield* HttpServer.serve(router).pipe(
           Layer.provideMerge(NodeServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
@@ -50,8 +50,8 @@ describe("NodeServer", () => {
 
     it.scopedLive("delivers a first frame sent in the same packet as the handshake", () =>
       Effect.gen(function*() {
-        const echo = Upgrade.upgradeWebSocket(echoHandlers())
-        const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", echo)))
+        const echoRoute = Upgrade.upgradeWebSocket(echo())
+        const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", echoRoute)))
         const raw = yield* rawConnect(server.port)
         yield* raw.write(Buffer.concat([
           Buffer.from(handshakeRequest("/ws", handshakeHeaders)),
@@ -66,7 +66,7 @@ describe("NodeServer", () => {
     it.scopedLive("the platform writes nothing onto an upgraded socket once the route has returned", () =>
       Effect.gen(function*() {
         const server = yield* serve(
-          HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echoHandlers())))
+          HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo())))
         )
         const raw = yield* rawConnect(server.port)
         yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
@@ -94,7 +94,7 @@ describe("NodeServer", () => {
           HttpServerRequest.HttpServerRequest | Acceptor.Acceptor
         >((fiber) => {
           routeFiber = new WeakRef(fiber)
-          return Upgrade.upgradeWebSocket(echoHandlers())
+          return Upgrade.upgradeWebSocket(echo())
         })
         const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
         const client = yield* openWs(`ws://127.0.0.1:${server.port}/ws`)

@@ -1,28 +1,12 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Ref, Schedule, Scope, Stream, TestClock } from "effect"
-import { Action, Connection, type Message, Testing, Upgrade } from "effect-websocket"
-
-const echo = {
-  onInit: () => Effect.succeed(Upgrade.initial(null)),
-  onMessage: (state: null, message: Message.Message<never>, connection: Connection.Connection) =>
-    Effect.gen(function*() {
-      if (message._tag === "TextMessage") yield* Connection.sendText(connection, message.text)
-      if (message._tag === "BinaryMessage") yield* Connection.sendBinary(connection, message.data)
-      if (message._tag === "TextMessage" && message.text === "stop") return Action.stopConnection()
-      return Action.continueConnection(state)
-    }),
-  onClose: () => Effect.void
-}
+import { Action, Connection, Testing, Upgrade } from "effect-websocket"
+import { sleepers } from "./support/clock.js"
+import { echo } from "./support/echo.js"
 
 /** No heartbeat or idle timers, so the only sleeper is the handler under test. */
 const quiet = { upgrade: { heartbeat: false, idleTimeout: false } } as const
-
-/** Waits until some fiber sleeps on the TestClock, so that adjusting it is not racing the handler. */
-const someoneSleeps = TestClock.sleeps().pipe(
-  Effect.zipLeft(Effect.yieldNow()),
-  Effect.repeat({ until: (sleeps) => sleeps.length > 0 })
-)
 
 describe("Testing", () => {
   describe("connectTo", () => {
@@ -32,7 +16,7 @@ describe("Testing", () => {
         Effect.gen(function*() {
           const request = yield* HttpServerRequest.HttpServerRequest
           if (request.headers["authorization"] !== "Bearer token") return HttpServerResponse.empty({ status: 401 })
-          return yield* Upgrade.upgradeWebSocket(echo)
+          return yield* Upgrade.upgradeWebSocket(echo())
         })
       )
     )
@@ -57,7 +41,7 @@ describe("Testing", () => {
 
     it.scoped("sends no Origin, as a client that is not a browser; an origin header meets the route's check", () =>
       Effect.gen(function*() {
-        const route = HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo)))
+        const route = HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo())))
         const plain = yield* Testing.connectTo(route, "/ws")
         yield* plain.sendText("no origin")
         assert.deepStrictEqual(yield* plain.receive, { _tag: "Text", text: "no origin" })
@@ -80,7 +64,7 @@ describe("Testing", () => {
   describe("TestClient", () => {
     it.scoped("receive fails with Closed once the connection closed and every frame was read", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo)
+        const client = yield* Testing.connect(echo({ stopOn: "stop" }))
         yield* client.sendText("a")
         yield* client.sendText("stop")
         assert.deepStrictEqual(yield* client.closed, { code: 1000, reason: "" })
@@ -94,7 +78,7 @@ describe("Testing", () => {
 
     it.scoped("sending or closing after close fails with Closed, dropping is harmless", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo)
+        const client = yield* Testing.connect(echo())
         yield* client.close(4000, "done")
         assert.strictEqual((yield* Effect.flip(client.sendText("late"))).reason, "Closed")
         assert.strictEqual((yield* Effect.flip(client.sendBinary(new Uint8Array(1)))).reason, "Closed")
@@ -106,7 +90,7 @@ describe("Testing", () => {
 
     it.scoped("close validates the code and reason like stopConnectionWith", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo)
+        const client = yield* Testing.connect(echo())
         const error = yield* Effect.flip(client.close(1006))
         assert.strictEqual(error._tag, "CloseError")
         yield* client.sendText("still open")
@@ -115,14 +99,14 @@ describe("Testing", () => {
 
     it.scoped("receive fails with NoFrame, not a hang, when nothing comes", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo, { receiveTimeout: "50 millis" })
+        const client = yield* Testing.connect(echo(), { receiveTimeout: "50 millis" })
         const error = yield* Effect.flip(client.receive)
         assert.strictEqual(error.reason, "NoFrame")
       }))
 
     it.scoped("frames collects everything until the connection closes", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo)
+        const client = yield* Testing.connect(echo({ binary: "echo", stopOn: "stop" }))
         yield* client.sendText("x")
         yield* client.sendBinary(new Uint8Array([7]))
         yield* client.sendText("stop")
@@ -136,7 +120,7 @@ describe("Testing", () => {
 
     it.scoped("drop is a lost connection for the server: 1006", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo)
+        const client = yield* Testing.connect(echo())
         yield* client.drop
         assert.deepStrictEqual(yield* client.closed, { code: 1006, reason: "" })
         assert.deepStrictEqual(yield* client.closeInfo, { code: 1006, reason: "", initiator: "peer" })
@@ -165,7 +149,7 @@ describe("Testing", () => {
 
     it.scoped("closed and closeInfo fail with NotClosed after receiveTimeout instead of hanging", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo, { receiveTimeout: "50 millis", ...quiet })
+        const client = yield* Testing.connect(echo(), { receiveTimeout: "50 millis", ...quiet })
         const closed = yield* Effect.flip(client.closed)
         assert.strictEqual(closed.reason, "NotClosed")
         const info = yield* Effect.flip(client.closeInfo)
@@ -174,7 +158,7 @@ describe("Testing", () => {
 
     it.scoped("expectNoFrame succeeds when nothing arrives, and fails with the frame when one does", () =>
       Effect.gen(function*() {
-        const client = yield* Testing.connect(echo, quiet)
+        const client = yield* Testing.connect(echo(), quiet)
         yield* client.expectNoFrame("30 millis")
         yield* client.sendText("surprise")
         const error = yield* Effect.flip(client.expectNoFrame("1 second"))
@@ -186,7 +170,7 @@ describe("Testing", () => {
     it.effect("closing the client's scope shuts the server side down with 1001", () =>
       Effect.gen(function*() {
         const scope = yield* Scope.make()
-        const client = yield* Testing.connect(echo).pipe(Scope.extend(scope))
+        const client = yield* Testing.connect(echo()).pipe(Scope.extend(scope))
         yield* Scope.close(scope, Exit.void)
         assert.deepStrictEqual(yield* client.closed, { code: 1001, reason: "server shutting down" })
         assert.strictEqual((yield* client.closeInfo).initiator, "shutdown")
@@ -194,7 +178,7 @@ describe("Testing", () => {
 
     it.scoped("connect fails with OptionsError for invalid upgrade options", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(Testing.connect(echo, { upgrade: { maxMessageSize: 0 } }))
+        const error = yield* Effect.flip(Testing.connect(echo(), { upgrade: { maxMessageSize: 0 } }))
         assert.strictEqual(error._tag, "OptionsError")
       }))
   })
@@ -213,7 +197,7 @@ describe("Testing", () => {
         }, quiet)
         yield* client.sendText("go")
         const waiting = yield* Effect.fork(client.receive)
-        yield* someoneSleeps
+        yield* sleepers(1)
         yield* TestClock.adjust("9 seconds")
         assert.isTrue(Option.isNone(yield* Fiber.poll(waiting)))
         yield* TestClock.adjust("1 second")
@@ -257,7 +241,7 @@ describe("Testing", () => {
           onClose: () => Effect.void
         }, quiet)
         yield* client.sendText("go")
-        yield* someoneSleeps
+        yield* sleepers(1)
         yield* TestClock.adjust("10 seconds")
         assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "ok after 3 attempts" })
       }))

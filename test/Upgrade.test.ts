@@ -6,20 +6,10 @@ import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
 import { MemoryConnection } from "../src/internal/memory.js"
 import { connectWs, openWs } from "./support/client.js"
+import { sleepers } from "./support/clock.js"
+import { echo } from "./support/echo.js"
 import { handshakeHeaders } from "./support/harness.js"
 import { clientFrame, handshakeRequest, rawConnect, serve, serverCloseCode, statusOf } from "./support/server.js"
-
-const echo = (closes?: Queue.Queue<CloseInfo>) =>
-  ({
-    onInit: () => Effect.succeed(Upgrade.initial(null)),
-    onMessage: (state: null, message: Message.Message<never>, connection: Connection.Connection) =>
-      Effect.gen(function*() {
-        if (message._tag === "TextMessage") yield* Connection.sendText(connection, message.text)
-        if (message._tag === "BinaryMessage") yield* Connection.sendText(connection, `${message.data.length} bytes`)
-        return Action.continueConnection(state)
-      }),
-    onClose: (_state: null, info: CloseInfo) => closes === undefined ? Effect.void : Queue.offer(closes, info)
-  }) satisfies Upgrade.Handlers<null, never, Connection.SendError>
 
 const wsConnect = (port: number, path: string, options?: WebSocket.ClientOptions) =>
   connectWs(`ws://127.0.0.1:${port}${path}`, options)
@@ -115,7 +105,7 @@ describe("Upgrade", () => {
         Effect.gen(function*() {
           const closes = yield* Queue.unbounded<CloseInfo>()
           const server = yield* serve(
-            HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes))))
+            HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo({ closes, binary: "length" }))))
           )
           const client = yield* open(server.port, "/ws")
           client.ws.send(new Uint8Array(1024 * 1024))
@@ -134,7 +124,7 @@ describe("Upgrade", () => {
       it.scopedLive("is checked from the declared length, before the payload arrives", () =>
         Effect.gen(function*() {
           const closes = yield* Queue.unbounded<CloseInfo>()
-          const route = Upgrade.upgradeWebSocket(echo(closes), { maxMessageSize: 1000 })
+          const route = Upgrade.upgradeWebSocket(echo({ closes, binary: "length" }), { maxMessageSize: 1000 })
           const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
           const client = yield* open(server.port, "/ws")
           client.ws.send(new Uint8Array(1000))
@@ -157,7 +147,7 @@ describe("Upgrade", () => {
           Effect.gen(function*() {
             const closes = yield* Queue.unbounded<CloseInfo>()
             const server = yield* serve(
-              HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes))))
+              HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo({ closes }))))
             )
             const raw = yield* rawConnect(server.port)
             yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
@@ -201,10 +191,7 @@ describe("Upgrade", () => {
           connection.peerSend({ _tag: "TextMessage", text: "stop please" } as Message.TextMessage)
           assert.deepStrictEqual(yield* Deferred.await(connection.peerClosed), { code: 1000, reason: "" })
           // wait until the route is waiting for the peer (its timer is registered), then move the clock
-          yield* TestClock.sleeps().pipe(
-            Effect.zipLeft(Effect.yieldNow()),
-            Effect.repeat({ until: (sleeps) => sleeps.length > 0 })
-          )
+          yield* sleepers(1)
           yield* TestClock.adjust("2999 millis")
           assert.strictEqual(connection.state, "closing", "still waiting for the peer's close frame")
           assert.isTrue(Option.isNone(yield* Deferred.poll(ended)), "the connection is not over yet")

@@ -23,7 +23,7 @@ import {
 /** An echo server on port 0, and the queue its `onClose` reports into. */
 const echoServer = Effect.gen(function*() {
   const closes = yield* Queue.unbounded<Connection.CloseInfo>()
-  const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo(closes)))))
+  const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo({ closes })))))
   return { port: server.port, nextClose: within("onClose", Queue.take(closes)) }
 })
 

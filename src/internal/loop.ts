@@ -133,7 +133,7 @@ export class Loop<State, Custom, E, R> implements Sink {
   /** Started by the inbox when an item arrives while no turn runs. */
   private readonly wake = (): void => {
     if (this.ending || this.busy) return
-    this.begin(this.handleTurn)
+    this.begin(this.turn(this.handleAll()))
   }
 
   /**
@@ -144,19 +144,19 @@ export class Loop<State, Custom, E, R> implements Sink {
     return Effect.uninterruptible(
       Effect.flatMap(
         Effect.exit(Effect.interruptible(work)),
-        (exit) => Exit.isSuccess(exit) && exit.value === undefined ? this.idle : this.finish(exit)
+        (exit) => Exit.isSuccess(exit) && exit.value === undefined ? this.idle() : this.finish(exit)
       )
     )
   }
 
   /** Ends the turn, unless something arrived since the last look. */
-  private readonly idle: Effect.Effect<void, never, R> = Effect.suspend(() => {
-    if (!this.ending && !this.inbox.isEmpty()) return this.handleTurn
+  private idle(): Effect.Effect<void, never, R> {
+    if (!this.ending && !this.inbox.isEmpty()) return this.turn(this.handleAll())
     this.busy = false
     this.running = undefined
     if (!this.ending) this.inbox.whenNonEmpty(this.wake)
     return Effect.void
-  })
+  }
 
   private init(): Effect.Effect<CloseInfo | undefined, E, R> {
     return Effect.gen(this, function*() {
@@ -172,7 +172,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       this.hasState = true
       if (Option.isSome(selector)) yield* this.startSelector(selector.value)
       yield* this.settings.sweeper.add(this.liveness)
-      return yield* this.handleAll
+      return yield* this.handleAll()
     })
   }
 
@@ -203,17 +203,18 @@ export class Loop<State, Custom, E, R> implements Sink {
    * The hot path, written without a generator: take everything buffered, then run each item's handler
    * in order; `undefined` once the inbox is empty. The batch being worked through lives on the loop,
    * so the continuation after each handler is one function built once, not a closure per message.
+   * A turn's effects are built per turn, not kept: an idle connection holds none of them.
    */
   private batch: ReadonlyArray<Item<Custom>> = []
   private index = 0
 
-  private readonly handleAll: Effect.Effect<CloseInfo | undefined, E, R> = Effect.suspend(() => {
-    this.batch = this.inbox.takeAll()
-    this.index = 0
-    return this.step()
-  })
-  /** The turn that handles what is buffered: built once, as a connection may run one per message. */
-  private readonly handleTurn: Effect.Effect<void, never, R> = this.turn(this.handleAll)
+  private handleAll(): Effect.Effect<CloseInfo | undefined, E, R> {
+    return Effect.suspend(() => {
+      this.batch = this.inbox.takeAll()
+      this.index = 0
+      return this.step()
+    })
+  }
 
   private step(): Effect.Effect<CloseInfo | undefined, E, R> {
     while (this.index < this.batch.length) {
@@ -235,7 +236,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       }
     }
     this.batch = []
-    return this.inbox.isEmpty() ? drained : this.handleAll
+    return this.inbox.isEmpty() ? drained : this.handleAll()
   }
 
   private readonly apply = (action: Action.Action<State, Custom, E, R>): Effect.Effect<CloseInfo | undefined, E, R> => {
