@@ -62,6 +62,8 @@ export interface Transport {
   readonly terminate: () => void
   /** Whether frames can still be sent. */
   readonly isOpen: () => boolean
+  /** Whether the transport is fully closed: `awaitClosed` would succeed at once. */
+  readonly isClosed: () => boolean
   /** Succeeds when the transport is fully closed. */
   readonly awaitClosed: Effect.Effect<void>
   /** The negotiated extensions, as sent in `Sec-WebSocket-Extensions`. */

@@ -53,7 +53,7 @@ describe("liveness", () => {
       idleTimeout: false,
       initTimeout: "1 hour"
     })
-    /** Sleeps of liveness timers: `onInit`'s timeout sleeps (which linger once interrupted) are an hour out. */
+    /** Sleeps of liveness timers: an `onInit` that suspended would add one an hour out. */
     const timerSleeps = Effect.map(
       TestClock.sleeps(),
       (sleeps) => Chunk.filter(sleeps, (instant) => instant < 3_600_000).length
@@ -62,7 +62,8 @@ describe("liveness", () => {
     it.scoped("watches every connection of a route with one sleeping fiber, each on its own schedule", () =>
       Effect.gen(function*() {
         const first = yield* Testing.connectTo(route, "/")
-        yield* sleepers(2)
+        yield* sleepers(1)
+        assert.strictEqual((yield* TestClock.sleeps()).length, 1, "an onInit that completes at once sets no timer")
         yield* TestClock.adjust("4 seconds")
         const second = yield* Testing.connectTo(route, "/")
         yield* second.sendText("up")
@@ -82,7 +83,7 @@ describe("liveness", () => {
       Effect.gen(function*() {
         const silent = yield* Testing.connectTo(route, "/", { autoPong: false })
         const answering = yield* Testing.connectTo(route, "/")
-        yield* sleepers(3)
+        yield* sleepers(1)
         yield* TestClock.adjust("13 seconds")
         assert.deepStrictEqual(yield* silent.closed, { code: 1001, reason: "heartbeat timeout" })
         yield* TestClock.adjust("10 seconds")
@@ -93,7 +94,7 @@ describe("liveness", () => {
 
     it.scoped("the sweep stops with the last connection (no timer left), and a later connection starts a new one", () => {
       const { counting, sleeping } = countingClock()
-      // onInit's timeout sleeps too, until onInit is done
+      // an onInit that suspended would sleep too (its timeout), until it is done
       const settled = (n: number) =>
         Effect.sync(sleeping).pipe(
           Effect.zipLeft(Effect.yieldNow()),
@@ -210,6 +211,21 @@ describe("liveness", () => {
         yield* Deferred.await(interrupted)
         assert.strictEqual(yield* Ref.get(handled), 0, "nothing is handled without a state")
         assert.strictEqual(yield* Ref.get(closes), 0, "no state, so no onClose; onInit's own finalisers ran")
+      }))
+
+    it.scoped("an onInit that suspends and completes in time cancels its deadline; the connection goes on", () =>
+      Effect.gen(function*() {
+        const client = yield* Testing.connect({
+          ...echo(),
+          onInit: () => Effect.as(Effect.sleep("2 seconds"), Upgrade.initial(0))
+        }, { upgrade: { initTimeout: "5 seconds", heartbeat: false, idleTimeout: false } })
+        yield* sleepers(2) // onInit's sleep and its deadline
+        yield* TestClock.adjust("2 seconds")
+        yield* client.sendText("ready")
+        assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "ready" })
+        yield* TestClock.adjust("10 seconds") // past the deadline: it was cancelled
+        yield* client.sendText("still open")
+        assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "still open" })
       }))
   })
 })

@@ -25,6 +25,7 @@ const transport: Transport = {
   awaitDrain: Effect.void,
   terminate: () => {},
   isOpen: () => true,
+  isClosed: () => true,
   awaitClosed: Effect.void,
   extensions: ""
 }

@@ -98,9 +98,40 @@ export class Loop<State, Custom, E, R> implements Sink {
     this.liveness.pong()
   }
 
-  /** Runs `onInit`, then whatever arrived meanwhile. */
+  /**
+   * Runs `onInit`, then whatever arrived meanwhile. The `initTimeout` deadline is a fiber only when
+   * `onInit` suspends: most complete at once, on this stack.
+   */
   start(): void {
+    this.initializing = true
     this.begin(this.turn(this.init()))
+    if (this.initializing && !this.ending) this.initDeadline = this.runFork(this.initTimer())
+  }
+
+  /** While `onInit` runs; then its deadline, if it suspended, and whether the deadline struck. */
+  private initializing = false
+  private initDeadline: Fiber.RuntimeFiber<void> | undefined = undefined
+  private initTimedOut = false
+
+  /** Sleeps `initTimeout`, then interrupts the turn still in `onInit`: it closes with 1011. */
+  private initTimer(): Effect.Effect<void> {
+    return Effect.zipRight(
+      Effect.sleep(this.settings.initTimeout),
+      Effect.sync(() => {
+        this.initDeadline = undefined
+        const turn = this.running
+        if (!this.initializing || turn === undefined) return
+        this.initTimedOut = true
+        turn.unsafeInterruptAsFork(FiberId.none)
+      })
+    )
+  }
+
+  private stopInitDeadline(): void {
+    this.initializing = false
+    const deadline = this.initDeadline
+    this.initDeadline = undefined
+    deadline?.unsafeInterruptAsFork(FiberId.none)
   }
 
   /** Starts a turn. It runs at once, on this stack, and may be over before `runFork` returns. */
@@ -160,14 +191,8 @@ export class Loop<State, Custom, E, R> implements Sink {
 
   private init(): Effect.Effect<CloseInfo | undefined, E, R> {
     return Effect.gen(this, function*() {
-      const init = yield* Effect.timeout(this.handlers.onInit(this.connection), this.settings.initTimeout).pipe(
-        Effect.catchTag("TimeoutException", () => Effect.succeed(undefined))
-      )
-      if (init === undefined) {
-        this.transport.close(initTimeoutInfo.code, initTimeoutInfo.reason)
-        return initTimeoutInfo
-      }
-      const [initial, selector] = init
+      const [initial, selector] = yield* this.handlers.onInit(this.connection)
+      this.stopInitDeadline()
       this.state = initial
       this.hasState = true
       if (Option.isSome(selector)) yield* this.startSelector(selector.value)
@@ -267,13 +292,14 @@ export class Loop<State, Custom, E, R> implements Sink {
       if (Exit.isSuccess(exit) && exit.value !== undefined) {
         info = exit.value
       } else if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) {
-        info = shutdownInfo
+        info = this.initTimedOut ? initTimeoutInfo : shutdownInfo
         this.transport.close(info.code, info.reason)
       } else {
         yield* Effect.logError("effect-websocket: handler failed, closing with 1011", exit.cause)
         info = errorInfo
         this.transport.close(info.code, info.reason)
       }
+      this.stopInitDeadline()
       this.settings.sweeper.remove(this.liveness)
       yield* this.stopSelector()
       this.inbox.close()
@@ -298,12 +324,15 @@ export class Loop<State, Custom, E, R> implements Sink {
 /**
  * Waits for the closing handshake to finish, dropping the connection if it takes too long. It runs
  * uninterruptibly, often in an interrupted fiber (a shutdown): so the wait itself is uninterruptible,
- * and the deadline is a fiber of its own that terminates the transport, which ends the wait.
+ * and the deadline is a fiber of its own that terminates the transport, which ends the wait. A
+ * transport already closed (the peer closed first, the usual case) needs neither.
  */
 const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.Effect<void> =>
-  Effect.flatMap(
-    Effect.forkDaemon(
-      Effect.interruptible(Effect.zipRight(Effect.sleep(timeout), Effect.sync(() => transport.terminate())))
-    ),
-    (deadline) => Effect.zipRight(transport.awaitClosed, Fiber.interrupt(deadline))
+  Effect.suspend(() =>
+    transport.isClosed() ? Effect.void : Effect.flatMap(
+      Effect.forkDaemon(
+        Effect.interruptible(Effect.zipRight(Effect.sleep(timeout), Effect.sync(() => transport.terminate())))
+      ),
+      (deadline) => Effect.zipRight(transport.awaitClosed, Fiber.interrupt(deadline))
+    )
   )

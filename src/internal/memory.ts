@@ -117,6 +117,10 @@ export class MemoryConnection implements Transport {
     this.finish()
   }
 
+  isClosed(): boolean {
+    return this.state === "closed"
+  }
+
   isOpen(): boolean {
     return this.state === "open"
   }
@@ -174,8 +178,9 @@ export class MemoryConnection implements Transport {
       ? Message.ConnectionClosed(Close.NoStatus, "")
       : Message.ConnectionClosed(code, reason)
     this.sawClose({ code: echo.code, reason: echo.reason })
-    this.sink.push(echo)
+    // closed first, as the Node transport: the push may run the connection's end right here
     this.finish()
+    this.sink.push(echo)
     return true
   }
 
@@ -183,8 +188,8 @@ export class MemoryConnection implements Transport {
   peerDrop(): boolean {
     if (this.state === "closed") return false
     this.sawClose({ code: Close.Abnormal, reason: "" })
-    this.sink.push(Message.ConnectionClosed(Close.Abnormal, ""))
     this.finish()
+    this.sink.push(Message.ConnectionClosed(Close.Abnormal, ""))
     return true
   }
 

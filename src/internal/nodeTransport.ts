@@ -155,12 +155,17 @@ export class NodeTransport implements Transport {
   }
 
   onClose(code: number, reason: Buffer): void {
-    this.sink.push(Message.ConnectionClosed(code, reason.toString("utf8")))
+    // closed first: the push may run the connection's end right here, which looks
     this.closed = true
+    this.sink.push(Message.ConnectionClosed(code, reason.toString("utf8")))
     const waiters = this.closedWaiters
     this.closedWaiters = undefined
     if (waiters !== undefined) { for (const waiter of waiters) waiter(Effect.void) }
     this.wakeDrainWaiters()
+  }
+
+  isClosed(): boolean {
+    return this.closed
   }
 
   get awaitClosed(): Effect.Effect<void> {

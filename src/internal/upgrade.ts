@@ -91,41 +91,44 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     }
   }
 
-  // one synchronous step from the handshake to the running connection: nothing can interrupt it halfway
-  return Effect.withFiberRuntime<
-    HttpServerResponse.HttpServerResponse,
-    InternalOptions.OptionsError,
-    HttpServerRequest.HttpServerRequest | AcceptorService | R
-  >((fiber) => {
-    const context = fiber.currentContext as Context.Context<HttpServerRequest.HttpServerRequest | AcceptorService | R>
-    const request = Context.get(context, HttpServerRequest.HttpServerRequest)
-    const acceptor = Context.get(context, Acceptor) as AcceptorImpl
-    const decided = Handshake.decide(request, settings)
-    if (Either.isLeft(decided)) return refuse(decided.left, request)
-    if (acceptor.closing) return Effect.succeed(shuttingDown)
-    const address = Option.getOrElse(request.remoteAddress, () => "unknown")
-    const overLimit = counts.refuse(address)
-    if (overLimit !== undefined) return Effect.succeed(overLimit)
-    const decision = decided.right
-    const runtime = Runtime.make({
-      context,
-      fiberRefs: fiber.getFiberRefs(),
-      runtimeFlags: Runtime.defaultRuntimeFlags
-    })
-    let connected: Loop.Loop<State, Custom, E, R> | undefined
-    const connect = (transport: Transport): Sink =>
-      connected = open(route, transport, request, decision.protocol, runtime, acceptor, address)
-    const transport = acceptor.accept(
-      request,
-      { protocol: decision.protocol, headers: decision.headers, wire },
-      connect
-    )
-    if (transport === undefined) return Effect.succeed(noTransport)
-    if (transport === "gone") return Effect.succeed(upgraded)
-    // started once the acceptor is done with the transport: onInit may send at once
-    connected?.start()
-    return Effect.succeed(upgraded)
-  })
+  // one synchronous step from the handshake to the running connection: nothing can interrupt it halfway.
+  // The connection's Scope is made first, by the route's fiber (made later it would take a fiber of
+  // its own); a refused handshake drops it unused.
+  return Effect.flatMap(Scope.make(), (scope) =>
+    Effect.withFiberRuntime<
+      HttpServerResponse.HttpServerResponse,
+      InternalOptions.OptionsError,
+      HttpServerRequest.HttpServerRequest | AcceptorService | R
+    >((fiber) => {
+      const context = fiber.currentContext as Context.Context<HttpServerRequest.HttpServerRequest | AcceptorService | R>
+      const request = Context.get(context, HttpServerRequest.HttpServerRequest)
+      const acceptor = Context.get(context, Acceptor) as AcceptorImpl
+      const decided = Handshake.decide(request, settings)
+      if (Either.isLeft(decided)) return refuse(decided.left, request)
+      if (acceptor.closing) return Effect.succeed(shuttingDown)
+      const address = Option.getOrElse(request.remoteAddress, () => "unknown")
+      const overLimit = counts.refuse(address)
+      if (overLimit !== undefined) return Effect.succeed(overLimit)
+      const decision = decided.right
+      const runtime = Runtime.make({
+        context,
+        fiberRefs: fiber.getFiberRefs(),
+        runtimeFlags: Runtime.defaultRuntimeFlags
+      })
+      let connected: Loop.Loop<State, Custom, E, R> | undefined
+      const connect = (transport: Transport): Sink =>
+        connected = open(route, transport, request, decision.protocol, runtime, scope, acceptor, address)
+      const transport = acceptor.accept(
+        request,
+        { protocol: decision.protocol, headers: decision.headers, wire },
+        connect
+      )
+      if (transport === undefined) return Effect.succeed(noTransport)
+      if (transport === "gone") return Effect.succeed(upgraded)
+      // started once the acceptor is done with the transport: onInit may send at once
+      connected?.start()
+      return Effect.succeed(upgraded)
+    }))
 }
 
 /** What every connection of one route shares. */
@@ -147,6 +150,7 @@ const open = <State, Custom, E, R>(
   request: HttpServerRequest.HttpServerRequest,
   protocol: string | undefined,
   routeRuntime: Runtime.Runtime<R>,
+  scope: Scope.CloseableScope,
   acceptor: AcceptorImpl,
   address: string
 ): Loop.Loop<State, Custom, E, R> => {
@@ -154,8 +158,7 @@ const open = <State, Custom, E, R>(
   const inbox = new Inbox<Custom>(settings.inboxCapacity, transport)
   const liveness = new Liveness.Liveness(transport, inbox)
   const connection = new ConnectionImpl(transport, request, protocol, liveness, inbox, settings.outbound)
-  // the connection's own Scope: what onInit acquires is released after onClose
-  const scope = Effect.runSync(Scope.make())
+  // `scope` is the connection's own: what onInit acquires is released after onClose
   const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
     route.handlers,
     transport,
