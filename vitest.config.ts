@@ -1,11 +1,14 @@
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+const src = fileURLToPath(new URL("./src/", import.meta.url))
+
 export default defineConfig({
   resolve: {
-    alias: {
-      "effect-websocket": fileURLToPath(new URL("./src/index.ts", import.meta.url))
-    }
+    alias: [
+      { find: /^effect-websocket$/, replacement: `${src}index.ts` },
+      { find: /^effect-websocket\/(\w+)$/, replacement: `${src}$1.ts` }
+    ]
   },
   test: {
     include: ["test/**/*.test.ts", "examples/**/*.test.ts"],

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --repeat N]: echo servers as separate processes (server on core 0,
+// npm run bench [-- --quick] [-- --repeat N] [-- --only "ping-pong 100 conn 32 B,pipelined 1000"]: echo servers as separate processes (server on core 0,
 // client on core 1 where taskset exists), one load generator per scenario, ratios against raw ws (and the Effect floor) from
 // the same run. Runs on a shared machine are noisy, so each scenario runs `repeat` times (3 in a full
 // run, 1 in a quick one), the servers taking turns in a rotating order, and the table shows medians.
@@ -25,11 +25,15 @@ const servers = [
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
 ]
 
+const onlyFlag = process.argv.indexOf("--only")
+const only = onlyFlag > 0 ? process.argv[onlyFlag + 1].split(",").map((part) => part.trim()) : undefined
 const scenarios = []
 for (const mode of ["ping-pong", "pipelined"]) {
   for (const connections of quick ? [1, 100] : [1, 100, 1000]) {
     for (const size of quick ? [32] : [32, 64 * 1024]) {
       const window = mode === "pipelined" ? Math.max(1, Math.min(16, Math.floor((8 << 20) / (connections * size)))) : 1
+      const label = `${mode} ${connections} conn ${size} B`
+      if (only !== undefined && !only.some((part) => label.startsWith(part))) continue
       scenarios.push({ mode, connections, size, window, durationMs: quick ? 1500 : 5000, warmupMs: quick ? 500 : 1500 })
     }
   }

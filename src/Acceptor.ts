@@ -46,6 +46,12 @@ export interface Transport {
   readonly sendText: (text: string) => SendError | undefined
   /** Queues a binary frame, or says why it cannot. */
   readonly sendBinary: (data: Uint8Array) => SendError | undefined
+  /**
+   * Queues a message sent to many connections (a broadcast): the same result as `sendText` or
+   * `sendBinary`, but a transport may encode it once for all of them and keep the encoding in
+   * `message.encoded`.
+   */
+  readonly sendShared: (message: Shared) => SendError | undefined
   /** Starts the closing handshake with a valid code; does nothing once closing. */
   readonly close: (code: number, reason: string) => void
   /** Sends a ping; the peer's pong reaches the sink. */
@@ -68,6 +74,22 @@ export interface Transport {
   readonly awaitClosed: Effect.Effect<void>
   /** The negotiated extensions, as sent in `Sec-WebSocket-Extensions`. */
   readonly extensions: string
+}
+
+/**
+ * One message on its way to many connections. The first transport that sends it may store its own
+ * encoding (the frame's bytes, say) in `encoded`, and every other connection of that transport then
+ * reuses it: a broadcast is encoded and framed once, not once per subscriber. A transport that sees
+ * an `encoded` it did not make (`owner` is someone else) ignores it.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Shared {
+  readonly binary: boolean
+  readonly data: string | Uint8Array
+  /** Who made `encoded`. */
+  owner: unknown
+  encoded: unknown
 }
 
 /**

@@ -53,3 +53,11 @@ export * as Acceptor from "./Acceptor.js"
  * @since 0.1.0
  */
 export * as NodeServer from "./NodeServer.js"
+
+/**
+ * Sending one message to every connection subscribed to a topic, in one process (`layer`) or
+ * across processes through Redis (`effect-websocket/BroadcastRedis`).
+ *
+ * @since 0.1.0
+ */
+export * as Broadcast from "./Broadcast.js"

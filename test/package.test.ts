@@ -2,6 +2,7 @@
 // from "effect-websocket", and nothing under internal/ is reachable.
 import { assert, describe, it } from "@effect/vitest"
 import { execFileSync, spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -34,6 +35,25 @@ describe("package", () => {
       sendError: "SendError"
     })
   }, 120_000)
+
+  it("every public module is also a subpath of the package", () => {
+    const modules = Array.from(
+      readFileSync(new URL("../src/index.ts", import.meta.url), "utf8").matchAll(/export \* as (\w+) from/g),
+      (match) => match[1]
+    )
+    assert.isAbove(modules.length, 6)
+    const result = runModule(`
+      import * as Index from "effect-websocket"
+      const names = ${JSON.stringify(modules)}
+      const same = await Promise.all(names.map(async (name) => {
+        const module = await import("effect-websocket/" + name)
+        return Object.keys(Index[name]).every((key) => module[key] === Index[name][key])
+      }))
+      console.log(JSON.stringify(same))
+    `)
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.deepStrictEqual(JSON.parse(result.stdout), modules.map(() => true))
+  }, 60_000)
 
   it("does not export internal modules", () => {
     const result = runModule(`import "effect-websocket/internal/loop.js"`)

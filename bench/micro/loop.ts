@@ -17,6 +17,7 @@ const transport: Transport = {
     return undefined
   },
   sendBinary: () => undefined,
+  sendShared: () => undefined,
   close: () => {},
   ping: () => {},
   pause: () => {},
@@ -53,7 +54,8 @@ for (let round = 0; round < 8; round++) {
     sweeper: new Sweeper({
       heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) },
       idleTimeout: Duration.minutes(5)
-    })
+    }),
+    release: () => {}
   }
   const scope = Effect.runSync(Scope.make())
   const loop = new Loop.Loop(
@@ -65,7 +67,7 @@ for (let round = 0; round < 8; round++) {
     settings,
     Runtime.provideService(Runtime.defaultRuntime, Scope.Scope, scope),
     scope,
-    () => {}
+    { remove: () => {}, onEnded: undefined }
   )
   loop.start()
   await new Promise((r) => setImmediate(r))

@@ -32,15 +32,39 @@ export class ConnectionImpl implements Connection {
     readonly transport: Transport,
     request: HttpServerRequest.HttpServerRequest,
     protocol: string | undefined,
-    private readonly liveness: Liveness,
+    readonly liveness: Liveness,
     /** Where the outbound policy reports the close it decides: the connection's inbox. */
-    private readonly report: Report,
-    private readonly outbound: Outbound
+    readonly report: Report,
+    readonly outbound: Outbound
   ) {
     this.remoteAddress = request.remoteAddress
     this.protocol = Option.fromNullable(protocol)
     this.headers = request.headers
     this.url = request.url
+  }
+
+  /** Told once, when the connection starts ending (before `onClose`); allocated by the first. */
+  private endings: Array<() => void> | undefined = undefined
+  private ending = false
+
+  /** Calls `f` when the connection starts ending, or now if it already has. */
+  whenEnding(f: () => void): void {
+    if (this.ending) f()
+    else (this.endings ??= []).push(f)
+  }
+
+  /** Whether the connection has started ending. */
+  isEnding(): boolean {
+    return this.ending
+  }
+
+  /** The connection starts ending: everything waiting for that is told, once. */
+  end(): void {
+    if (this.ending) return
+    this.ending = true
+    const endings = this.endings
+    this.endings = undefined
+    if (endings !== undefined) { for (const f of endings) f() }
   }
 
   get extensions(): string {

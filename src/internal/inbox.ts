@@ -44,7 +44,7 @@ export class Inbox<Custom> {
   private items: Array<Item<Custom>> = []
   private next: (() => void) | undefined = undefined
   /** Woken when the loop takes the buffered items, and at the close: producers waiting for space. */
-  private readonly space = new Signal()
+  private space: Signal | undefined = undefined
   private closed = false
 
   /** @param flow the transport, paused at `capacity` and resumed once the loop took what was buffered */
@@ -71,7 +71,7 @@ export class Inbox<Custom> {
   /** Adds an item, first waiting while the inbox is at capacity. */
   offer(item: Item<Custom>): Effect.Effect<void> {
     return Effect.zipRight(
-      this.space.until(() => this.items.length < this.capacity || this.closed),
+      (this.space ??= new Signal()).until(() => this.items.length < this.capacity || this.closed),
       Effect.sync(() => this.push(item))
     )
   }
@@ -85,7 +85,7 @@ export class Inbox<Custom> {
     const batch = this.items
     if (batch.length === 0) return nothing
     this.items = []
-    this.space.wake()
+    this.space?.wake()
     if (this.paused) {
       this.paused = false
       this.flow.resume()
@@ -103,6 +103,6 @@ export class Inbox<Custom> {
     this.closed = true
     this.next = undefined
     this.items = []
-    this.space.wake()
+    this.space?.wake()
   }
 }

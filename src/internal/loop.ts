@@ -20,10 +20,12 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Incoming, Sink } from "../Acceptor.js"
 import type * as Action from "../Action.js"
-import type { CloseInfo, Connection } from "../Connection.js"
+import type { CloseInfo } from "../Connection.js"
 import * as Message from "../Message.js"
 import type { Handlers } from "../Upgrade.js"
+import type { Open } from "./acceptor.js"
 import * as Close from "./close.js"
+import type { ConnectionImpl } from "./connection.js"
 import type { Inbox, Item } from "./inbox.js"
 import type * as Liveness from "./liveness.js"
 import type { Transport } from "./transport.js"
@@ -41,6 +43,14 @@ export interface Settings {
   readonly closeTimeout: Duration.Duration
   /** The route's liveness timers. */
   readonly sweeper: Liveness.Sweeper
+  /** Gives back what the route's limits counted for the connection, once it is over. */
+  readonly release: (connection: ConnectionImpl) => void
+}
+
+/** What owns a connection: told once when it is over (an `AcceptorImpl`). */
+export interface Owner {
+  readonly remove: (loop: Open) => void
+  readonly onEnded: ((transport: Transport, info: CloseInfo) => void) | undefined
 }
 
 /**
@@ -71,18 +81,18 @@ export class Loop<State, Custom, E, R> implements Sink {
    * @param runtime the route's runtime (the handlers' services, the request, the log annotations)
    *   with `scope` in its context
    * @param scope the connection's own `Scope`, closed after `onClose`
-   * @param ended told once, when the connection is over
+   * @param owner told once, when the connection is over
    */
   constructor(
     private readonly handlers: Handlers<State, Custom, E, R>,
     private readonly transport: Transport,
     private readonly inbox: Inbox<Custom>,
     private readonly liveness: Liveness.Liveness,
-    private readonly connection: Connection,
+    private readonly connection: ConnectionImpl,
     private readonly settings: Settings,
     runtime: Runtime.Runtime<R | Scope.Scope>,
     private readonly scope: Scope.CloseableScope,
-    private readonly ended: (info: CloseInfo) => void
+    private readonly owner: Owner
   ) {
     this.runFork = Runtime.runFork(runtime)
   }
@@ -300,6 +310,7 @@ export class Loop<State, Custom, E, R> implements Sink {
         this.transport.close(info.code, info.reason)
       }
       this.stopInitDeadline()
+      this.connection.end()
       this.settings.sweeper.remove(this.liveness)
       yield* this.stopSelector()
       this.inbox.close()
@@ -312,7 +323,9 @@ export class Loop<State, Custom, E, R> implements Sink {
       yield* awaitClosed(this.transport, this.settings.closeTimeout)
       this.busy = false
       this.running = undefined
-      this.ended(info)
+      this.settings.release(this.connection)
+      this.owner.remove(this)
+      this.owner.onEnded?.(this.transport, info)
       this.done = true
       const waiters = this.waiters
       this.waiters = undefined

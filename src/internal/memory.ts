@@ -13,7 +13,7 @@ import type { Closed, Frame } from "../Testing.js"
 import * as Close from "./close.js"
 import { utf8Length } from "./close.js"
 import { Signal } from "./signal.js"
-import type { Sink, Transport } from "./transport.js"
+import type { Shared, Sink, Transport } from "./transport.js"
 
 type State = "open" | "closing" | "closed"
 
@@ -74,6 +74,10 @@ export class MemoryConnection implements Transport {
     this.frames.push({ _tag: "Binary", data: data.slice() })
     this.changed.wake()
     return undefined
+  }
+
+  sendShared(message: Shared): SendError | undefined {
+    return message.binary ? this.sendBinary(message.data as Uint8Array) : this.sendText(message.data as string)
   }
 
   ping(): void {

@@ -13,7 +13,7 @@ import type { Handshake, Wire } from "../Acceptor.js"
 import { type CloseInfo, SendError } from "../Connection.js"
 import * as Message from "../Message.js"
 import * as Close from "./close.js"
-import { closeAndReport, type Sink, type Transport } from "./transport.js"
+import { closeAndReport, type Shared, type Sink, type Transport } from "./transport.js"
 
 const binary = { binary: true } as const
 const uncompressedText = { compress: false } as const
@@ -79,6 +79,33 @@ export class Socket extends WS.WebSocket {
 }
 
 const uncork = (transport: NodeTransport): void => transport.uncork()
+
+/** `ws`'s frame builder: exported by `ws` (`Sender.frame`), missing from @types/ws. */
+const Sender = (WS as unknown as {
+  readonly Sender: {
+    readonly frame: (
+      data: Buffer,
+      options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }
+    ) => Array<Buffer>
+  }
+}).Sender
+
+/** Marks the frames this transport made in `Shared.encoded`. */
+const frameOwner = Symbol.for("effect-websocket/NodeTransport/frame")
+
+/** The message as one unmasked, uncompressed, final frame, built once per message. */
+const frameOf = (message: Shared): Buffer => {
+  if (message.owner === frameOwner) return message.encoded as Buffer
+  const data = typeof message.data === "string"
+    ? Buffer.from(message.data, "utf8")
+    : Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength)
+  const frame = Buffer.concat(
+    Sender.frame(data, { fin: true, opcode: message.binary ? 2 : 1, mask: false, readOnly: true, rsv1: false })
+  )
+  message.owner = frameOwner
+  message.encoded = frame
+  return frame
+}
 
 export class NodeTransport implements Transport {
   /** The connection's side, which the peer's frames reach. */
@@ -195,6 +222,26 @@ export class NodeTransport implements Transport {
     try {
       this.cork()
       this.ws.send(data, data.length < this.threshold ? uncompressedBinary : binary)
+      return undefined
+    } catch (cause) {
+      return new SendError({ reason: "Unknown", cause })
+    }
+  }
+
+  /**
+   * Without permessage-deflate, `ws` writes every frame to the socket at once (its sender queues only
+   * while compressing), so the frame built for the first subscriber is written as it is to every other
+   * socket, in order with this connection's own sends. With compression each connection compresses
+   * with its own context: the message goes through `ws`.
+   */
+  sendShared(message: Shared): SendError | undefined {
+    if (this.extensions !== "") {
+      return message.binary ? this.sendBinary(message.data as Uint8Array) : this.sendText(message.data as string)
+    }
+    if (this.ws.readyState !== WS.WebSocket.OPEN) return new SendError({ reason: "SocketClosed" })
+    try {
+      this.cork()
+      this.socket.write(frameOf(message))
       return undefined
     } catch (cause) {
       return new SendError({ reason: "Unknown", cause })

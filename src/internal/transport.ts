@@ -1,7 +1,7 @@
-import type { Sink, Transport } from "../Acceptor.js"
+import type { Shared, Sink, Transport } from "../Acceptor.js"
 import type { CloseInfo } from "../Connection.js"
 
-export type { Sink, Transport }
+export type { Shared, Sink, Transport }
 
 /** Where a close the server decides is reported: the connection's inbox. */
 export type Report = Pick<Sink, "push">

@@ -67,7 +67,8 @@ export const upgradeWebSocket = <State, Custom, E, R>(
   const loopSettings: Loop.Settings = {
     initTimeout: settings.initTimeout,
     closeTimeout: settings.closeTimeout,
-    sweeper: new Liveness.Sweeper(settings)
+    sweeper: new Liveness.Sweeper(settings),
+    release: (connection) => counts.remove(Option.getOrElse(connection.remoteAddress, () => "unknown"))
   }
   const route: Route<State, Custom, E, R> = { handlers, settings, counts, loopSettings }
   let warnedCrossOrigin = false
@@ -168,11 +169,7 @@ const open = <State, Custom, E, R>(
     route.loopSettings,
     connectionRuntime(routeRuntime, scope),
     scope,
-    (info) => {
-      counts.remove(address)
-      acceptor.remove(loop)
-      acceptor.onEnded?.(transport, info)
-    }
+    acceptor
   )
   counts.add(address)
   acceptor.add(loop)

@@ -1,0 +1,199 @@
+/**
+ * A Redis backplane for `Broadcast`: several processes (a cluster's workers, several machines) share
+ * topics, so that a publish on any of them reaches the subscribers of all.
+ *
+ * Each process keeps its own subscriptions, as with `Broadcast.layer`, and talks to Redis with two
+ * `ioredis` connections, one to publish and one to subscribe. A process subscribes to a topic's
+ * channel (`prefix` + topic) when the topic gets its first subscriber in that process and
+ * unsubscribes when the last one leaves; a publish is delivered to the local subscribers at once and
+ * crosses Redis once, whatever the number of subscribers on each process, which each deliver it to
+ * their own. A process ignores its own publishes coming back from Redis.
+ *
+ * **Delivery is at most once**, as Redis Pub/Sub is (and socket.io's Redis adapter, and Phoenix
+ * PubSub): a message published while a process is disconnected from Redis does not reach that
+ * process's subscribers, and nothing is replayed. An app that must not lose a message keeps it
+ * somewhere durable (a database, a Redis Stream) with a sequence number, sends the number with each
+ * broadcast, and has a client that sees a gap (or reconnects) fetch what it missed.
+ *
+ * **When Redis goes away**, `publish` fails at once with `BroadcastError` (the local subscribers did
+ * get the message), subscriptions keep working locally, and the layer reconnects with backoff and
+ * resubscribes every channel by itself: nothing restarts, nothing crashes. The connection's loss and
+ * return are logged once each (warning, info); every failed attempt is logged at debug level.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
+ * const BroadcastLive = BroadcastRedis.layer({ url: "redis://127.0.0.1:6379" })
+ * ```
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { Redis, type RedisOptions } from "ioredis"
+import { randomBytes } from "node:crypto"
+import * as Broadcast from "./Broadcast.js"
+import * as internal from "./internal/broadcast.js"
+
+/**
+ * Options of the Redis backplane.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends Broadcast.Options {
+  /** The Redis server, as a `redis://` URL. Default `redis://127.0.0.1:6379`. */
+  readonly url?: string | undefined
+  /** Put before each topic to make its channel name. Default `"effect-websocket:"`. */
+  readonly prefix?: string | undefined
+  /**
+   * How long building the layer waits for Redis, in milliseconds. Past it the layer is built anyway
+   * (a warning is logged) and keeps connecting: the app serves, broadcasting locally meanwhile.
+   * Default 5,000.
+   */
+  readonly connectTimeout?: number | undefined
+  /** More `ioredis` options, for both connections (TLS, a password, a `retryStrategy`...). */
+  readonly redis?: RedisOptions | undefined
+}
+
+const version = 1
+const textKind = 0
+const binaryKind = 1
+const originLength = 16
+
+/** `version, kind, origin (16 bytes), payload`: what crosses Redis for one publish. */
+const encode = (origin: Buffer, data: string | Uint8Array): Buffer => {
+  const payload = typeof data === "string" ? Buffer.from(data, "utf8") : data
+  const buffer = Buffer.allocUnsafe(2 + originLength + payload.length)
+  buffer[0] = version
+  buffer[1] = typeof data === "string" ? textKind : binaryKind
+  origin.copy(buffer, 2)
+  buffer.set(payload, 2 + originLength)
+  return buffer
+}
+
+/**
+ * The broadcast service with a Redis backplane, in a scope: the two Redis connections are closed
+ * when the scope closes.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<never>()
+    const log = (effect: Effect.Effect<void>) => Runtime.runFork(runtime)(effect)
+    const url = options?.url ?? "redis://127.0.0.1:6379"
+    const prefix = options?.prefix ?? "effect-websocket:"
+    const origin = randomBytes(originLength)
+    const connect = (role: string, extra: RedisOptions) => {
+      const redis = new Redis(url, { ...options?.redis, ...extra, lazyConnect: true })
+      let lost = false
+      redis.on(
+        "error",
+        (error: Error) => log(Effect.logDebug(`effect-websocket: Redis ${role} connection: ${error.message}`))
+      )
+      redis.on("close", () => {
+        if (lost) return
+        lost = true
+        log(Effect.logWarning(`effect-websocket: lost the Redis ${role} connection, reconnecting`))
+      })
+      redis.on("ready", () => {
+        if (!lost) return
+        lost = false
+        log(Effect.logInfo(`effect-websocket: Redis ${role} connection back`))
+      })
+      return redis
+    }
+    // a publish fails at once when Redis is away instead of waiting in a queue
+    const publisher = connect("publish", { enableOfflineQueue: false })
+    // subscriptions made while Redis is away wait for it, and every channel is resubscribed on reconnect
+    const subscriber = connect("subscribe", {
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResubscribe: true
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        subscriber.disconnect()
+        publisher.disconnect()
+      })
+    )
+
+    /** Channel subscriptions sent and not yet confirmed, by topic. */
+    const pending = new Map<string, Promise<void>>()
+    const hub: internal.Hub = new internal.Hub(
+      internal.policyOf(options?.whenFull),
+      (topic) => {
+        const done = subscriber.subscribe(prefix + topic).then(
+          () => {},
+          (error: Error) => {
+            log(Effect.logWarning(`effect-websocket: Redis could not subscribe to ${prefix + topic}: ${error.message}`))
+          }
+        ).finally(() => {
+          if (pending.get(topic) === done) pending.delete(topic)
+        })
+        pending.set(topic, done)
+      },
+      (topic) => {
+        pending.delete(topic)
+        subscriber.unsubscribe(prefix + topic).catch(() => {
+          // the connection is gone: a resubscribe after it comes back skips this channel
+        })
+      }
+    )
+    subscriber.on("messageBuffer", (channel: Buffer, message: Buffer) => {
+      if (message.length < 2 + originLength || message[0] !== version) return
+      if (message.subarray(2, 2 + originLength).equals(origin)) return
+      const topic = channel.toString("utf8").slice(prefix.length)
+      const payload = message.subarray(2 + originLength)
+      hub.deliver(topic, internal.share(message[1] === textKind ? payload.toString("utf8") : payload), undefined)
+    })
+
+    const connectTimeout = options?.connectTimeout ?? 5_000
+    const ready = yield* Effect.promise(() =>
+      Promise.all([publisher.connect(), subscriber.connect()]).then(() => true, () => false)
+    ).pipe(Effect.timeoutTo({ duration: connectTimeout, onSuccess: (ok) => ok, onTimeout: () => false }))
+    if (!ready) {
+      yield* Effect.logWarning(
+        `effect-websocket: Redis at ${url} is not reachable yet; broadcasting in this process only until it is`
+      )
+    }
+
+    const service = internal.make(hub, (topic, message) =>
+      Effect.tryPromise({
+        try: () => publisher.publish(prefix + topic, encode(origin, message.data)),
+        catch: (cause) => new internal.BroadcastError({ reason: "Unavailable", cause })
+      }).pipe(Effect.asVoid))
+    return {
+      ...service,
+      // live across nodes when it returns: waits for Redis to confirm a new channel, unless Redis is away
+      subscribe: (connection, topic) =>
+        Effect.suspend(() => {
+          hub.subscribe(internal.connectionImpl(connection), topic)
+          const confirmed = pending.get(topic)
+          return confirmed === undefined || subscriber.status !== "ready"
+            ? Effect.void
+            : Effect.promise(() => confirmed)
+        })
+    } satisfies Broadcast.Broadcast
+  })
+
+/**
+ * The broadcast service with a Redis backplane, as a Layer; the Redis connections close with it.
+ * @example
+ * ```ts
+ * import { Config, Effect, Layer } from "effect"
+ * import { Broadcast } from "effect-websocket"
+ * import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
+ * // Redis when REDIS_URL is set, this process alone otherwise
+ * const BroadcastLive = Layer.unwrapEffect(
+ *   Effect.map(Config.option(Config.string("REDIS_URL")), (url) =>
+ *     url._tag === "Some" ? BroadcastRedis.layer({ url: url.value }) : Broadcast.layer())
+ * )
+ * ```
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<Broadcast.Broadcast> =>
+  Layer.scoped(Broadcast.Broadcast, make(options))

@@ -1,0 +1,189 @@
+/**
+ * One node's subscriptions: which connections of this process are subscribed to which topic, and
+ * delivery of a message to them. No sockets: a message goes to each subscriber's transport.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type { Shared } from "../Acceptor.js"
+import type { Connection } from "../Connection.js"
+import * as Close from "./close.js"
+import type { ConnectionImpl } from "./connection.js"
+import { closeAndReport } from "./transport.js"
+
+export const TypeId: unique symbol = Symbol.for("effect-websocket/Broadcast")
+
+/** What a subscriber whose outbound buffer is full gets from a publish. */
+export type WhenFull = "drop" | "close"
+
+/** One policy for all topics or one per topic; `"drop"` by default. */
+export const policyOf = (
+  whenFull: WhenFull | ((topic: string) => WhenFull) | undefined
+): (topic: string) => WhenFull => typeof whenFull === "function" ? whenFull : () => whenFull ?? "drop"
+
+export class BroadcastError extends Data.TaggedError("BroadcastError")<{
+  readonly reason: "Unavailable"
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `broadcast unavailable: the message reached this node's subscribers only${
+      this.cause === undefined ? "" : ` (${this.cause instanceof Error ? this.cause.message : String(this.cause)})`
+    }`
+  }
+}
+
+export interface Service {
+  readonly [TypeId]: typeof TypeId
+  readonly subscribe: (connection: Connection, topic: string) => Effect.Effect<void>
+  readonly unsubscribe: (connection: Connection, topic: string) => Effect.Effect<void>
+  readonly publish: (
+    topic: string,
+    data: string | Uint8Array,
+    except: Connection | undefined
+  ) => Effect.Effect<void, BroadcastError>
+  readonly subscriberCount: (topic: string) => Effect.Effect<number>
+  readonly topics: Effect.Effect<ReadonlyArray<string>>
+  readonly dropped: (topic: string) => Effect.Effect<number>
+}
+
+export const Broadcast = Context.GenericTag<Service>("effect-websocket/Broadcast")
+
+const bufferFull = { code: Close.PolicyViolation, reason: "broadcast buffer full", initiator: "error" } as const
+
+/** A published message, encoded once per transport kind for all its subscribers. */
+export const share = (data: string | Uint8Array): Shared => ({
+  binary: typeof data !== "string",
+  data,
+  owner: undefined,
+  encoded: undefined
+})
+
+interface Topic {
+  readonly subscribers: Set<ConnectionImpl>
+  dropped: number
+}
+
+/**
+ * The subscriptions of one process. `onFirst` and `onLast` are told when a topic gains its first
+ * local subscriber and loses its last (a backplane subscribes to the topic's channel then).
+ */
+export class Hub {
+  private readonly topics = new Map<string, Topic>()
+  /** The topics of each subscribed connection, to drop them all when it ends. */
+  private readonly memberships = new WeakMap<ConnectionImpl, Set<string>>()
+  /** Drops of topics that have no subscriber left: kept so that the counter never goes back. */
+  private readonly droppedBefore = new Map<string, number>()
+
+  constructor(
+    private readonly whenFull: (topic: string) => WhenFull,
+    private readonly onFirst: (topic: string) => void = () => {},
+    private readonly onLast: (topic: string) => void = () => {}
+  ) {}
+
+  /** Subscribes at once: a publish after this returns reaches the connection. */
+  subscribe(connection: ConnectionImpl, topic: string): void {
+    if (connection.isEnding()) return
+    let topics = this.memberships.get(connection)
+    if (topics === undefined) {
+      topics = new Set()
+      this.memberships.set(connection, topics)
+      connection.whenEnding(() => this.leaveAll(connection))
+    }
+    if (topics.has(topic)) return
+    topics.add(topic)
+    let entry = this.topics.get(topic)
+    if (entry === undefined) {
+      entry = { subscribers: new Set(), dropped: this.droppedBefore.get(topic) ?? 0 }
+      this.droppedBefore.delete(topic)
+      this.topics.set(topic, entry)
+      entry.subscribers.add(connection)
+      this.onFirst(topic)
+    } else {
+      entry.subscribers.add(connection)
+    }
+  }
+
+  unsubscribe(connection: ConnectionImpl, topic: string): void {
+    const topics = this.memberships.get(connection)
+    if (topics === undefined || !topics.delete(topic)) return
+    this.remove(connection, topic)
+  }
+
+  private leaveAll(connection: ConnectionImpl): void {
+    const topics = this.memberships.get(connection)
+    if (topics === undefined) return
+    this.memberships.delete(connection)
+    for (const topic of topics) this.remove(connection, topic)
+  }
+
+  private remove(connection: ConnectionImpl, topic: string): void {
+    const entry = this.topics.get(topic)
+    if (entry === undefined || !entry.subscribers.delete(connection) || entry.subscribers.size > 0) return
+    this.topics.delete(topic)
+    if (entry.dropped > 0) this.droppedBefore.set(topic, entry.dropped)
+    this.onLast(topic)
+  }
+
+  /**
+   * Writes `message` to every subscriber of `topic` but `except`, at once, without waiting for any.
+   * A subscriber whose transport already holds its outbound `highWaterMark` is skipped (counted in
+   * `dropped`) or closed with 1008, as the topic's policy says.
+   */
+  deliver(topic: string, message: Shared, except: unknown): void {
+    const entry = this.topics.get(topic)
+    if (entry === undefined) return
+    let policy: WhenFull | undefined
+    for (const subscriber of entry.subscribers) {
+      if (subscriber === except) continue
+      const transport = subscriber.transport
+      if (transport.bufferedAmount() >= subscriber.outbound.highWaterMark) {
+        policy ??= this.whenFull(topic)
+        if (policy === "close") {
+          if (transport.isOpen()) closeAndReport(transport, subscriber.report, bufferFull)
+        } else {
+          entry.dropped++
+        }
+        continue
+      }
+      if (transport.sendShared(message) === undefined) subscriber.liveness.touch()
+    }
+  }
+
+  subscriberCount(topic: string): number {
+    return this.topics.get(topic)?.subscribers.size ?? 0
+  }
+
+  topicNames(): ReadonlyArray<string> {
+    return Array.from(this.topics.keys())
+  }
+
+  dropped(topic: string): number {
+    return this.topics.get(topic)?.dropped ?? this.droppedBefore.get(topic) ?? 0
+  }
+
+  /** Topics that have local subscribers. */
+  has(topic: string): boolean {
+    return this.topics.has(topic)
+  }
+}
+
+export const connectionImpl = (connection: Connection): ConnectionImpl => connection as ConnectionImpl
+
+/** The service over a hub; `publish` is told what to do beyond this process (nothing, in memory). */
+export const make = (
+  hub: Hub,
+  beyond: (topic: string, message: Shared) => Effect.Effect<void, BroadcastError> = () => Effect.void
+): Service => ({
+  [TypeId]: TypeId,
+  subscribe: (connection, topic) => Effect.sync(() => hub.subscribe(connectionImpl(connection), topic)),
+  unsubscribe: (connection, topic) => Effect.sync(() => hub.unsubscribe(connectionImpl(connection), topic)),
+  publish: (topic, data, except) =>
+    Effect.suspend(() => {
+      const message = share(data)
+      hub.deliver(topic, message, except)
+      return beyond(topic, message)
+    }),
+  subscriberCount: (topic) => Effect.sync(() => hub.subscriberCount(topic)),
+  topics: Effect.sync(() => hub.topicNames()),
+  dropped: (topic) => Effect.sync(() => hub.dropped(topic))
+})

@@ -1,0 +1,203 @@
+// Two servers in one process, each with its own Redis backplane, sharing a real redis-server started
+// for the test: what one server's client says reaches the other's; Redis going away and coming back.
+import { HttpRouter } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Layer, Schedule } from "effect"
+import { Action, Broadcast, Connection, type Message, Upgrade } from "effect-websocket"
+import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
+import { Redis } from "ioredis"
+import { openWs, type WsClient } from "./support/client.js"
+import { redisServer } from "./support/redis.js"
+import { serve, within } from "./support/server.js"
+
+/** A room per `?room=`; a text goes to the others, and the sender hears when it did not reach every node. */
+const room = Upgrade.upgradeWebSocket({
+  onInit: (connection) =>
+    Effect.gen(function*() {
+      const query = new URL(connection.url, "http://x").searchParams
+      yield* Broadcast.subscribe(connection, query.get("room")!)
+      // ?ready: say when onInit is done (the 101 went out before it started)
+      if (query.has("ready")) yield* Connection.sendText(connection, "ready")
+      return Upgrade.initial(query.get("room")!)
+    }),
+  onMessage: (topic: string, message: Message.Message<never>, connection) =>
+    message._tag === "TextMessage"
+      ? Broadcast.publish(topic, message.text, { except: connection }).pipe(
+        Effect.catchTag(
+          "BroadcastError",
+          (error) => Connection.sendText(connection, `not everywhere: ${error.reason}`)
+        ),
+        Effect.as(Action.continueConnection(topic))
+      )
+      : Effect.succeed(Action.continueConnection(topic)),
+  onClose: () => Effect.void
+}, { heartbeat: false, idleTimeout: false })
+
+/** A server with its own backplane: one node. */
+const node = (url: string) =>
+  Effect.gen(function*() {
+    const broadcast = yield* Layer.build(BroadcastRedis.layer({ url }))
+    const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/", room), Effect.provide(broadcast)))
+    const join = (topic: string) => within("open", openWs(`ws://127.0.0.1:${server.port}/?room=${topic}`))
+    const publish = (topic: string, text: string) =>
+      Effect.either(Broadcast.publish(topic, text).pipe(Effect.provide(broadcast)))
+    const count = (topic: string) => Broadcast.subscriberCount(topic).pipe(Effect.provide(broadcast))
+    return { join, publish, count, broadcast }
+  })
+
+/** A plain Redis client for looking at the server side. */
+const inspector = (url: string) =>
+  Effect.acquireRelease(Effect.sync(() => new Redis(url)), (redis) => Effect.sync(() => redis.disconnect()))
+
+const numsub = (redis: Redis, channel: string) =>
+  Effect.promise(() => redis.pubsub("NUMSUB", channel) as Promise<Array<string | number>>).pipe(
+    Effect.map((reply) => Number(reply[1]))
+  )
+
+/** Polls `check` every 20 ms until it holds, for at most `seconds`. */
+const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, seconds = 10) =>
+  within(what, Effect.repeat(check, { until: (ok) => ok, schedule: Schedule.spaced("20 millis") }), seconds)
+
+const next = (client: WsClient) => client.next
+
+/** Reads `client`'s messages until `text` comes (what came before it was expected noise). */
+const readUntil = (client: WsClient, text: string) =>
+  eventually(`${text} arrives`, Effect.map(client.next, (received) => received === text))
+
+describe("Broadcast over Redis", () => {
+  it.scopedLive(
+    "a client on one server reaches clients on the other; each node subscribes a channel once",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* redisServer
+        const [one, two] = yield* Effect.all([node(redis.url), node(redis.url)])
+        const look = yield* inspector(redis.url)
+        const alice = yield* one.join("lobby")
+        const anna = yield* one.join("lobby")
+        const bob = yield* two.join("lobby")
+        assert.strictEqual(yield* one.count("lobby"), 2)
+        assert.strictEqual(yield* numsub(look, "effect-websocket:lobby"), 2, "one Redis subscription per node")
+        // what crosses Redis: one message per publish, whatever the number of subscribers
+        const crossing: Array<string> = []
+        const tap = new Redis(redis.url)
+        yield* Effect.addFinalizer(() => Effect.sync(() => tap.disconnect()))
+        yield* Effect.promise(() => tap.subscribe("effect-websocket:lobby"))
+        tap.on("message", (_channel: string, message: string) => crossing.push(message))
+
+        alice.ws.send("hello from one")
+        assert.strictEqual(yield* next(bob), "hello from one")
+        assert.strictEqual(yield* next(anna), "hello from one")
+        bob.ws.send("hello from two")
+        assert.strictEqual(yield* next(alice), "hello from two")
+        assert.strictEqual(yield* next(anna), "hello from two", "once: a node ignores its own publish coming back")
+        yield* eventually("both publishes seen on Redis", Effect.sync(() => crossing.length >= 2))
+        assert.strictEqual(crossing.length, 2)
+
+        bob.ws.close()
+        yield* eventually(
+          "node two leaves the channel",
+          Effect.map(numsub(look, "effect-websocket:lobby"), (n) => n === 2) // node one and the tap are left
+        )
+        assert.strictEqual(yield* two.count("lobby"), 0)
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "Redis killed and restarted: publish fails typed meanwhile, local delivery goes on, delivery resumes",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* redisServer
+        const [one, two] = yield* Effect.all([node(redis.url), node(redis.url)])
+        const alice = yield* one.join("lobby")
+        const anna = yield* one.join("lobby")
+        const bob = yield* two.join("lobby")
+        alice.ws.send("before")
+        assert.strictEqual(yield* next(bob), "before")
+        assert.strictEqual(yield* next(anna), "before")
+
+        yield* redis.kill
+        yield* eventually(
+          "publish fails while Redis is down",
+          Effect.map(one.publish("lobby", "probe"), Either.isLeft)
+        )
+        const error = yield* Effect.flip(
+          Broadcast.publish("lobby", "while down").pipe(Effect.provide(one.broadcast))
+        )
+        assert.strictEqual(error._tag, "BroadcastError")
+        assert.strictEqual(error.reason, "Unavailable")
+        // the local subscribers got every publish, the probes included
+        yield* readUntil(anna, "while down")
+        yield* readUntil(alice, "while down")
+        alice.ws.send("local only")
+        assert.strictEqual(yield* next(anna), "local only", "local delivery goes on")
+        assert.strictEqual(yield* next(alice), "not everywhere: Unavailable", "the sender is told, typed")
+
+        yield* redis.restart
+        // the nodes reconnect and resubscribe by themselves
+        yield* eventually(
+          "delivery across nodes resumes",
+          Effect.flatMap(one.publish("lobby", "are you there"), (published) =>
+            Either.isLeft(published)
+              ? Effect.succeed(false)
+              : Effect.map(Effect.either(Effect.timeout(bob.next, "200 millis")), Either.isRight)),
+          20
+        )
+        bob.ws.send("back")
+        yield* readUntil(alice, "back")
+        yield* readUntil(anna, "back")
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "a subscribe returns once Redis confirmed the channel: a publish right after it crosses",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* redisServer
+        const [one, two] = yield* Effect.all([node(redis.url), node(redis.url)])
+        for (let run = 0; run < 20; run++) {
+          const topic = `run-${run}`
+          const bob = yield* two.join(`${topic}&ready`)
+          assert.strictEqual(yield* next(bob), "ready")
+          // bob's onInit returned: the subscription is live everywhere
+          assert.isTrue(Either.isRight(yield* one.publish(topic, "now")))
+          assert.strictEqual(yield* next(bob), "now", `run ${run}`)
+        }
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "subscribe waits for Redis to confirm a new channel, so nothing published after it is missed",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* redisServer
+        const [one, two] = yield* Effect.all([node(redis.url), node(redis.url)])
+        yield* redis.pause
+        const bob = yield* two.join("late&ready")
+        // onInit is waiting in subscribe: Redis has not answered the SUBSCRIBE
+        assert.isTrue(Either.isLeft(yield* Effect.either(Effect.timeout(bob.next, "300 millis"))))
+        yield* redis.resume
+        assert.strictEqual(yield* next(bob), "ready")
+        assert.isTrue(Either.isRight(yield* one.publish("late", "now")))
+        assert.strictEqual(yield* next(bob), "now")
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "the layer starts while Redis is away, serves locally, and joins when Redis comes",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* redisServer
+        yield* redis.kill
+        const broadcast = yield* Layer.build(BroadcastRedis.layer({ url: redis.url, connectTimeout: 200 }))
+        const publish = (text: string) => Effect.either(Broadcast.publish("t", text).pipe(Effect.provide(broadcast)))
+        assert.isTrue(Either.isLeft(yield* publish("early")))
+        yield* redis.restart
+        yield* eventually("publishing works", Effect.map(publish("later"), Either.isRight), 20)
+      }),
+    40_000
+  )
+})
