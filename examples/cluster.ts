@@ -1,6 +1,8 @@
-// `npm run start:cluster`: the echo chat on every core. Node's `cluster` module runs one server per
-// worker process, all on the same port; the primary only hands connections out. Each worker runs
-// examples/server.ts unchanged: connection limits, heartbeats and graceful shutdown are per worker.
+// `npm run start:cluster`: the echo chat and the chat rooms on every core. Node's `cluster` module
+// runs one server per worker process, all on the same port; the primary only hands connections out.
+// Each worker runs examples/server.ts unchanged: connection limits, heartbeats and graceful shutdown
+// are per worker. Chat rooms span the workers when REDIS_URL is set (`REDIS_URL=redis://127.0.0.1:6379
+// npm run start:cluster`): each worker's broadcast then goes through Redis.
 import cluster from "node:cluster"
 import { availableParallelism } from "node:os"
 

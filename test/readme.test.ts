@@ -16,7 +16,8 @@ describe("README", () => {
         "examples/server.ts",
         "examples/room.ts",
         "examples/room.test.ts",
-        "examples/cluster.ts"
+        "examples/cluster.ts",
+        "examples/chat-room.ts"
       ]
     ) {
       assert.include(shown, path)
