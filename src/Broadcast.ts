@@ -11,10 +11,10 @@
  *   once: the same bytes are written to every socket, in order with the connection's own sends, and
  *   the sends of one event-loop turn leave in one write per socket.
  * - **Nobody waits for a slow subscriber.** A publish never waits. A subscriber whose socket already
- *   holds its route's `outbound.highWaterMark` of unsent bytes misses the message (`whenFull:
- *   "drop"`, the default, counted by `dropped`) or is closed with 1008 (`whenFull: "close"`, as
- *   uWebSockets' `closeOnBackpressureLimit`). The route's `outbound.policy` applies to the handlers'
- *   own sends, not to broadcasts: a publish cannot suspend.
+ *   holds its route's `outbound.highWaterMark` of unsent bytes misses the message (counted by
+ *   `dropped`) or is closed with 1008 (as uWebSockets' `closeOnBackpressureLimit`): as its route's
+ *   `outbound.policy` says ("close" closes; "fail" and "suspend", the default, drop: a publish cannot
+ *   wait), unless the layer's `whenFull` decides for all subscribers or per topic.
  * - **One process or many.** `layer` keeps everything in this process. `BroadcastRedis.layer` (module
  *   `effect-websocket/BroadcastRedis`) adds a Redis backplane so that a publish on one process or
  *   machine reaches the subscribers of every other; `subscriberCount` and `topics` stay per process.
@@ -80,6 +80,8 @@ export const Broadcast: Context.Tag<Broadcast, Broadcast> = internal.Broadcast
 /**
  * What a subscriber whose socket already holds its outbound high-water mark gets from a publish:
  * `"drop"` skips it (counted by `dropped`), `"close"` closes it with 1008 "broadcast buffer full".
+ * Without one, each subscriber's route decides: `outbound.policy: "close"` closes, `"fail"` and
+ * `"suspend"` drop (a publish cannot wait).
  * @since 0.1.0
  * @category models
  */
@@ -107,7 +109,8 @@ export type BroadcastError = internal.BroadcastError
 export interface Options {
   /**
    * What a subscriber whose outbound buffer is full gets: one policy for every topic, or one per
-   * topic. Default `"drop"`.
+   * topic. Default: the subscriber's route decides (`outbound.policy: "close"` closes with 1008,
+   * `"fail"` and `"suspend"`, the default, drop).
    */
   readonly whenFull?: WhenFull | ((topic: string) => WhenFull) | undefined
 }

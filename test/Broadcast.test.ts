@@ -179,6 +179,35 @@ describe("Broadcast", () => {
         assert.deepStrictEqual(yield* fast.receive, text("still here"))
       }).pipe(Effect.provide(Broadcast.layer({ whenFull: (topic) => topic === "a" ? "close" : "drop" }))))
 
+    it.scoped("without whenFull, a subscriber's route decides: outbound policy close closes it with 1008", () =>
+      Effect.gen(function*() {
+        const closing = room({ outbound: { highWaterMark: 64, policy: "close" } })
+        const dropping = room({ outbound: { highWaterMark: 64, policy: "fail" } })
+        const slowCloses = yield* Testing.connectTo(closing, "/?room=a")
+        const slowDrops = yield* Testing.connectTo(dropping, "/?room=a")
+        for (let i = 0; i < 3; i++) yield* Broadcast.publish("a", `${i}${"x".repeat(40)}`)
+        assert.deepStrictEqual(yield* slowCloses.closeInfo, {
+          code: 1008,
+          reason: "broadcast buffer full",
+          initiator: "error"
+        })
+        assert.strictEqual(yield* Broadcast.dropped("a"), 1, "the other one missed the third")
+        assert.deepStrictEqual([yield* slowDrops.receive, yield* slowDrops.receive], [
+          text(`0${"x".repeat(40)}`),
+          text(`1${"x".repeat(40)}`)
+        ])
+      }).pipe(Effect.provide(Broadcast.layer())))
+
+    it.scoped("whenFull overrides the route: drop keeps a subscriber whose route would close", () =>
+      Effect.gen(function*() {
+        const route = room({ outbound: { highWaterMark: 64, policy: "close" } })
+        const slow = yield* Testing.connectTo(route, "/?room=a")
+        for (let i = 0; i < 3; i++) yield* Broadcast.publish("a", `${i}${"x".repeat(40)}`)
+        assert.strictEqual(yield* Broadcast.dropped("a"), 1)
+        assert.deepStrictEqual(yield* slow.receive, text(`0${"x".repeat(40)}`))
+        assert.strictEqual(yield* Broadcast.subscriberCount("a"), 1, "still subscribed, still open")
+      }).pipe(Effect.provide(Broadcast.layer({ whenFull: "drop" }))))
+
     it.scoped("publishing from outside any connection (a scheduled job) reaches the subscribers", () =>
       Effect.gen(function*() {
         const route = room()

@@ -16,10 +16,13 @@ export const TypeId: unique symbol = Symbol.for("effect-websocket/Broadcast")
 /** What a subscriber whose outbound buffer is full gets from a publish. */
 export type WhenFull = "drop" | "close"
 
-/** One policy for all topics or one per topic; `"drop"` by default. */
+/**
+ * One policy for all topics or one per topic; `undefined` (the default) leaves it to each
+ * subscriber's route: its `outbound.policy` "close" closes, "fail" and "suspend" drop.
+ */
 export const policyOf = (
   whenFull: WhenFull | ((topic: string) => WhenFull) | undefined
-): (topic: string) => WhenFull => typeof whenFull === "function" ? whenFull : () => whenFull ?? "drop"
+): (topic: string) => WhenFull | undefined => typeof whenFull === "function" ? whenFull : () => whenFull
 
 export class BroadcastError extends Data.TaggedError("BroadcastError")<{
   readonly reason: "Unavailable"
@@ -75,7 +78,7 @@ export class Hub {
   private readonly droppedBefore = new Map<string, number>()
 
   constructor(
-    private readonly whenFull: (topic: string) => WhenFull,
+    private readonly whenFull: (topic: string) => WhenFull | undefined,
     private readonly onFirst: (topic: string) => void = () => {},
     private readonly onLast: (topic: string) => void = () => {}
   ) {}
@@ -127,18 +130,18 @@ export class Hub {
   /**
    * Writes `message` to every subscriber of `topic` but `except`, at once, without waiting for any.
    * A subscriber whose transport already holds its outbound `highWaterMark` is skipped (counted in
-   * `dropped`) or closed with 1008, as the topic's policy says.
+   * `dropped`) or closed with 1008, as the topic's policy says, or else its route's outbound policy.
    */
   deliver(topic: string, message: Shared, except: unknown): void {
     const entry = this.topics.get(topic)
     if (entry === undefined) return
-    let policy: WhenFull | undefined
+    let policy: WhenFull | undefined | null = null
     for (const subscriber of entry.subscribers) {
       if (subscriber === except) continue
       const transport = subscriber.transport
       if (transport.bufferedAmount() >= subscriber.outbound.highWaterMark) {
-        policy ??= this.whenFull(topic)
-        if (policy === "close") {
+        if (policy === null) policy = this.whenFull(topic)
+        if ((policy ?? (subscriber.outbound.policy === "close" ? "close" : "drop")) === "close") {
           if (transport.isOpen()) closeAndReport(transport, subscriber.report, bufferFull)
         } else {
           entry.dropped++
