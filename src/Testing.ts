@@ -52,6 +52,7 @@ import type * as Acceptor from "./Acceptor.js"
 import type { CloseError } from "./Action.js"
 import type { CloseInfo } from "./Connection.js"
 import * as internal from "./internal/testing.js"
+import type * as Protocol from "./Protocol.js"
 import { type HandlersFor, type Options, type OptionsError, upgradeWebSocket } from "./Upgrade.js"
 
 /**
@@ -85,6 +86,7 @@ export interface Closed {
  * - `NotClosed`: `closed` or `closeInfo` waited `receiveTimeout` of real time and the connection was
  *   not over.
  * - `UnexpectedFrame`: `expectNoFrame` saw `frame` arrive.
+ * - `Undecodable`: a typed client (`typed`) received a `frame` its protocol does not decode (`error`).
  * - `Rejected`: `connectTo`'s route answered with `response` instead of upgrading.
  *
  * @since 0.1.0
@@ -230,3 +232,42 @@ export const connectTo = <E, R>(
   E | TestClientError,
   Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
 > => internal.run(app, url, options)
+
+/**
+ * A test client that speaks a route's protocol, as a client application would: `send` encodes with
+ * the protocol's incoming schema, `receive` decodes with its outgoing schema. `client` is the plain
+ * client underneath (to send a malformed frame, say).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedTestClient<In, Out> {
+  readonly client: TestClient
+  /** Encodes `value` and sends it; fails with `EncodeError` if it does not encode. */
+  readonly send: (value: In) => Effect.Effect<void, TestClientError | Protocol.EncodeError>
+  /** The next frame, decoded; fails with `Undecodable` if it does not decode. */
+  readonly receive: Effect.Effect<Out, TestClientError>
+}
+
+/**
+ * Wraps a test client of a route that speaks `protocol`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Protocol, Testing } from "effect-websocket"
+ *
+ * const Echo = Protocol.json({ incoming: Schema.String, outgoing: Schema.String })
+ * declare const route: Parameters<typeof Testing.connectTo>[0]
+ * const test = Effect.gen(function*() {
+ *   const client = Testing.typed(Echo, yield* Testing.connectTo(route, "/"))
+ *   yield* client.send("hello")
+ *   const answer: string = yield* client.receive
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const typed = <In, Out>(protocol: Protocol.Protocol<In, Out>, client: TestClient): TypedTestClient<In, Out> =>
+  internal.typed(protocol, client)

@@ -61,3 +61,10 @@ export * as NodeServer from "./NodeServer.js"
  * @since 0.1.0
  */
 export * as Broadcast from "./Broadcast.js"
+
+/**
+ * Typed messages in and out: a route's protocol declared once with `effect/Schema`.
+ *
+ * @since 0.1.0
+ */
+export * as Protocol from "./Protocol.js"

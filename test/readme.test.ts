@@ -17,7 +17,9 @@ describe("README", () => {
         "examples/room.ts",
         "examples/room.test.ts",
         "examples/cluster.ts",
-        "examples/chat-room.ts"
+        "examples/chat-room.ts",
+        "examples/json-protocol.ts",
+        "examples/json-protocol.test.ts"
       ]
     ) {
       assert.include(shown, path)

@@ -8,6 +8,7 @@ import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -15,16 +16,19 @@ import * as Stream from "effect/Stream"
 import type * as Acceptor from "../Acceptor.js"
 import { CloseError } from "../Action.js"
 import * as Message from "../Message.js"
-import type { Closed, ConnectOptions, Frame, TestClient } from "../Testing.js"
+import type { Closed, ConnectOptions, Frame, TestClient, TypedTestClient } from "../Testing.js"
 import * as InternalAcceptor from "./acceptor.js"
 import * as Close from "./close.js"
 import { MemoryConnection } from "./memory.js"
+import { EncodeError, type Protocol } from "./protocol.js"
 
 export class TestClientError extends Data.TaggedError("TestClientError")<{
-  readonly reason: "Closed" | "NoFrame" | "NotClosed" | "UnexpectedFrame" | "Rejected"
+  readonly reason: "Closed" | "NoFrame" | "NotClosed" | "UnexpectedFrame" | "Rejected" | "Undecodable"
   readonly closed?: Closed | undefined
   readonly frame?: Frame | undefined
   readonly response?: HttpServerResponse.HttpServerResponse | undefined
+  /** With `Undecodable`: what the protocol's schema said. */
+  readonly error?: string | undefined
 }> {
   override get message(): string {
     switch (this.reason) {
@@ -38,6 +42,8 @@ export class TestClientError extends Data.TaggedError("TestClientError")<{
         return `a frame arrived when none was expected: ${JSON.stringify(this.frame)}`
       case "Rejected":
         return `the route answered ${this.response?.status} instead of upgrading`
+      case "Undecodable":
+        return `a frame from the server does not decode with the protocol: ${this.error}`
     }
   }
 }
@@ -151,3 +157,22 @@ export const run = <E, R>(
     E | TestClientError,
     Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
   >
+
+export const typed = <In, Out>(
+  protocol: Protocol<In, Out>,
+  client: TestClient
+): TypedTestClient<In, Out> => ({
+  client,
+  send: (value) =>
+    Effect.suspend((): Effect.Effect<void, TestClientError | EncodeError> => {
+      const encoded = protocol.encodeIncoming(value)
+      if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ error: encoded.left }))
+      return typeof encoded.right === "string" ? client.sendText(encoded.right) : client.sendBinary(encoded.right)
+    }),
+  receive: Effect.flatMap(client.receive, (frame) => {
+    const decoded = protocol.decodeOutgoing(frame._tag === "Text" ? frame.text : frame.data)
+    return Either.isRight(decoded)
+      ? Effect.succeed(decoded.right)
+      : Effect.fail(new TestClientError({ reason: "Undecodable", frame, error: decoded.left }))
+  })
+})
