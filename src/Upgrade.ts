@@ -178,8 +178,15 @@ export interface Options {
    * `Backpressure` and closes with 1008.
    */
   readonly outbound?: {
+    /** Bytes queued for the peer at which `policy` applies. Default 1 MiB. */
     readonly highWaterMark?: number | undefined
+    /**
+     * A send at the mark: `"suspend"` waits for the queue to drain (the default), `"fail"` fails with
+     * `Backpressure`, `"close"` fails and closes with 1008. Broadcasts never wait: "close" closes a
+     * full subscriber, the others skip it.
+     */
     readonly policy?: "suspend" | "fail" | "close" | undefined
+    /** How long a suspended send waits before failing with `Timeout`. Default 10 seconds. */
     readonly sendTimeout?: Duration.DurationInput | undefined
   } | undefined
   /** Open connections of this route; beyond it the upgrade gets 503 with `Retry-After`. Default unlimited. */
