@@ -4,8 +4,8 @@
 // messages/s and round-trip latency percentiles (µs) over the measured window.
 import * as Net from "node:net"
 
-const { port, connections, mode, size, durationMs, warmupMs, window = 16 } = JSON.parse(process.argv[2])
-const binary = size > 1024
+const { port, connections, mode, size, durationMs, warmupMs, window = 16, json = false } = JSON.parse(process.argv[2])
+const binary = size > 1024 && !json
 const inFlight = mode === "pipelined" ? window : 1
 
 const encode = (opcode, payload) => {
@@ -22,7 +22,11 @@ const encode = (opcode, payload) => {
   }
   return Buffer.concat([header, payload]) // the 4-byte mask key stays zero
 }
-const frame = encode(binary ? 2 : 1, Buffer.alloc(size, 120))
+// JSON scenarios send {"type":"say","text":"xx…"} of about `size` bytes
+const payload = json
+  ? Buffer.from(JSON.stringify({ type: "say", text: "x".repeat(Math.max(1, size - 25)) }))
+  : Buffer.alloc(size, 120)
+const frame = encode(binary ? 2 : 1, payload)
 
 const samples = []
 const maxSamples = 500_000

@@ -22,7 +22,11 @@ const servers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
   { name: "effect-websocket", args: ["--import", "tsx", join(here, "servers/effect-websocket.ts")] },
   { name: "Effect floor", args: ["--import", "tsx", join(here, "servers/effect-floor.ts")] },
-  { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
+  { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] },
+  // the JSON scenarios' servers: the typed route against a hand-parsed one and raw ws
+  { name: "ws JSON", json: true, args: [join(here, "servers/ws-json.mjs")] },
+  { name: "hand-parsed JSON", json: true, args: ["--import", "tsx", join(here, "servers/effect-json-hand.ts")] },
+  { name: "typed JSON", json: true, args: ["--import", "tsx", join(here, "servers/effect-json-typed.ts")] }
 ]
 
 const onlyFlag = process.argv.indexOf("--only")
@@ -37,6 +41,20 @@ for (const mode of ["ping-pong", "pipelined"]) {
       scenarios.push({ mode, connections, size, window, durationMs: quick ? 1500 : 5000, warmupMs: quick ? 500 : 1500 })
     }
   }
+}
+// JSON echo ({"type":"say","text":…} in, {"type":"said","text":…} out): what decoding costs
+for (const mode of quick ? ["ping-pong"] : ["ping-pong", "pipelined"]) {
+  const label = `json ${mode} 100 conn 32 B`
+  if (only !== undefined && !only.some((part) => label.startsWith(part))) continue
+  scenarios.push({
+    mode,
+    json: true,
+    connections: 100,
+    size: 32,
+    window: mode === "pipelined" ? 16 : 1,
+    durationMs: quick ? 1500 : 5000,
+    warmupMs: quick ? 500 : 1500
+  })
 }
 
 const start = (server) =>
@@ -80,19 +98,24 @@ const results = []
 try {
   for (const server of servers) running.push(await start(server))
   let done = 0
-  const total = scenarios.length * running.length * repeat
+  const total = scenarios.reduce(
+    (sum, scenario) =>
+      sum + running.filter((server) => (server.json === true) === (scenario.json === true)).length * repeat,
+    0
+  )
   for (const scenario of scenarios) {
-    const label = `${scenario.mode} ${scenario.connections} conn ${scenario.size} B`
-    const runs = new Map(running.map((server) => [server.name, []]))
+    const label = `${scenario.json ? "json " : ""}${scenario.mode} ${scenario.connections} conn ${scenario.size} B`
+    const serving = running.filter((server) => (server.json === true) === (scenario.json === true))
+    const runs = new Map(serving.map((server) => [server.name, []]))
     for (let round = 0; round < repeat; round++) {
       // rotate who goes first, so that no server always runs right after the same neighbour
-      for (let i = 0; i < running.length; i++) {
-        const server = running[(i + round) % running.length]
+      for (let i = 0; i < serving.length; i++) {
+        const server = serving[(i + round) % serving.length]
         process.stderr.write(`\r[${++done}/${total}] ${label}: ${server.name}          `)
         runs.get(server.name).push(await load(server.port, scenario))
       }
     }
-    for (const server of running) {
+    for (const server of serving) {
       const all = runs.get(server.name)
       results.push({
         server: server.name,
@@ -111,11 +134,13 @@ try {
 
 const sameScenario = (server, result) =>
   results.find((r) =>
-    r.server === server && r.mode === result.mode && r.connections === result.connections && r.size === result.size
+    r.server === server && r.mode === result.mode && r.connections === result.connections && r.size === result.size &&
+    r.json === result.json
   )
+// the reference is raw ws; the floor column is the Effect floor, or for JSON the hand-parsed route
 const rows = results.map((result) => {
-  const reference = sameScenario("ws", result)
-  const floor = sameScenario("Effect floor", result)
+  const reference = sameScenario(result.json ? "ws JSON" : "ws", result)
+  const floor = sameScenario(result.json ? "hand-parsed JSON" : "Effect floor", result)
   return {
     ...result,
     ratio: reference && reference.rate > 0 ? result.rate / reference.rate : null,
@@ -132,11 +157,11 @@ console.log(
 )
 for (const row of rows) {
   console.log(
-    `${pad(`${row.mode} ${row.connections}c ${row.size}B`, 30)} ${pad(row.server, 18)} ${pad(row.rate, 9)} ${
-      pad(row.p50, 8)
-    } ${pad(row.p99, 8)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)} ${pad(row.p99Ratio?.toFixed(2) ?? "-", 9)} ${
-      pad(row.floorRatio?.toFixed(2) ?? "-", 8)
-    }`
+    `${pad(`${row.json ? "json " : ""}${row.mode} ${row.connections}c ${row.size}B`, 30)} ${pad(row.server, 18)} ${
+      pad(row.rate, 9)
+    } ${pad(row.p50, 8)} ${pad(row.p99, 8)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)} ${
+      pad(row.p99Ratio?.toFixed(2) ?? "-", 9)
+    } ${pad(row.floorRatio?.toFixed(2) ?? "-", 8)}`
   )
 }
 mkdirSync(join(here, "results"), { recursive: true })

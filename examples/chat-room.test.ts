@@ -2,36 +2,47 @@ import { HttpRouter } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Broadcast, Testing } from "effect-websocket"
-import { joinRoom } from "./chat-room.js"
+import { ChatProtocol, joinRoom } from "./chat-room.js"
 
 const app = HttpRouter.empty.pipe(HttpRouter.get("/rooms/:room", joinRoom))
-const text = (text: string) => ({ _tag: "Text", text }) as const
-const welcome = (room: string, user: string) => text(`* you joined ${room} as ${user} (server process ${process.pid})`)
+const join = (room: string, user?: string) =>
+  Effect.map(
+    Testing.connectTo(app, `/rooms/${room}${user === undefined ? "" : `?user=${user}`}`),
+    (client) => Testing.typed(ChatProtocol, client)
+  )
+const welcome = (room: string, user: string) => ({ type: "welcome", room, user, server: process.pid }) as const
 
 describe("chat rooms (in memory)", () => {
-  it.scoped("members see each other's messages and who joins and leaves; another room sees none of it", () =>
+  it.scoped("members see each other's messages, typing, and who joins, is here and leaves; another room sees none", () =>
     Effect.gen(function*() {
-      const alice = yield* Testing.connectTo(app, "/rooms/lobby?user=Alice")
+      const alice = yield* join("lobby", "Alice")
       assert.deepStrictEqual(yield* alice.receive, welcome("lobby", "Alice"))
-      const carol = yield* Testing.connectTo(app, "/rooms/kitchen?user=Carol")
+      const carol = yield* join("kitchen", "Carol")
       assert.deepStrictEqual(yield* carol.receive, welcome("kitchen", "Carol"))
-      const bob = yield* Testing.connectTo(app, "/rooms/lobby?user=Bob")
+      const bob = yield* join("lobby", "Bob")
       assert.deepStrictEqual(yield* bob.receive, welcome("lobby", "Bob"))
-      assert.deepStrictEqual(yield* alice.receive, text("* Bob joined"))
+      assert.deepStrictEqual(yield* alice.receive, { type: "joined", user: "Bob" })
+      // Alice's client answers a join, so that Bob learns who was already here
+      yield* alice.send({ type: "here" })
+      assert.deepStrictEqual(yield* bob.receive, { type: "present", user: "Alice" })
 
-      yield* bob.sendText("hi all")
-      assert.deepStrictEqual(yield* bob.receive, text("Bob: hi all"), "the sender sees the room's order too")
-      assert.deepStrictEqual(yield* alice.receive, text("Bob: hi all"))
+      yield* bob.send({ type: "typing" })
+      assert.deepStrictEqual(yield* alice.receive, { type: "typing", user: "Bob" })
+      yield* bob.send({ type: "say", text: "hi all" })
+      assert.deepStrictEqual(yield* bob.receive, { type: "said", user: "Bob", text: "hi all" }, "the sender too")
+      assert.deepStrictEqual(yield* alice.receive, { type: "said", user: "Bob", text: "hi all" })
 
-      yield* bob.close()
-      assert.deepStrictEqual(yield* alice.receive, text("* Bob left"))
-      yield* carol.expectNoFrame("50 millis")
+      yield* bob.client.close()
+      assert.deepStrictEqual(yield* alice.receive, { type: "left", user: "Bob" })
+      yield* carol.client.expectNoFrame("50 millis")
       assert.strictEqual(yield* Broadcast.subscriberCount("room:lobby"), 1)
     }).pipe(Effect.provide(Broadcast.layer())))
 
-  it.scoped("without ?user= a member is Anonymous", () =>
+  it.scoped("without ?user= a member is Anonymous; a message that breaks the protocol closes with 1007", () =>
     Effect.gen(function*() {
-      const someone = yield* Testing.connectTo(app, "/rooms/lobby")
+      const someone = yield* join("lobby")
       assert.deepStrictEqual(yield* someone.receive, welcome("lobby", "Anonymous"))
+      yield* someone.client.sendText(JSON.stringify({ type: "say", text: "" }))
+      assert.deepStrictEqual(yield* someone.client.closed, { code: 1007, reason: "invalid message" })
     }).pipe(Effect.provide(Broadcast.layer())))
 })

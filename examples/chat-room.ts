@@ -1,10 +1,34 @@
 // Chat rooms: a room per topic. `/rooms/:room?user=Name` joins a room; everyone in it sees what each
-// member says and who joins and leaves. With `REDIS_URL` set, rooms are shared by every process
-// (cluster workers, servers on other machines) through Redis; otherwise this process is alone.
+// member says, who is typing, and who joins and leaves. The room speaks a typed JSON protocol. With
+// `REDIS_URL` set, rooms are shared by every process (cluster workers, servers on other machines)
+// through Redis; otherwise this process is alone.
 import { HttpRouter, HttpServerRequest } from "@effect/platform"
 import { Config, Context, Effect, Layer, Option, Schema } from "effect"
-import { Action, Broadcast, Connection, type Message, Upgrade } from "effect-websocket"
+import { Action, Broadcast, Protocol, Upgrade } from "effect-websocket"
 import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
+
+/** What a member sends, and what the room sends to members. */
+export const ChatProtocol = Protocol.json({
+  incoming: Schema.Union(
+    Schema.Struct({
+      type: Schema.Literal("say"),
+      text: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000))
+    }),
+    Schema.Struct({ type: Schema.Literal("typing") }),
+    // the answer to someone's "joined": so that newcomers learn who is already here, on every server
+    Schema.Struct({ type: Schema.Literal("here") })
+  ),
+  outgoing: Schema.Union(
+    Schema.Struct({ type: Schema.Literal("welcome"), room: Schema.String, user: Schema.String, server: Schema.Number }),
+    Schema.Struct({ type: Schema.Literal("joined"), user: Schema.String }),
+    Schema.Struct({ type: Schema.Literal("present"), user: Schema.String }),
+    Schema.Struct({ type: Schema.Literal("left"), user: Schema.String }),
+    Schema.Struct({ type: Schema.Literal("said"), user: Schema.String, text: Schema.String }),
+    Schema.Struct({ type: Schema.Literal("typing"), user: Schema.String }),
+    Schema.Struct({ type: Schema.Literal("notice"), text: Schema.String })
+  )
+})
+type Outgoing = Protocol.Outgoing<typeof ChatProtocol>
 
 /** Who is talking, and where: read from the request by the route, given to the handlers. */
 export class Member extends Context.Tag("chat-room/Member")<Member, {
@@ -15,44 +39,62 @@ export class Member extends Context.Tag("chat-room/Member")<Member, {
 const topicOf = (room: string) => `room:${room}`
 
 /**
- * Publishes to the room. When the message could not leave this process (Redis away), it is logged
- * and the sender, if any, is told: the others on this server did get it.
+ * Publishes to the room (encoded once for every member). When the message could not leave this
+ * process (Redis away), it is logged and the sender, if any, is told: the others on this server did
+ * get it.
  */
 const tell = (
   room: string,
-  text: string,
-  sender?: { readonly connection: Connection.Connection; readonly skip: boolean }
+  message: Outgoing,
+  sender?: { readonly connection: Protocol.Connection<Outgoing>; readonly skip: boolean }
 ) =>
-  Broadcast.publish(topicOf(room), text, sender?.skip === true ? { except: sender.connection } : undefined).pipe(
-    Effect.catchTag("BroadcastError", (error) =>
-      Effect.zipRight(
-        Effect.logWarning(`chat-room: ${error.message}`),
-        sender === undefined
-          ? Effect.void
-          : Connection.sendText(sender.connection, "* (this reached this server only)").pipe(Effect.ignore)
-      ))
-  )
+  Protocol.publish(ChatProtocol, topicOf(room), message, sender?.skip === true ? { except: sender.connection } : {})
+    .pipe(
+      Effect.catchTags({
+        BroadcastError: (error) =>
+          Effect.zipRight(
+            Effect.logWarning(`chat-room: ${error.message}`),
+            sender === undefined
+              ? Effect.void
+              : Protocol.send(sender.connection, { type: "notice", text: "this reached this server only" }).pipe(
+                Effect.ignore
+              )
+          ),
+        EncodeError: (error) => Effect.die(error)
+      })
+    )
 
-export const chatRoom = Upgrade.upgradeWebSocket({
+export const chatRoom = Protocol.upgradeWebSocket(ChatProtocol, {
   onInit: (connection) =>
     Effect.gen(function*() {
       const { room, user } = yield* Member
       yield* Broadcast.subscribe(connection, topicOf(room))
       // the process id shows which server (or cluster worker) a member landed on
-      yield* Connection.sendText(connection, `* you joined ${room} as ${user} (server process ${process.pid})`)
-      yield* tell(room, `* ${user} joined`, { connection, skip: true })
+      yield* Protocol.send(connection, { type: "welcome", room, user, server: process.pid })
+      yield* tell(room, { type: "joined", user }, { connection, skip: true })
       return Upgrade.initial(null)
     }),
-  onMessage: (state, message: Message.Message<never>, connection) =>
+  onMessage: (state, message, connection) =>
     Effect.gen(function*() {
-      if (message._tag === "TextMessage") {
+      if (message._tag === "Decoded") {
         const { room, user } = yield* Member
-        // to everyone, the sender included: every member sees the room in the same order
-        yield* tell(room, `${user}: ${message.text}`, { connection, skip: false })
+        const sender = { connection, skip: true }
+        switch (message.value.type) {
+          case "say":
+            // to everyone, the sender included: every member sees the room in the same order
+            yield* tell(room, { type: "said", user, text: message.value.text }, { connection, skip: false })
+            break
+          case "typing":
+            yield* tell(room, { type: "typing", user }, sender)
+            break
+          case "here":
+            yield* tell(room, { type: "present", user }, sender)
+            break
+        }
       }
       return Action.continueConnection(state)
     }),
-  onClose: () => Effect.flatMap(Member, ({ room, user }) => tell(room, `* ${user} left`))
+  onClose: () => Effect.flatMap(Member, ({ room, user }) => tell(room, { type: "left", user }))
 })
 
 const RoomParams = Schema.Struct({ room: Schema.String })

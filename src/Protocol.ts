@@ -79,6 +79,20 @@ export type TypeId = typeof TypeId
 export interface Protocol<In, Out> extends internal.Protocol<In, Out> {}
 
 /**
+ * What the client sends, decoded, in a protocol's terms: `Protocol.Incoming<typeof Chat>`.
+ * @since 0.1.0
+ * @category models
+ */
+export type Incoming<P> = P extends Protocol<infer In, infer _Out> ? In : never
+
+/**
+ * What the server sends, before encoding: `Protocol.Outgoing<typeof Chat>`.
+ * @since 0.1.0
+ * @category models
+ */
+export type Outgoing<P> = P extends Protocol<infer _In, infer Out> ? Out : never
+
+/**
  * JSON in text frames: `incoming` decodes what `JSON.parse` makes of a frame, `outgoing` encodes a
  * value to what `JSON.stringify` writes.
  * @since 0.1.0
@@ -239,18 +253,24 @@ export const upgradeWebSocket = <
   const { onInvalid = "close", strictFrames = true, ...upgrade } = options ?? {}
   const wrap = { onInvalid, strictFrames }
   const typed = (connection: PlainConnection) => connection as Connection<Out>
+  const onMessage = internal.wrapMessage(
+    protocol,
+    wrap,
+    (state: State, message, connection: PlainConnection) =>
+      handlers.onMessage(state, message as Message<In, Custom>, typed(connection)),
+    (code, reason) => Effect.orDie(stopConnectionWith(code, reason))
+  )
   return Upgrade.upgradeWebSocket<State, Custom, EInit, RInit, E, R, RClose>({
     onInit: (connection) => {
       internal.protocolOf.set(connection, protocol as Protocol<unknown, unknown>)
       return handlers.onInit(typed(connection))
     },
     onMessage: (state, message, connection) =>
-      internal.wrapMessage(
-        protocol,
-        wrap,
-        (decoded) => handlers.onMessage(state, decoded as Message<In, Custom>, typed(connection)),
-        (code, reason) => Effect.orDie(stopConnectionWith(code, reason))
-      )(message as PlainMessage<unknown>) as Effect.Effect<Action<State, Custom, E, R>, E, R>,
+      onMessage(state, message as PlainMessage<unknown>, connection) as Effect.Effect<
+        Action<State, Custom, E, R>,
+        E,
+        R
+      >,
     onClose: (state, info, connection) => handlers.onClose(state, info, typed(connection))
   }, upgrade)
 }

@@ -18,23 +18,24 @@ const startServer = (redisUrl: string) =>
     readySeconds: 30
   })
 
-/** Joins `room` as `user`; succeeds with the client and the server process id from the welcome line. */
+/** Joins `room` as `user`; succeeds with the client and the server process id from the welcome. */
 const join = (base: string, room: string, user: string) =>
   Effect.gen(function*() {
     const client = yield* openWs(`${base}/${room}?user=${user}`)
-    const welcome = yield* client.next
-    const match = /^\* you joined (\w+) as (\w+) \(server process (\d+)\)$/.exec(welcome)
-    assert.isNotNull(match, welcome)
-    return { client, pid: Number(match![3]) }
+    const welcome = JSON.parse(yield* client.next)
+    assert.deepInclude(welcome, { type: "welcome", room, user })
+    return { client, pid: welcome.server as number }
   })
 
-/** Reads until `text` (join notices of later members may come first). */
-const hear = (client: WsClient, text: string) =>
+const say = (client: WsClient, text: string) => client.ws.send(JSON.stringify({ type: "say", text }))
+
+/** Reads until `expected` (join notices of later members may come first). */
+const hear = (client: WsClient, expected: object) =>
   Effect.gen(function*() {
     for (;;) {
-      const received = yield* client.next
-      if (received === text) return
-      assert.match(received, /^\* \w+ (joined|left)$/, `while waiting for ${text}`)
+      const received = JSON.parse(yield* client.next)
+      if (JSON.stringify(received) === JSON.stringify(expected)) return
+      assert.include(["joined", "left"], received.type, `while waiting for ${JSON.stringify(expected)}`)
     }
   })
 
@@ -51,21 +52,21 @@ describe("chat rooms across processes (REDIS_URL)", () => {
         const alice = yield* join(one, "lobby", "Alice")
         const bob = yield* join(two, "lobby", "Bob")
         assert.notStrictEqual(alice.pid, bob.pid)
-        yield* hear(alice.client, "* Bob joined")
+        yield* hear(alice.client, { type: "joined", user: "Bob" })
         const carol = yield* join(two, "kitchen", "Carol")
 
-        alice.client.ws.send("hello from one")
-        yield* hear(bob.client, "Alice: hello from one")
-        yield* hear(alice.client, "Alice: hello from one")
-        bob.client.ws.send("hello from two")
-        yield* hear(alice.client, "Bob: hello from two")
+        say(alice.client, "hello from one")
+        yield* hear(bob.client, { type: "said", user: "Alice", text: "hello from one" })
+        yield* hear(alice.client, { type: "said", user: "Alice", text: "hello from one" })
+        say(bob.client, "hello from two")
+        yield* hear(alice.client, { type: "said", user: "Bob", text: "hello from two" })
 
         bob.client.ws.close()
-        yield* hear(alice.client, "* Bob left")
-        carol.client.ws.send("only the kitchen")
-        yield* hear(carol.client, "Carol: only the kitchen")
-        alice.client.ws.send("still here")
-        yield* hear(alice.client, "Alice: still here")
+        yield* hear(alice.client, { type: "left", user: "Bob" })
+        say(carol.client, "only the kitchen")
+        yield* hear(carol.client, { type: "said", user: "Carol", text: "only the kitchen" })
+        say(alice.client, "still here")
+        yield* hear(alice.client, { type: "said", user: "Alice", text: "still here" })
       }),
     90_000
   )
@@ -89,8 +90,8 @@ describe("chat rooms across processes (REDIS_URL)", () => {
         const members = yield* Effect.forEach(["Ann", "Ben", "Cid", "Dan"], (user) => join(base, "lobby", user))
         assert.strictEqual(new Set(members.map((member) => member.pid)).size, workers, "both workers serve members")
         for (const [i, member] of members.entries()) {
-          member.client.ws.send(`hi ${i}`)
-          const line = `${["Ann", "Ben", "Cid", "Dan"][i]}: hi ${i}`
+          say(member.client, `hi ${i}`)
+          const line = { type: "said", user: ["Ann", "Ben", "Cid", "Dan"][i], text: `hi ${i}` }
           for (const other of members) yield* hear(other.client, line)
         }
       }),

@@ -36,33 +36,34 @@ export interface Protocol<In, Out> {
 
 const formatted = (error: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(error)
 
-/** `JSON.parse`, as an `Either`: what does not parse is "not JSON". */
-const parse = (data: string | Uint8Array): Either.Either<unknown, string> => {
-  try {
-    return Either.right(JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data)))
-  } catch (error) {
-    return Either.left(`not JSON: ${(error as Error).message}`)
-  }
-}
-
-/** `JSON.stringify`, as an `Either`: a value it refuses (a `bigint`, a cycle) is an error, not a defect. */
-const stringify = (json: unknown): Either.Either<string, string> => {
-  try {
-    return Either.right(JSON.stringify(json))
-  } catch (error) {
-    return Either.left(`not JSON: ${(error as Error).message}`)
-  }
-}
-
 /** A schema applied to JSON: parsed first, so that its errors speak of the value, not of the JSON. */
 const jsonCodec = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknownEither(schema)
   const encode = Schema.encodeEither(schema)
   return {
-    decode: (data: string | Uint8Array): Either.Either<A, string> =>
-      Either.flatMap(parse(data), (json) => Either.mapLeft(decode(json), formatted)),
-    encode: (value: A): Either.Either<string, string> =>
-      Either.flatMap(Either.mapLeft(encode(value), formatted), stringify)
+    decode: (data: string | Uint8Array): Either.Either<A, string> => {
+      let json: unknown
+      try {
+        json = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data))
+      } catch (error) {
+        return Either.left(`not JSON: ${(error as Error).message}`)
+      }
+      const decoded = decode(json)
+      // a Right carries no error: the same object serves
+      return Either.isRight(decoded)
+        ? decoded as unknown as Either.Either<A, string>
+        : Either.left(formatted(decoded.left))
+    },
+    encode: (value: A): Either.Either<string, string> => {
+      const encoded = encode(value)
+      if (Either.isLeft(encoded)) return Either.left(formatted(encoded.left))
+      try {
+        // a value JSON refuses (a bigint, a cycle) is an error, not a defect
+        return Either.right(JSON.stringify(encoded.right))
+      } catch (error) {
+        return Either.left(`not JSON: ${(error as Error).message}`)
+      }
+    }
   }
 }
 
@@ -138,29 +139,43 @@ type AnyAction = Action<unknown, unknown, unknown, unknown>
 
 /**
  * What `onMessage` does with a plain message: decode a data frame and hand it on, or close (1007 for
- * a frame that does not decode, 1003 for the wrong kind of frame), or hand on the failure.
+ * a frame that does not decode, 1003 for the wrong kind of frame), or hand on the failure. Built
+ * once per route: the hot path allocates nothing of its own beyond the decoded message.
  */
-export const wrapMessage = <In, Out>(
+export const wrapMessage = <In, Out, State, Connection>(
   protocol: Protocol<In, Out>,
   options: WrapOptions,
-  handle: (message: Decoded<In> | Invalid | PlainMessage<unknown>) => Effect.Effect<AnyAction, unknown, unknown>,
+  handle: (
+    state: State,
+    message: Decoded<In> | Invalid | PlainMessage<unknown>,
+    connection: Connection
+  ) => Effect.Effect<AnyAction, unknown, unknown>,
   stop: (code: number, reason: string) => Effect.Effect<AnyAction>
-) =>
-(message: PlainMessage<unknown>): Effect.Effect<AnyAction, unknown, unknown> => {
-  switch (message._tag) {
-    case "TextMessage":
-    case "BinaryMessage": {
-      const raw = message._tag === "TextMessage" ? message.text : message.data
-      const rightKind = (message._tag === "TextMessage") === (protocol.frames === "text")
-      if (!rightKind && options.strictFrames) return stop(unsupported.code, unsupported.reason)
-      const decoded = rightKind
-        ? protocol.decode(raw)
-        : Either.left(`a ${message._tag === "TextMessage" ? "text" : "binary"} frame on a ${protocol.frames} protocol`)
-      if (Either.isRight(decoded)) return handle({ _tag: "Decoded", value: decoded.right })
-      if (options.onInvalid === "close") return stop(invalidClose.code, invalidClose.reason)
-      return handle({ _tag: "Invalid", error: decoded.left, raw })
+) => {
+  const wrongKind = stop(unsupported.code, unsupported.reason)
+  const invalid = stop(invalidClose.code, invalidClose.reason)
+  return (
+    state: State,
+    message: PlainMessage<unknown>,
+    connection: Connection
+  ): Effect.Effect<AnyAction, unknown, unknown> => {
+    switch (message._tag) {
+      case "TextMessage":
+      case "BinaryMessage": {
+        const raw = message._tag === "TextMessage" ? message.text : message.data
+        const rightKind = (message._tag === "TextMessage") === (protocol.frames === "text")
+        if (!rightKind && options.strictFrames) return wrongKind
+        const decoded = rightKind
+          ? protocol.decode(raw)
+          : Either.left(
+            `a ${message._tag === "TextMessage" ? "text" : "binary"} frame on a ${protocol.frames} protocol`
+          )
+        if (Either.isRight(decoded)) return handle(state, { _tag: "Decoded", value: decoded.right }, connection)
+        if (options.onInvalid === "close") return invalid
+        return handle(state, { _tag: "Invalid", error: decoded.left, raw }, connection)
+      }
+      default:
+        return handle(state, message, connection)
     }
-    default:
-      return handle(message)
   }
 }
