@@ -35,7 +35,9 @@ export class ConnectionImpl implements Connection {
     readonly liveness: Liveness,
     /** Where the outbound policy reports the close it decides: the connection's inbox. */
     readonly report: Report,
-    readonly outbound: Outbound
+    readonly outbound: Outbound,
+    /** The route's path pattern (`/rooms/:room`), or the request's path without a router. */
+    readonly route: string
   ) {
     this.remoteAddress = request.remoteAddress
     this.protocol = Option.fromNullable(protocol)
