@@ -47,7 +47,7 @@ for (let round = 0; round < 8; round++) {
     highWaterMark: 1 << 20,
     policy: "suspend",
     sendTimeout: Duration.seconds(10)
-  }, "/")
+  })
   const settings = {
     initTimeout: Duration.seconds(10),
     closeTimeout: Duration.seconds(5),

@@ -35,9 +35,7 @@ export class ConnectionImpl implements Connection {
     readonly liveness: Liveness,
     /** Where the outbound policy reports the close it decides: the connection's inbox. */
     readonly report: Report,
-    readonly outbound: Outbound,
-    /** The route's path pattern (`/rooms/:room`), or the request's path without a router. */
-    readonly route: string
+    readonly outbound: Outbound
   ) {
     this.remoteAddress = request.remoteAddress
     this.protocol = Option.fromNullable(protocol)

@@ -14,8 +14,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
-import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -31,10 +29,6 @@ import type { ConnectionImpl } from "./connection.js"
 import type { Inbox, Item } from "./inbox.js"
 import type * as Liveness from "./liveness.js"
 import type { Transport } from "./transport.js"
-
-/** The annotations of every log line inside a connection. */
-export const logConnection = "websocket.connection"
-export const logRoute = "websocket.route"
 
 const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shutting down", initiator: "shutdown" }
 const errorInfo: CloseInfo = { code: Close.InternalError, reason: "internal error", initiator: "error" }
@@ -153,8 +147,7 @@ export class Loop<State, Custom, E, R> implements Sink {
   /** Starts a turn. It runs at once, on this stack, and may be over before `runFork` returns. */
   private begin(turn: Effect.Effect<void, never, R>): void {
     this.busy = true
-    // the fiber's whole life is annotated once: a turn that goes on with the next batch stays inside
-    const fiber = this.runFork(this.annotated(turn))
+    const fiber = this.runFork(turn)
     if (this.busy) this.running = fiber
   }
 
@@ -196,19 +189,6 @@ export class Loop<State, Custom, E, R> implements Sink {
       )
     )
   }
-
-  /**
-   * Every log line of a turn's fiber, the library's and the handlers', names the connection and its
-   * route. Set on the fiber when it starts (it ends with the turn: nothing to restore), not kept in
-   * the connection's fiber refs: an idle connection holds no annotations (they cost 0.7 KiB each).
-   * `Effect.locallyWith` cost 5 µs a turn here; updating the fiber's ref costs two small map updates.
-   */
-  private annotated<A, E2, R2>(work: Effect.Effect<A, E2, R2>): Effect.Effect<A, E2, R2> {
-    return Effect.zipRight(FiberRef.update(FiberRef.currentLogAnnotations, this.annotate), work)
-  }
-
-  private readonly annotate = (annotations: HashMap.HashMap<string, unknown>): HashMap.HashMap<string, unknown> =>
-    HashMap.set(HashMap.set(annotations, logConnection, this.connection.id), logRoute, this.connection.route)
 
   /** Ends the turn, unless something arrived since the last look. */
   private idle(): Effect.Effect<void, never, R> {
@@ -328,12 +308,6 @@ export class Loop<State, Custom, E, R> implements Sink {
         yield* Effect.logError("effect-websocket: handler failed, closing with 1011", exit.cause)
         info = errorInfo
         this.transport.close(info.code, info.reason)
-      }
-      // a handler failure is logged above, as an error; what the peer or a timer caused is news, not an error
-      if (info.initiator === "timeout" || (info.initiator === "error" && info !== errorInfo)) {
-        yield* Effect.logInfo(`effect-websocket: closing with ${info.code}`).pipe(
-          Effect.annotateLogs({ "websocket.closeCode": info.code, "websocket.closeReason": info.reason })
-        )
       }
       this.stopInitDeadline()
       this.connection.end()

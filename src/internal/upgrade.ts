@@ -2,7 +2,6 @@
  * The route: validate and decide the handshake, have the acceptor complete it, and hand the
  * connection to the acceptor to run. The route returns as soon as the 101 is out.
  */
-import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
@@ -159,15 +158,7 @@ const open = <State, Custom, E, R>(
   const { counts, settings } = route
   const inbox = new Inbox<Custom>(settings.inboxCapacity, transport)
   const liveness = new Liveness.Liveness(transport, inbox)
-  const connection = new ConnectionImpl(
-    transport,
-    request,
-    protocol,
-    liveness,
-    inbox,
-    settings.outbound,
-    routeOf(routeRuntime.context, request)
-  )
+  const connection = new ConnectionImpl(transport, request, protocol, liveness, inbox, settings.outbound)
   // `scope` is the connection's own: what onInit acquires is released after onClose
   const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
     route.handlers,
@@ -183,14 +174,6 @@ const open = <State, Custom, E, R>(
   counts.add(address)
   acceptor.add(loop)
   return loop
-}
-
-/** The route's path pattern (`/rooms/:room`) when an `HttpRouter` serves it, the request's path otherwise. */
-const routeOf = (context: Context.Context<never>, request: HttpServerRequest.HttpServerRequest): string => {
-  const route = Context.getOption(context, HttpRouter.RouteContext)
-  if (Option.isSome(route)) return String(route.value.route.path)
-  const query = request.url.indexOf("?")
-  return query < 0 ? request.url : request.url.slice(0, query)
 }
 
 /**
