@@ -309,6 +309,12 @@ export class Loop<State, Custom, E, R> implements Sink {
         info = errorInfo
         this.transport.close(info.code, info.reason)
       }
+      // a handler failure is logged above, as an error; what the peer or a timer caused is news, not an error
+      if (info.initiator === "timeout" || (info.initiator === "error" && info !== errorInfo)) {
+        yield* Effect.logInfo(`effect-websocket: closing with ${info.code}`).pipe(
+          Effect.annotateLogs({ "websocket.closeCode": info.code, "websocket.closeReason": info.reason })
+        )
+      }
       this.stopInitDeadline()
       this.connection.end()
       this.settings.sweeper.remove(this.liveness)
