@@ -25,6 +25,7 @@ import * as Liveness from "./liveness.js"
 import * as Loop from "./loop.js"
 import * as InternalOptions from "./options.js"
 import * as Origin from "./origin.js"
+import { ConnectionScope } from "./scope.js"
 
 const noTransport = HttpServerResponse.text("WebSocket upgrades are not supported by this server", { status: 501 })
 const shuttingDown = HttpServerResponse.text("The server is shutting down", {
@@ -92,10 +93,8 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     }
   }
 
-  // one synchronous step from the handshake to the running connection: nothing can interrupt it halfway.
-  // The connection's Scope is made first, by the route's fiber (made later it would take a fiber of
-  // its own); a refused handshake drops it unused.
-  return Effect.flatMap(Scope.make(), (scope) =>
+  // one synchronous step from the handshake to the running connection: nothing can interrupt it halfway
+  return (
     Effect.withFiberRuntime<
       HttpServerResponse.HttpServerResponse,
       InternalOptions.OptionsError,
@@ -118,7 +117,7 @@ export const upgradeWebSocket = <State, Custom, E, R>(
       })
       let connected: Loop.Loop<State, Custom, E, R> | undefined
       const connect = (transport: Transport): Sink =>
-        connected = open(route, transport, request, decision.protocol, runtime, scope, acceptor, address)
+        connected = open(route, transport, request, decision.protocol, runtime, acceptor, address)
       const transport = acceptor.accept(
         request,
         { protocol: decision.protocol, headers: decision.headers, wire },
@@ -129,7 +128,8 @@ export const upgradeWebSocket = <State, Custom, E, R>(
       // started once the acceptor is done with the transport: onInit may send at once
       connected?.start()
       return Effect.succeed(upgraded)
-    }))
+    })
+  )
 }
 
 /** What every connection of one route shares. */
@@ -151,7 +151,6 @@ const open = <State, Custom, E, R>(
   request: HttpServerRequest.HttpServerRequest,
   protocol: string | undefined,
   routeRuntime: Runtime.Runtime<R>,
-  scope: Scope.CloseableScope,
   acceptor: AcceptorImpl,
   address: string
 ): Loop.Loop<State, Custom, E, R> => {
@@ -159,7 +158,8 @@ const open = <State, Custom, E, R>(
   const inbox = new Inbox<Custom>(settings.inboxCapacity, transport)
   const liveness = new Liveness.Liveness(transport, inbox)
   const connection = new ConnectionImpl(transport, request, protocol, liveness, inbox, settings.outbound)
-  // `scope` is the connection's own: what onInit acquires is released after onClose
+  // the connection's own Scope: what onInit acquires is released after onClose; made on first use
+  const scope = new ConnectionScope()
   const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
     route.handlers,
     transport,
