@@ -28,6 +28,7 @@ import * as Close from "./close.js"
 import type { ConnectionImpl } from "./connection.js"
 import type { Inbox, Item } from "./inbox.js"
 import type * as Liveness from "./liveness.js"
+import * as Metrics from "./metrics.js"
 import type { Transport } from "./transport.js"
 
 const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shutting down", initiator: "shutdown" }
@@ -331,6 +332,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       this.running = undefined
       this.settings.release(this.connection)
       this.owner.remove(this)
+      Metrics.closed(info)
       this.owner.onEnded?.(this.transport, info)
       this.done = true
       const waiters = this.waiters

@@ -23,6 +23,7 @@ import { Inbox } from "./inbox.js"
 import * as Limits from "./limits.js"
 import * as Liveness from "./liveness.js"
 import * as Loop from "./loop.js"
+import * as Metrics from "./metrics.js"
 import * as InternalOptions from "./options.js"
 import * as Origin from "./origin.js"
 import { ConnectionScope } from "./scope.js"
@@ -36,6 +37,15 @@ const shuttingDown = HttpServerResponse.text("The server is shutting down", {
 const upgraded = HttpServerResponse.empty({ status: 101 })
 const internalError = HttpServerResponse.empty({ status: 500 })
 const forbiddenOrigin = HttpServerResponse.text("Origin not allowed", { status: 403 })
+
+/** Counts a refused upgrade (`websocket_upgrades_rejected_total`, by status). */
+const rejectedWith = (response: HttpServerResponse.HttpServerResponse) =>
+  Effect.sync(() => Metrics.rejected(response.status))
+const rejectWith = (response: HttpServerResponse.HttpServerResponse) =>
+  Effect.sync(() => {
+    Metrics.rejected(response.status)
+    return response
+  })
 
 /** The warning for a route's first cross-origin refusal: what was refused, and the option that allows it. */
 const crossOriginAdvice = (policy: Origin.OriginPolicy, origin: string | undefined): string => {
@@ -104,11 +114,11 @@ export const upgradeWebSocket = <State, Custom, E, R>(
       const request = Context.get(context, HttpServerRequest.HttpServerRequest)
       const acceptor = Context.get(context, Acceptor) as AcceptorImpl
       const decided = Handshake.decide(request, settings)
-      if (Either.isLeft(decided)) return refuse(decided.left, request)
-      if (acceptor.closing) return Effect.succeed(shuttingDown)
+      if (Either.isLeft(decided)) return Effect.tap(refuse(decided.left, request), rejectedWith)
+      if (acceptor.closing) return rejectWith(shuttingDown)
       const address = Option.getOrElse(request.remoteAddress, () => "unknown")
       const overLimit = counts.refuse(address)
-      if (overLimit !== undefined) return Effect.succeed(overLimit)
+      if (overLimit !== undefined) return rejectWith(overLimit)
       const decision = decided.right
       const runtime = Runtime.make({
         context,
@@ -123,7 +133,7 @@ export const upgradeWebSocket = <State, Custom, E, R>(
         { protocol: decision.protocol, headers: decision.headers, wire },
         connect
       )
-      if (transport === undefined) return Effect.succeed(noTransport)
+      if (transport === undefined) return rejectWith(noTransport)
       if (transport === "gone") return Effect.succeed(upgraded)
       // started once the acceptor is done with the transport: onInit may send at once
       connected?.start()
@@ -172,6 +182,7 @@ const open = <State, Custom, E, R>(
     acceptor
   )
   counts.add(address)
+  Metrics.opened()
   acceptor.add(loop)
   return loop
 }
