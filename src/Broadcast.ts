@@ -192,7 +192,8 @@ export const topics: Effect.Effect<ReadonlyArray<string>, never, Broadcast> = Ef
 
 /**
  * How many deliveries to subscribers of `topic` in this process were dropped because their
- * outbound buffer was full (`whenFull: "drop"`), since the service started.
+ * outbound buffer was full, since the topic got its first subscriber (a topic with no subscriber left
+ * is forgotten, its count with it).
  * @since 0.1.0
  * @category inspection
  */

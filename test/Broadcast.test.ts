@@ -158,6 +158,13 @@ describe("Broadcast", () => {
         yield* Broadcast.publish("a", "again")
         assert.deepStrictEqual(yield* slow.receive, text("again"))
         assert.deepStrictEqual(yield* fast.receive, text("again"))
+        // a topic is forgotten with its last subscriber, its count with it: nothing grows with old topics
+        yield* slow.close()
+        yield* fast.close()
+        yield* slow.closeInfo
+        yield* fast.closeInfo
+        assert.strictEqual(yield* Broadcast.dropped("a"), 0)
+        assert.deepStrictEqual(yield* Broadcast.topics, [])
       }).pipe(Effect.provide(Broadcast.layer())))
 
     it.scoped("whenFull: close closes a slow subscriber with 1008 and leaves the others", () =>

@@ -74,8 +74,6 @@ export class Hub {
   private readonly topics = new Map<string, Topic>()
   /** The topics of each subscribed connection, to drop them all when it ends. */
   private readonly memberships = new WeakMap<ConnectionImpl, Set<string>>()
-  /** Drops of topics that have no subscriber left: kept so that the counter never goes back. */
-  private readonly droppedBefore = new Map<string, number>()
 
   constructor(
     private readonly whenFull: (topic: string) => WhenFull | undefined,
@@ -96,8 +94,7 @@ export class Hub {
     topics.add(topic)
     let entry = this.topics.get(topic)
     if (entry === undefined) {
-      entry = { subscribers: new Set(), dropped: this.droppedBefore.get(topic) ?? 0 }
-      this.droppedBefore.delete(topic)
+      entry = { subscribers: new Set(), dropped: 0 }
       this.topics.set(topic, entry)
       entry.subscribers.add(connection)
       this.onFirst(topic)
@@ -122,8 +119,8 @@ export class Hub {
   private remove(connection: ConnectionImpl, topic: string): void {
     const entry = this.topics.get(topic)
     if (entry === undefined || !entry.subscribers.delete(connection) || entry.subscribers.size > 0) return
+    // nothing of a topic outlives its last subscriber: a process with many short-lived topics stays small
     this.topics.delete(topic)
-    if (entry.dropped > 0) this.droppedBefore.set(topic, entry.dropped)
     this.onLast(topic)
   }
 
@@ -161,12 +158,7 @@ export class Hub {
   }
 
   dropped(topic: string): number {
-    return this.topics.get(topic)?.dropped ?? this.droppedBefore.get(topic) ?? 0
-  }
-
-  /** Topics that have local subscribers. */
-  has(topic: string): boolean {
-    return this.topics.has(topic)
+    return this.topics.get(topic)?.dropped ?? 0
   }
 }
 
