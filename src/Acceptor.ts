@@ -113,7 +113,11 @@ export type Incoming =
  * @category models
  */
 export interface Sink {
-  readonly push: (item: Incoming) => void
+  /**
+   * A message or the end of the connection. `bytes`, the message's payload size on the wire, feeds
+   * the byte counters; without it the loop measures the message itself (UTF-8 for text).
+   */
+  readonly push: (item: Incoming, bytes?: number) => void
   /** The peer answered a ping. */
   readonly pong: () => void
 }

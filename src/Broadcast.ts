@@ -113,6 +113,14 @@ export interface Options {
    * `"fail"` and `"suspend"`, the default, drop).
    */
   readonly whenFull?: WhenFull | ((topic: string) => WhenFull) | undefined
+  /**
+   * The `topic` label of a topic in the broadcast metrics (`websocket_broadcast_published_total`,
+   * `_delivered_total`, `_dropped_total`). Default: the topic's part before the first `:`, so that
+   * `room:42` and `room:43` both count as `room` (or the whole topic, without a `:`). Effect's metric
+   * registry keeps every label it sees for as long as the process lives: map topics made from user
+   * input to a bounded set. `(topic) => topic` counts each topic on its own, for a few fixed topics.
+   */
+  readonly metricsTopic?: ((topic: string) => string) | undefined
 }
 
 /**
@@ -126,7 +134,10 @@ export interface Options {
  * @category layers
  */
 export const layer = (options?: Options): Layer.Layer<Broadcast> =>
-  Layer.sync(Broadcast, () => internal.make(new internal.Hub(internal.policyOf(options?.whenFull))))
+  Layer.sync(
+    Broadcast,
+    () => internal.make(new internal.Hub(internal.policyOf(options?.whenFull), options?.metricsTopic))
+  )
 
 /**
  * Subscribes `connection` to `topic`. Live when it returns: a publish after it reaches the

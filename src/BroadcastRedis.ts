@@ -124,6 +124,7 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
     const pending = new Map<string, Promise<void>>()
     const hub: internal.Hub = new internal.Hub(
       internal.policyOf(options?.whenFull),
+      options?.metricsTopic,
       (topic) => {
         const done = subscriber.subscribe(prefix + topic).then(
           () => {},

@@ -227,6 +227,13 @@ export interface Options {
     | Readonly<Record<string, string>>
     | ((request: HttpServerRequest.HttpServerRequest) => Readonly<Record<string, string>>)
     | undefined
+  /**
+   * A span (`websocket.message`, attribute `websocket.message.kind`: `text`, `binary` or `custom`)
+   * around each `onMessage`, child of the connection's span. Default `false`: a span per message
+   * costs what it costs (an allocation and an export each), so it is opt-in; the connection's own
+   * span is always there when a tracer is installed.
+   */
+  readonly traceMessages?: boolean | undefined
 }
 
 /**

@@ -68,3 +68,10 @@ export * as Broadcast from "./Broadcast.js"
  * @since 0.1.0
  */
 export * as Protocol from "./Protocol.js"
+
+/**
+ * What the library tells operators: its metrics, span names and attributes, and log annotations.
+ *
+ * @since 0.1.0
+ */
+export * as Observability from "./Observability.js"

@@ -29,7 +29,7 @@ const connectionOn = (ws: WebSocket) => {
     highWaterMark: 1024,
     policy: "fail",
     sendTimeout: Duration.seconds(1)
-  })
+  }, "/ws")
 }
 
 describe("Connection", () => {

@@ -9,6 +9,7 @@ import { connectWs, openWs } from "./support/client.js"
 import { sleepers } from "./support/clock.js"
 import { echo } from "./support/echo.js"
 import { handshakeHeaders } from "./support/harness.js"
+import { valueOf } from "./support/metrics.js"
 import { clientFrame, handshakeRequest, rawConnect, serve, serverCloseCode, statusOf } from "./support/server.js"
 
 const wsConnect = (port: number, path: string, options?: WebSocket.ClientOptions) =>
@@ -176,6 +177,7 @@ describe("Upgrade", () => {
             onMessage: () => Effect.succeed(Action.stopConnection()),
             onClose: () => Effect.void
           }, { closeTimeout: "3 seconds", heartbeat: false, idleTimeout: false })
+          const timeoutsBefore = yield* valueOf("websocket_timeouts_total", { kind: "close" })
           const ended = yield* Deferred.make<CloseInfo>()
           const acceptor = yield* Acceptor.make((_request, _handshake, connect) => {
             const connection = new MemoryConnection(connect, { answersClose: false })
@@ -198,6 +200,7 @@ describe("Upgrade", () => {
           yield* TestClock.adjust("1 millis")
           assert.deepStrictEqual(yield* Deferred.await(ended), { code: 1000, reason: "", initiator: "server" })
           assert.strictEqual(connection.state, "closed")
+          assert.strictEqual(yield* valueOf("websocket_timeouts_total", { kind: "close" }), timeoutsBefore + 1)
         }))
     })
 

@@ -1,6 +1,6 @@
 // Micro-benchmark: the per-connection loop's cost per message, without sockets. A fake transport
 // counts sends; messages are pushed one at a time, each after the loop went idle (the ping-pong case).
-import { Duration, Effect, Option, Runtime, Scope } from "effect"
+import { Duration, Effect, HashMap, Option, Runtime, Scope } from "effect"
 import { Action, Connection, type Message } from "effect-websocket"
 import { ConnectionImpl } from "../../src/internal/connection.js"
 import { Inbox } from "../../src/internal/inbox.js"
@@ -47,7 +47,7 @@ for (let round = 0; round < 8; round++) {
     highWaterMark: 1 << 20,
     policy: "suspend",
     sendTimeout: Duration.seconds(10)
-  })
+  }, "/ws")
   const settings = {
     initTimeout: Duration.seconds(10),
     closeTimeout: Duration.seconds(5),
@@ -55,7 +55,9 @@ for (let round = 0; round < 8; round++) {
       heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) },
       idleTimeout: Duration.minutes(5)
     }),
-    release: () => {}
+    release: () => {},
+    traceMessages: false,
+    annotations: { base: HashMap.empty(), route: "", annotated: HashMap.empty() }
   }
   const scope = Effect.runSync(Scope.make())
   const loop = new Loop.Loop(
@@ -67,7 +69,8 @@ for (let round = 0; round < 8; round++) {
     settings,
     Runtime.provideService(Runtime.defaultRuntime, Scope.Scope, scope),
     scope,
-    { remove: () => {}, onEnded: undefined }
+    { remove: () => {}, onEnded: undefined },
+    Effect.runSync(Effect.clock)
   )
   loop.start()
   await new Promise((r) => setImmediate(r))

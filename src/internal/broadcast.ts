@@ -5,10 +5,12 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import type * as MetricLabel from "effect/MetricLabel"
 import type { Shared } from "../Acceptor.js"
 import type { Connection } from "../Connection.js"
 import * as Close from "./close.js"
 import type { ConnectionImpl } from "./connection.js"
+import * as Metrics from "./metrics.js"
 import { closeAndReport } from "./transport.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-websocket/Broadcast")
@@ -64,6 +66,18 @@ export const share = (data: string | Uint8Array): Shared => ({
 interface Topic {
   readonly subscribers: Set<ConnectionImpl>
   dropped: number
+  /** The topic's metric labels, from `metricsTopic`. */
+  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+}
+
+/**
+ * The default metric label of a topic: its part before the first `:` (`room:42` counts as `room`),
+ * or the whole topic without one. The metric registry keeps every label it ever sees, so topics made
+ * from user input (one per room) must not become labels one for one.
+ */
+export const topicFamily = (topic: string): string => {
+  const colon = topic.indexOf(":")
+  return colon < 0 ? topic : topic.slice(0, colon)
 }
 
 /**
@@ -77,6 +91,7 @@ export class Hub {
 
   constructor(
     private readonly whenFull: (topic: string) => WhenFull | undefined,
+    private readonly metricsTopic: (topic: string) => string = topicFamily,
     private readonly onFirst: (topic: string) => void = () => {},
     private readonly onLast: (topic: string) => void = () => {}
   ) {}
@@ -94,7 +109,7 @@ export class Hub {
     topics.add(topic)
     let entry = this.topics.get(topic)
     if (entry === undefined) {
-      entry = { subscribers: new Set(), dropped: 0 }
+      entry = { subscribers: new Set(), dropped: 0, labels: this.labels(topic) }
       this.topics.set(topic, entry)
       entry.subscribers.add(connection)
       this.onFirst(topic)
@@ -133,20 +148,40 @@ export class Hub {
     const entry = this.topics.get(topic)
     if (entry === undefined) return
     let policy: WhenFull | undefined | null = null
+    let delivered = 0
+    let dropped = 0
+    let bytes = -1
     for (const subscriber of entry.subscribers) {
       if (subscriber === except) continue
       const transport = subscriber.transport
       if (transport.bufferedAmount() >= subscriber.outbound.highWaterMark) {
         if (policy === null) policy = this.whenFull(topic)
+        dropped++
         if ((policy ?? (subscriber.outbound.policy === "close" ? "close" : "drop")) === "close") {
+          Metrics.pressed("close")
           if (transport.isOpen()) closeAndReport(transport, subscriber.report, bufferFull)
         } else {
+          Metrics.pressed("drop")
           entry.dropped++
         }
         continue
       }
-      if (transport.sendShared(message) === undefined) subscriber.liveness.touch()
+      if (transport.sendShared(message) === undefined) {
+        subscriber.liveness.touch()
+        delivered++
+        if (subscriber.trace !== undefined) subscriber.trace.sent(bytes < 0 ? bytes = sizeOf(message) : bytes)
+      }
     }
+    if (delivered > 0) {
+      Metrics.sent(message.binary, bytes < 0 ? sizeOf(message) : bytes, delivered)
+      Metrics.broadcastDelivered.unsafeUpdate(delivered, entry.labels)
+    }
+    if (dropped > 0) Metrics.broadcastDropped.unsafeUpdate(dropped, entry.labels)
+  }
+
+  /** The metric labels of `topic`. */
+  labels(topic: string): ReadonlyArray<MetricLabel.MetricLabel> {
+    return this.topics.get(topic)?.labels ?? Metrics.topicLabel(this.metricsTopic(topic))
   }
 
   subscriberCount(topic: string): number {
@@ -174,6 +209,7 @@ export const make = (
   unsubscribe: (connection, topic) => Effect.sync(() => hub.unsubscribe(connectionImpl(connection), topic)),
   publish: (topic, data, except) =>
     Effect.suspend(() => {
+      Metrics.broadcastPublished.unsafeUpdate(1, hub.labels(topic))
       const message = share(data)
       hub.deliver(topic, message, except)
       return beyond(topic, message)
@@ -182,3 +218,6 @@ export const make = (
   topics: Effect.sync(() => hub.topicNames()),
   dropped: (topic) => Effect.sync(() => hub.dropped(topic))
 })
+
+const sizeOf = (message: Shared): number =>
+  typeof message.data === "string" ? Metrics.textBytes(message.data) : message.data.byteLength

@@ -6,7 +6,9 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { type CloseInfo, type Connection, SendError, TypeId } from "../Connection.js"
 import * as Close from "./close.js"
 import type { Liveness } from "./liveness.js"
+import * as Metrics from "./metrics.js"
 import type { Outbound } from "./options.js"
+import type { ConnectionTrace } from "./trace.js"
 import { closeAndReport, type Report, type Transport } from "./transport.js"
 
 export interface ConnectionImpl extends Pipeable {}
@@ -35,13 +37,18 @@ export class ConnectionImpl implements Connection {
     readonly liveness: Liveness,
     /** Where the outbound policy reports the close it decides: the connection's inbox. */
     readonly report: Report,
-    readonly outbound: Outbound
+    readonly outbound: Outbound,
+    /** The route's path pattern (`/rooms/:room`), or the request's path without a router. */
+    readonly route: string
   ) {
     this.remoteAddress = request.remoteAddress
     this.protocol = Option.fromNullable(protocol)
     this.headers = request.headers
     this.url = request.url
   }
+
+  /** The connection's span and its counters, when a tracer is installed. */
+  trace: ConnectionTrace | undefined = undefined
 
   /** Told once, when the connection starts ending (before `onClose`); allocated by the first. */
   private endings: Array<() => void> | undefined = undefined
@@ -77,19 +84,26 @@ export class ConnectionImpl implements Connection {
    */
   send(binary: boolean, data: string | Uint8Array): Effect.Effect<void, SendError> {
     if (this.transport.bufferedAmount() < this.outbound.highWaterMark) return this.write(binary, data)
-    switch (this.outbound.policy) {
+    const policy = this.outbound.policy
+    Metrics.pressed(policy)
+    switch (policy) {
       case "fail":
+        Metrics.sendFailed("Backpressure")
         return Effect.fail(backpressure)
       case "close":
         return Effect.suspend(() => {
           if (this.transport.isOpen()) closeAndReport(this.transport, this.report, bufferFull)
+          Metrics.sendFailed("Backpressure")
           return Effect.fail(backpressure)
         })
       case "suspend":
         return this.afterDrain(binary, data).pipe(
           Effect.timeoutFail({
             duration: this.outbound.sendTimeout,
-            onTimeout: () => new SendError({ reason: "Timeout" })
+            onTimeout: () => {
+              Metrics.sendFailed("Timeout")
+              return new SendError({ reason: "Timeout" })
+            }
           })
         )
     }
@@ -99,8 +113,14 @@ export class ConnectionImpl implements Connection {
     const error = binary
       ? this.transport.sendBinary(data as Uint8Array)
       : this.transport.sendText(data as string)
-    if (error !== undefined) return Effect.fail(error)
+    if (error !== undefined) {
+      Metrics.sendFailed(error.reason)
+      return Effect.fail(error)
+    }
     this.liveness.touch()
+    const bytes = binary ? (data as Uint8Array).byteLength : Metrics.textBytes(data as string)
+    Metrics.sent(binary, bytes, 1)
+    this.trace?.sent(bytes)
     return Effect.void
   }
 

@@ -2,6 +2,7 @@ import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type { CloseInfo } from "../Connection.js"
 import type * as Message from "../Message.js"
+import * as Metrics from "./metrics.js"
 import { Signal } from "./signal.js"
 
 /**
@@ -57,6 +58,7 @@ export class Inbox<Custom> {
     if ((item._tag === "TextMessage" || item._tag === "BinaryMessage") && this.items.length >= this.capacity) {
       if (!this.paused) {
         this.paused = true
+        Metrics.pressed("pause")
         this.flow.pause()
       }
     }

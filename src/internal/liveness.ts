@@ -14,6 +14,7 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import * as Close from "./close.js"
+import * as Metrics from "./metrics.js"
 import { closeAndReport, type Report, type Transport } from "./transport.js"
 
 export interface Settings {
@@ -73,10 +74,10 @@ export class Liveness {
    */
   check(now: number, timing: Timing): number {
     const transport = this.transport
-    if (now - this.lastActivity >= timing.idle) return this.timedOut("idle timeout")
+    if (now - this.lastActivity >= timing.idle) return this.timedOut("idle timeout", "idle")
     if (timing.heartbeat) {
       if (this.pongDue >= 0 && now >= this.pongDue) {
-        if (this.awaitingPong) return this.timedOut("heartbeat timeout")
+        if (this.awaitingPong) return this.timedOut("heartbeat timeout", "heartbeat")
         this.nextPing = this.pongDue + timing.interval
         this.pongDue = -1
       }
@@ -93,7 +94,8 @@ export class Liveness {
     )
   }
 
-  private timedOut(reason: string): number {
+  private timedOut(reason: string, kind: Metrics.Timeout): number {
+    Metrics.timedOut(kind)
     closeAndReport(this.transport, this.report, { code: Close.GoingAway, reason, initiator: "timeout" })
     return -1
   }

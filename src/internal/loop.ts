@@ -9,11 +9,15 @@
  * the end of the connection (`onClose`, the closing handshake) runs in the turn that saw it end.
  */
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -29,6 +33,7 @@ import type { ConnectionImpl } from "./connection.js"
 import type { Inbox, Item } from "./inbox.js"
 import type * as Liveness from "./liveness.js"
 import * as Metrics from "./metrics.js"
+import * as Trace from "./trace.js"
 import type { Transport } from "./transport.js"
 
 const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shutting down", initiator: "shutdown" }
@@ -46,6 +51,38 @@ export interface Settings {
   readonly sweeper: Liveness.Sweeper
   /** Gives back what the route's limits counted for the connection, once it is over. */
   readonly release: (connection: ConnectionImpl) => void
+  /** Whether each handled message gets a span (`traceMessages`). */
+  readonly traceMessages: boolean
+  /** The log annotations of the route's connections but the connection id, for one base map. */
+  annotations: { base: HashMap.HashMap<string, unknown>; route: string; annotated: HashMap.HashMap<string, unknown> }
+}
+
+/**
+ * Every log line of a connection, the library's and the handlers', names it and its route. The
+ * annotations are set on each turn's fiber as it is made (`updateRefs`): an idle connection keeps no
+ * annotation map, and a turn pays one map update (a fiber ref update in the turn would copy the
+ * fiber's refs once more, `Effect.annotateLogs` twice).
+ */
+const annotate = (
+  settings: Settings,
+  connection: ConnectionImpl,
+  refs: FiberRefs.FiberRefs,
+  fiberId: FiberId.Runtime
+) => {
+  const base = FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations)
+  let cached = settings.annotations
+  if (cached.base !== base || cached.route !== connection.route) {
+    cached = settings.annotations = {
+      base,
+      route: connection.route,
+      annotated: HashMap.set(base, Trace.annotationRoute, connection.route)
+    }
+  }
+  return FiberRefs.updateAs(refs, {
+    fiberId,
+    fiberRef: FiberRef.currentLogAnnotations,
+    value: HashMap.set(cached.annotated, Trace.annotationConnection, connection.id)
+  })
 }
 
 /** What owns a connection: told once when it is over (an `AcceptorImpl`). */
@@ -76,13 +113,19 @@ export class Loop<State, Custom, E, R> implements Sink {
   /** Set once the connection is over; until then, who waits for that. */
   private done = false
   private waiters: Array<(effect: Effect.Effect<void>) => void> | undefined = undefined
-  private readonly runFork: (effect: Effect.Effect<void, never, R | Scope.Scope>) => Fiber.RuntimeFiber<void>
+  private readonly runFork: (
+    effect: Effect.Effect<void, never, R | Scope.Scope>,
+    options?: Runtime.RunForkOptions
+  ) => Fiber.RuntimeFiber<void>
+  /** When the handler running now started, in milliseconds on `clock`. */
+  private started = 0
 
   /**
    * @param runtime the route's runtime (the handlers' services, the request, the log annotations)
    *   with `scope` in its context
    * @param scope the connection's own `Scope`, closed after `onClose`
    * @param owner told once, when the connection is over
+   * @param clock the connection's clock, which times the handlers
    */
   constructor(
     private readonly handlers: Handlers<State, Custom, E, R>,
@@ -93,14 +136,21 @@ export class Loop<State, Custom, E, R> implements Sink {
     private readonly settings: Settings,
     runtime: Runtime.Runtime<R | Scope.Scope>,
     private readonly scope: Scope.CloseableScope,
-    private readonly owner: Owner
+    private readonly owner: Owner,
+    private readonly clock: Clock.Clock
   ) {
     this.runFork = Runtime.runFork(runtime)
   }
 
-  /** From the transport: a message or the end of the connection. */
-  push(item: Incoming): void {
-    if (item._tag === "TextMessage" || item._tag === "BinaryMessage") this.liveness.touch()
+  /** From the transport: a message (of `bytes` on the wire, when the transport knows) or the end. */
+  push(item: Incoming, bytes?: number): void {
+    if (item._tag === "TextMessage" || item._tag === "BinaryMessage") {
+      this.liveness.touch()
+      const isBinary = item._tag === "BinaryMessage"
+      const size = bytes ?? (isBinary ? item.data.byteLength : Metrics.textBytes(item.text))
+      Metrics.received(isBinary, size)
+      this.connection.trace?.received(size)
+    }
     this.inbox.push(item)
   }
 
@@ -133,6 +183,7 @@ export class Loop<State, Custom, E, R> implements Sink {
         const turn = this.running
         if (!this.initializing || turn === undefined) return
         this.initTimedOut = true
+        Metrics.timedOut("init")
         turn.unsafeInterruptAsFork(FiberId.none)
       })
     )
@@ -148,7 +199,9 @@ export class Loop<State, Custom, E, R> implements Sink {
   /** Starts a turn. It runs at once, on this stack, and may be over before `runFork` returns. */
   private begin(turn: Effect.Effect<void, never, R>): void {
     this.busy = true
-    const fiber = this.runFork(turn)
+    const fiber = this.runFork(turn, {
+      updateRefs: (refs, fiberId) => annotate(this.settings, this.connection, refs, fiberId)
+    })
     if (this.busy) this.running = fiber
   }
 
@@ -202,7 +255,9 @@ export class Loop<State, Custom, E, R> implements Sink {
 
   private init(): Effect.Effect<CloseInfo | undefined, E, R> {
     return Effect.gen(this, function*() {
+      const started = Trace.now(this.clock)
       const [initial, selector] = yield* this.handlers.onInit(this.connection)
+      Metrics.handled("onInit", Trace.now(this.clock) - started)
       this.stopInitDeadline()
       this.state = initial
       this.hasState = true
@@ -267,8 +322,18 @@ export class Loop<State, Custom, E, R> implements Sink {
           return Effect.succeed(item.info)
         case "SelectorFailed":
           return Effect.failCause(item.cause as Cause.Cause<E>)
-        default:
-          return Effect.flatMap(this.handlers.onMessage(this.state as State, item, this.connection), this.apply)
+        default: {
+          this.started = Trace.now(this.clock)
+          const handled = this.handlers.onMessage(this.state as State, item, this.connection)
+          return Effect.flatMap(
+            this.settings.traceMessages
+              ? Effect.withSpan(handled, Trace.messageSpan, {
+                attributes: { [Trace.attributes.messageKind]: kindOf(item._tag) }
+              })
+              : handled,
+            this.apply
+          )
+        }
       }
     }
     this.batch = []
@@ -276,6 +341,7 @@ export class Loop<State, Custom, E, R> implements Sink {
   }
 
   private readonly apply = (action: Action.Action<State, Custom, E, R>): Effect.Effect<CloseInfo | undefined, E, R> => {
+    Metrics.handled("onMessage", Trace.now(this.clock) - this.started)
     switch (action._tag) {
       case "Continue":
         this.state = action.state
@@ -322,12 +388,15 @@ export class Loop<State, Custom, E, R> implements Sink {
       yield* this.stopSelector()
       this.inbox.close()
       if (this.hasState) {
+        const started = Trace.now(this.clock)
         yield* this.handlers.onClose(this.state as State, info, this.connection).pipe(
           Effect.catchAllCause((cause) => Effect.logError("effect-websocket: onClose failed", cause))
         )
+        Metrics.handled("onClose", Trace.now(this.clock) - started)
       }
       yield* Scope.close(this.scope, Exit.void)
       yield* awaitClosed(this.transport, this.settings.closeTimeout)
+      this.connection.trace?.end(info, Exit.isFailure(exit) && info === errorInfo ? exit : Exit.void)
       this.busy = false
       this.running = undefined
       this.settings.release(this.connection)
@@ -352,8 +421,17 @@ const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.E
   Effect.suspend(() =>
     transport.isClosed() ? Effect.void : Effect.flatMap(
       Effect.forkDaemon(
-        Effect.interruptible(Effect.zipRight(Effect.sleep(timeout), Effect.sync(() => transport.terminate())))
+        Effect.interruptible(Effect.zipRight(
+          Effect.sleep(timeout),
+          Effect.sync(() => {
+            Metrics.timedOut("close")
+            transport.terminate()
+          })
+        ))
       ),
       (deadline) => Effect.zipRight(transport.awaitClosed, Fiber.interrupt(deadline))
     )
   )
+
+const kindOf = (tag: "TextMessage" | "BinaryMessage" | "CustomMessage"): string =>
+  tag === "TextMessage" ? "text" : tag === "BinaryMessage" ? "binary" : "custom"

@@ -1,8 +1,13 @@
 /**
- * Connection metrics, through `effect/Metric` (the global registry, so any exporter, such as
- * @effect/opentelemetry's, sees them). Updated once per connection event, never per message.
+ * The library's metrics, through `effect/Metric` (the global registry, so any exporter, such as
+ * @effect/opentelemetry's, sees them). Every name starts with `websocket_`; counters end in `_total`,
+ * sizes are in bytes and durations in seconds.
+ *
+ * Updated where the event happens, with the `unsafe` methods and label arrays built once here: Effect
+ * caches a metric's hook per label array, so an update costs a lookup and an addition, not an effect.
  */
 import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricLabel from "effect/MetricLabel"
 import type { CloseInfo } from "../Connection.js"
 
@@ -25,8 +30,71 @@ export const upgradesRejected = Metric.counter("websocket_upgrades_rejected_tota
   description: "WebSocket upgrade requests answered without upgrading, by status",
   incremental: true
 })
+/** Messages received from peers, by kind (`text`, `binary`). */
+export const messagesReceived = Metric.counter("websocket_messages_received_total", {
+  description: "WebSocket messages received, by kind",
+  incremental: true
+})
+/** Messages written to peers, by kind; broadcast deliveries included. */
+export const messagesSent = Metric.counter("websocket_messages_sent_total", {
+  description: "WebSocket messages sent, by kind (broadcast deliveries included)",
+  incremental: true
+})
+/** Payload bytes of the messages received. */
+export const bytesReceived = Metric.counter("websocket_received_bytes_total", {
+  description: "Payload bytes of the WebSocket messages received",
+  incremental: true
+})
+/** Payload bytes of the messages sent (before compression, framing excluded). */
+export const bytesSent = Metric.counter("websocket_sent_bytes_total", {
+  description: "Payload bytes of the WebSocket messages sent",
+  incremental: true
+})
+/** Sends that failed with a `SendError`, by its reason. */
+export const sendErrors = Metric.counter("websocket_send_errors_total", {
+  description: "WebSocket sends that failed, by reason",
+  incremental: true
+})
+/** How long handlers take, by handler (`onInit`, `onMessage`, `onClose`): from 100 µs to 26 s. */
+export const handlerDuration = Metric.histogram(
+  "websocket_handler_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.0001, factor: 4, count: 10 }),
+  "Time a WebSocket handler takes to complete, in seconds, by handler"
+)
+/** Connections closed by a timer, by kind (`heartbeat`, `idle`, `init`, `close`). */
+export const timeouts = Metric.counter("websocket_timeouts_total", {
+  description: "WebSocket timeouts, by kind (heartbeat, idle, init, close)",
+  incremental: true
+})
+/**
+ * Times a connection's buffers were full: `direction="inbound"` when the loop paused reading from the
+ * peer, `direction="outbound"` when a send or a delivery found the outbound buffer full, with what
+ * happened (`policy`: `suspend`, `fail`, `close`, `drop`, `pause`).
+ */
+export const backpressure = Metric.counter("websocket_backpressure_total", {
+  description: "WebSocket buffers found full, by direction and policy",
+  incremental: true
+})
+/** `Broadcast.publish` calls, by topic label. */
+export const broadcastPublished = Metric.counter("websocket_broadcast_published_total", {
+  description: "Broadcast publishes, by topic",
+  incremental: true
+})
+/** Messages written to subscribers, by topic label. */
+export const broadcastDelivered = Metric.counter("websocket_broadcast_delivered_total", {
+  description: "Broadcast messages written to subscribers, by topic",
+  incremental: true
+})
+/** Messages a full subscriber did not get (dropped, or the subscriber closed), by topic label. */
+export const broadcastDropped = Metric.counter("websocket_broadcast_dropped_total", {
+  description: "Broadcast messages not written to a full subscriber, by topic",
+  incremental: true
+})
 
 const none: ReadonlyArray<MetricLabel.MetricLabel> = []
+const label = (key: string, value: string): ReadonlyArray<MetricLabel.MetricLabel> => [MetricLabel.make(key, value)]
+const text = label("kind", "text")
+const binary = label("kind", "binary")
 
 export const opened = (): void => {
   connectionsOpen.unsafeModify(1, none)
@@ -43,4 +111,100 @@ export const closed = (info: CloseInfo): void => {
 
 export const rejected = (status: number): void => {
   upgradesRejected.unsafeUpdate(1, [MetricLabel.make("status", String(status))])
+}
+
+export const received = (isBinary: boolean, bytes: number): void => {
+  messagesReceived.unsafeUpdate(1, isBinary ? binary : text)
+  bytesReceived.unsafeUpdate(bytes, none)
+}
+
+export const sent = (isBinary: boolean, bytes: number, count: number): void => {
+  messagesSent.unsafeUpdate(count, isBinary ? binary : text)
+  bytesSent.unsafeUpdate(bytes * count, none)
+}
+
+const sendErrorLabels = {
+  SocketClosed: label("reason", "SocketClosed"),
+  Timeout: label("reason", "Timeout"),
+  Backpressure: label("reason", "Backpressure"),
+  Unknown: label("reason", "Unknown")
+} as const
+
+export const sendFailed = (reason: keyof typeof sendErrorLabels): void => {
+  sendErrors.unsafeUpdate(1, sendErrorLabels[reason])
+}
+
+export type Handler = "onInit" | "onMessage" | "onClose"
+const handlerLabels = {
+  onInit: label("handler", "onInit"),
+  onMessage: label("handler", "onMessage"),
+  onClose: label("handler", "onClose")
+} as const
+
+/** `millis`, the handler's duration, is recorded in seconds. */
+export const handled = (handler: Handler, millis: number): void => {
+  handlerDuration.unsafeUpdate(millis / 1000, handlerLabels[handler])
+}
+
+export type Timeout = "heartbeat" | "idle" | "init" | "close"
+const timeoutLabels = {
+  heartbeat: label("kind", "heartbeat"),
+  idle: label("kind", "idle"),
+  init: label("kind", "init"),
+  close: label("kind", "close")
+} as const
+
+export const timedOut = (kind: Timeout): void => {
+  timeouts.unsafeUpdate(1, timeoutLabels[kind])
+}
+
+export type Pressure = "suspend" | "fail" | "close" | "drop" | "pause"
+const pressure = (direction: string, policy: Pressure) => [
+  MetricLabel.make("direction", direction),
+  MetricLabel.make("policy", policy)
+]
+const pressureLabels = {
+  suspend: pressure("outbound", "suspend"),
+  fail: pressure("outbound", "fail"),
+  close: pressure("outbound", "close"),
+  drop: pressure("outbound", "drop"),
+  pause: pressure("inbound", "pause")
+} as const
+
+export const pressed = (policy: Pressure): void => {
+  backpressure.unsafeUpdate(1, pressureLabels[policy])
+}
+
+/**
+ * The labels of one broadcast topic label, made once each. The labels come from the layer's
+ * `metricsTopic`, which maps the topics to a bounded set: the registry keeps every label it sees.
+ */
+const topicLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+export const topicLabel = (topic: string): ReadonlyArray<MetricLabel.MetricLabel> => {
+  let labels = topicLabels.get(topic)
+  if (labels === undefined) {
+    labels = label("topic", topic)
+    topicLabels.set(topic, labels)
+  }
+  return labels
+}
+
+/** The UTF-8 size of `text`, without encoding it (a lone surrogate counts as U+FFFD, 3 bytes). */
+export const textBytes = (text: string): number => {
+  const length = text.length
+  let bytes = length
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) continue
+    if (code < 0x800) {
+      bytes += 1
+    } else if (code >= 0xd800 && code < 0xdc00 && i + 1 < length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // a surrogate pair: 2 code units, 4 bytes
+      bytes += 2
+      i++
+    } else {
+      bytes += 2
+    }
+  }
+  return bytes
 }

@@ -153,7 +153,10 @@ export class NodeTransport implements Transport {
   }
 
   onMessage(data: Buffer, isBinary: boolean): void {
-    this.sink.push(isBinary ? Message.BinaryMessage(data) : Message.TextMessage(data.toString("utf8")))
+    this.sink.push(
+      isBinary ? Message.BinaryMessage(data) : Message.TextMessage(data.toString("utf8")),
+      data.length
+    )
   }
 
   onPing(data: Buffer): void {

@@ -40,6 +40,7 @@ export interface ResolvedOptions {
   readonly requireSubprotocol: boolean
   readonly origins: Origin.OriginPolicy
   readonly headers: ((request: HttpServerRequest.HttpServerRequest) => Readonly<Record<string, string>>) | undefined
+  readonly traceMessages: boolean
 }
 
 export const defaults: ResolvedOptions = {
@@ -57,7 +58,8 @@ export const defaults: ResolvedOptions = {
   chooseSubprotocol: undefined,
   requireSubprotocol: false,
   origins: Origin.sameOrigin,
-  headers: undefined
+  headers: undefined,
+  traceMessages: false
 }
 
 export const compressionDefaults = {
@@ -265,7 +267,8 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
       chooseSubprotocol: yield* resolveSubprotocols(options.subprotocols),
       requireSubprotocol: yield* boolean("requireSubprotocol", options.requireSubprotocol, false),
       origins: yield* resolveOrigins(options.allowedOrigins),
-      headers: yield* resolveHeaders(options.headers)
+      headers: yield* resolveHeaders(options.headers),
+      traceMessages: yield* boolean("traceMessages", options.traceMessages, false)
     }
   })
 }

@@ -2,14 +2,18 @@
  * The route: validate and decide the handshake, have the acceptor complete it, and hand the
  * connection to the acceptor to run. The route returns as soon as the 101 is out.
  */
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -27,6 +31,7 @@ import * as Metrics from "./metrics.js"
 import * as InternalOptions from "./options.js"
 import * as Origin from "./origin.js"
 import { ConnectionScope } from "./scope.js"
+import * as Trace from "./trace.js"
 
 const noTransport = HttpServerResponse.text("WebSocket upgrades are not supported by this server", { status: 501 })
 const shuttingDown = HttpServerResponse.text("The server is shutting down", {
@@ -79,7 +84,9 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     initTimeout: settings.initTimeout,
     closeTimeout: settings.closeTimeout,
     sweeper: new Liveness.Sweeper(settings),
-    release: (connection) => counts.remove(Option.getOrElse(connection.remoteAddress, () => "unknown"))
+    release: (connection) => counts.remove(Option.getOrElse(connection.remoteAddress, () => "unknown")),
+    traceMessages: settings.traceMessages,
+    annotations: { base: HashMap.empty(), route: "", annotated: HashMap.empty() }
   }
   const route: Route<State, Custom, E, R> = { handlers, settings, counts, loopSettings }
   let warnedCrossOrigin = false
@@ -127,7 +134,7 @@ export const upgradeWebSocket = <State, Custom, E, R>(
       })
       let connected: Loop.Loop<State, Custom, E, R> | undefined
       const connect = (transport: Transport): Sink =>
-        connected = open(route, transport, request, decision.protocol, runtime, acceptor, address)
+        connected = open(route, transport, request, decision.protocol, runtime, acceptor, address, fiber)
       const transport = acceptor.accept(
         request,
         { protocol: decision.protocol, headers: decision.headers, wire },
@@ -153,7 +160,8 @@ interface Route<State, Custom, E, R> {
 /**
  * Builds a connection around its transport, whole, before the transport delivers anything, and
  * registers it with the acceptor. Outside the route's closure on purpose: a closure there would keep
- * what the route's fiber held for as long as the connection lives.
+ * what the route's fiber held for as long as the connection lives. `fiber`, the route's, is only read
+ * (its tracer), not kept.
  */
 const open = <State, Custom, E, R>(
   route: Route<State, Custom, E, R>,
@@ -162,12 +170,21 @@ const open = <State, Custom, E, R>(
   protocol: string | undefined,
   routeRuntime: Runtime.Runtime<R>,
   acceptor: AcceptorImpl,
-  address: string
+  address: string,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>
 ): Loop.Loop<State, Custom, E, R> => {
   const { counts, settings } = route
+  const path = routeOf(routeRuntime.context, request)
   const inbox = new Inbox<Custom>(settings.inboxCapacity, transport)
   const liveness = new Liveness.Liveness(transport, inbox)
-  const connection = new ConnectionImpl(transport, request, protocol, liveness, inbox, settings.outbound)
+  const connection = new ConnectionImpl(transport, request, protocol, liveness, inbox, settings.outbound, path)
+  // the request's span itself: the tracer reads its sampling decision and knows it is local
+  connection.trace = Trace.start(fiber, Context.getOption(routeRuntime.context, Tracer.ParentSpan), {
+    route: path,
+    id: connection.id,
+    remoteAddress: address,
+    protocol
+  })
   // the connection's own Scope: what onInit acquires is released after onClose; made on first use
   const scope = new ConnectionScope()
   const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
@@ -177,9 +194,10 @@ const open = <State, Custom, E, R>(
     liveness,
     connection,
     route.loopSettings,
-    connectionRuntime(routeRuntime, scope),
+    connectionRuntime(routeRuntime, scope, connection.trace?.span ?? requestSpan(routeRuntime.context)),
     scope,
-    acceptor
+    acceptor,
+    clockOfRuntime(routeRuntime)
   )
   counts.add(address)
   Metrics.opened()
@@ -187,23 +205,39 @@ const open = <State, Custom, E, R>(
   return loop
 }
 
+/** The route's path pattern (`/rooms/:room`) when an `HttpRouter` serves it, the request's path otherwise. */
+const routeOf = (context: Context.Context<never>, request: HttpServerRequest.HttpServerRequest): string => {
+  const route = Context.getOption(context, HttpRouter.RouteContext)
+  if (Option.isSome(route)) return route.value.route.path
+  const query = request.url.indexOf("?")
+  return flat(query < 0 ? request.url : request.url.slice(0, query))
+}
+
 /**
- * The runtime the connection's handlers run on: the route's, with the connection's `Scope`, and the
- * request's span (which holds every request attribute) replaced by a reference to it, so that spans
- * of the handlers still have it as parent. The context is set in the fiber refs too, which would
- * otherwise keep the route's.
+ * The upgrade request's span as a reference (its ids), for an untraced connection's handlers: the
+ * request's span holds every request attribute, which a connection must not keep alive.
  */
-const connectionRuntime = <R>(runtime: Runtime.Runtime<R>, scope: Scope.Scope): Runtime.Runtime<R | Scope.Scope> => {
-  let context = Context.add(runtime.context, Scope.Scope, scope)
+const requestSpan = (context: Context.Context<never>): Tracer.AnySpan | undefined => {
   const parent = Context.getOption(context, Tracer.ParentSpan)
-  if (Option.isSome(parent) && parent.value._tag === "Span") {
-    const span = parent.value
-    context = Context.add(
-      context,
-      Tracer.ParentSpan,
-      Tracer.externalSpan({ spanId: flat(span.spanId), traceId: flat(span.traceId), sampled: span.sampled })
-    )
-  }
+  if (Option.isNone(parent)) return undefined
+  const span = parent.value
+  if (span._tag === "ExternalSpan") return span
+  return Tracer.externalSpan({ spanId: flat(span.spanId), traceId: flat(span.traceId), sampled: span.sampled })
+}
+
+/**
+ * The runtime the connection's handlers run on: the route's, with the connection's `Scope`, and as
+ * parent span the connection's (or a reference to the request's, untraced), so that spans of the
+ * handlers have it as parent. The context is set in the fiber refs too, which would otherwise keep
+ * the route's.
+ */
+const connectionRuntime = <R>(
+  runtime: Runtime.Runtime<R>,
+  scope: Scope.Scope,
+  parent: Tracer.AnySpan | undefined
+): Runtime.Runtime<R | Scope.Scope> => {
+  let context = Context.add(runtime.context, Scope.Scope, scope)
+  if (parent !== undefined) context = Context.add(context, Tracer.ParentSpan, parent)
   return Runtime.make({
     context,
     runtimeFlags: runtime.runtimeFlags,
@@ -215,3 +249,7 @@ const connectionRuntime = <R>(runtime: Runtime.Runtime<R>, scope: Scope.Scope): 
     })
   })
 }
+
+/** The clock the connection's handlers see (a `TestClock` in tests). */
+const clockOfRuntime = <R>(runtime: Runtime.Runtime<R>) =>
+  Trace.clockOf(FiberRefs.getOrDefault(runtime.fiberRefs, DefaultServices.currentServices))
