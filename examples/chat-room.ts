@@ -72,6 +72,7 @@ export const chatRoom = Protocol.upgradeWebSocket(ChatProtocol, {
       // the process id shows which server (or cluster worker) a member landed on
       yield* Protocol.send(connection, { type: "welcome", room, user, server: process.pid })
       yield* tell(room, { type: "joined", user }, { connection, skip: true })
+      yield* Effect.log(`${user} joined room ${room}`)
       return Upgrade.initial(null)
     }),
   onMessage: (state, message, connection) =>
@@ -94,7 +95,16 @@ export const chatRoom = Protocol.upgradeWebSocket(ChatProtocol, {
       }
       return Action.continueConnection(state)
     }),
-  onClose: () => Effect.flatMap(Member, ({ room, user }) => tell(room, { type: "left", user }))
+  onClose: (_state, { code, reason }) =>
+    Effect.flatMap(Member, ({ room, user }) =>
+      Effect.zipRight(
+        Effect.log(`${user} left room ${room}: ${code}${reason === "" ? "" : ` ${reason}`}`),
+        tell(room, { type: "left", user })
+      ))
+}, {
+  // 16 KiB: a `say` of 2,000 characters fits even if every one is escaped in the JSON; anything
+  // larger is closed with 1009 before it is read or decoded (the default allows 1 MiB)
+  maxMessageSize: 16 * 1024
 })
 
 const RoomParams = Schema.Struct({ room: Schema.String })

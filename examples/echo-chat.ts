@@ -1,4 +1,4 @@
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServerRequest } from "@effect/platform"
 import { Context, Effect } from "effect"
 import { Action, Connection, type Message, Upgrade } from "effect-websocket"
 
@@ -33,7 +33,4 @@ export const handleUpgrade = Effect.gen(function*() {
   return yield* chat.pipe(Effect.provideService(UserName, user))
 })
 
-export const router = HttpRouter.empty.pipe(
-  HttpRouter.get("/chat", handleUpgrade),
-  HttpRouter.get("/", HttpServerResponse.text("Connect a WebSocket client to /chat?user=YourName\n"))
-)
+export const router = HttpRouter.empty.pipe(HttpRouter.get("/chat", handleUpgrade))
