@@ -1,4 +1,5 @@
-// npm run bench [-- --quick] [-- --repeat N] [-- --only "ping-pong 100 conn 32 B,pipelined 1000"]: echo servers as separate processes (server on core 0,
+// npm run bench [-- --quick] [-- --repeat N] [-- --only "ping-pong 100 conn 32 B,pipelined 1000"] [-- --baseline DIR]:
+// echo servers as separate processes (server on core 0,
 // client on core 1 where taskset exists), one load generator per scenario, ratios against raw ws (and the Effect floor) from
 // the same run. Runs on a shared machine are noisy, so each scenario runs `repeat` times (3 in a full
 // run, 1 in a quick one), the servers taking turns in a rotating order, and the table shows medians.
@@ -28,6 +29,18 @@ const servers = [
   { name: "hand-parsed JSON", json: true, args: ["--import", "tsx", join(here, "servers/effect-json-hand.ts")] },
   { name: "typed JSON", json: true, args: ["--import", "tsx", join(here, "servers/effect-json-typed.ts")] }
 ]
+
+// --baseline DIR: also runs DIR's effect-websocket server (another checkout, e.g. a `git worktree` of the
+// previous commit, with node_modules), to measure a change against what it changes in the same run
+const baselineFlag = process.argv.indexOf("--baseline")
+if (baselineFlag > 0) {
+  const dir = process.argv[baselineFlag + 1]
+  servers.push({
+    name: "baseline",
+    cwd: dir,
+    args: ["--import", "tsx", join(dir, "bench/servers/effect-websocket.ts")]
+  })
+}
 
 const onlyFlag = process.argv.indexOf("--only")
 const only = onlyFlag > 0 ? process.argv[onlyFlag + 1].split(",").map((part) => part.trim()) : undefined
@@ -60,7 +73,7 @@ for (const mode of quick ? ["ping-pong"] : ["ping-pong", "pipelined"]) {
 const start = (server) =>
   new Promise((resolve, reject) => {
     const [command, args] = pinned(0, process.execPath, server.args)
-    const child = spawn(command, args, { cwd: join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(command, args, { cwd: server.cwd ?? join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
     let output = ""
     child.stdout.on("data", (chunk) => {
       output += chunk

@@ -177,6 +177,7 @@ export class Hub {
       Metrics.broadcastDelivered.unsafeUpdate(delivered, entry.labels)
     }
     if (dropped > 0) Metrics.broadcastDropped.unsafeUpdate(dropped, entry.labels)
+    Metrics.flush()
   }
 
   /** The metric labels of `topic`. */

@@ -59,16 +59,14 @@ export interface Settings {
 
 /**
  * Every log line of a connection, the library's and the handlers', names it and its route. The
- * annotations are set on each turn's fiber as it is made (`updateRefs`): an idle connection keeps no
- * annotation map, and a turn pays one map update (a fiber ref update in the turn would copy the
- * fiber's refs once more, `Effect.annotateLogs` twice).
+ * annotations are set on each turn's fiber as `runFork` makes it (`updateRefs`): an idle connection
+ * keeps no annotation map (kept in the connection's fiber refs they cost 0.5 KiB each). The fiber
+ * refs `runFork` hands over were made for the new fiber a moment before, so the annotations go into
+ * them in place, when they are Effect's own; a copy per turn (a fiber ref update in the turn,
+ * `Effect.annotateLogs`) cost a microsecond a turn.
  */
-const annotate = (
-  settings: Settings,
-  connection: ConnectionImpl,
-  refs: FiberRefs.FiberRefs,
-  fiberId: FiberId.Runtime
-) => {
+const annotate = (loop: AnyLoop, refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime): FiberRefs.FiberRefs => {
+  const { connection, settings } = loop
   const base = FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations)
   let cached = settings.annotations
   if (cached.base !== base || cached.route !== connection.route) {
@@ -78,11 +76,24 @@ const annotate = (
       annotated: HashMap.set(base, Trace.annotationRoute, connection.route)
     }
   }
-  return FiberRefs.updateAs(refs, {
-    fiberId,
-    fiberRef: FiberRef.currentLogAnnotations,
-    value: HashMap.set(cached.annotated, Trace.annotationConnection, connection.id)
-  })
+  const value = HashMap.set(cached.annotated, Trace.annotationConnection, connection.id)
+  const locals = (refs as unknown as { readonly locals?: unknown }).locals
+  if (locals instanceof Map) {
+    locals.set(FiberRef.currentLogAnnotations, [[fiberId, value]])
+    return refs
+  }
+  return FiberRefs.updateAs(refs, { fiberId, fiberRef: FiberRef.currentLogAnnotations, value })
+}
+
+type AnyLoop = Loop<any, any, any, any>
+/** The loop whose turn `runFork` is making: `updateRefs` runs inside `runFork`, before the fiber starts. */
+let forking: AnyLoop | undefined = undefined
+const turnOptions: Runtime.RunForkOptions = {
+  updateRefs: (refs, fiberId) => {
+    const loop = forking!
+    forking = undefined
+    return annotate(loop, refs, fiberId)
+  }
 }
 
 /** What owns a connection: told once when it is over (an `AcceptorImpl`). */
@@ -117,8 +128,11 @@ export class Loop<State, Custom, E, R> implements Sink {
     effect: Effect.Effect<void, never, R | Scope.Scope>,
     options?: Runtime.RunForkOptions
   ) => Fiber.RuntimeFiber<void>
-  /** When the handler running now started, in milliseconds on `clock`. */
-  private started = 0
+  /**
+   * When the handler running now started, in milliseconds on `clock`; -1 at the start of a batch.
+   * Within a batch, the time one handler ended is the time the next one starts: one clock read a message.
+   */
+  private started = -1
 
   /**
    * @param runtime the route's runtime (the handlers' services, the request, the log annotations)
@@ -132,8 +146,8 @@ export class Loop<State, Custom, E, R> implements Sink {
     private readonly transport: Transport,
     private readonly inbox: Inbox<Custom>,
     private readonly liveness: Liveness.Liveness,
-    private readonly connection: ConnectionImpl,
-    private readonly settings: Settings,
+    readonly connection: ConnectionImpl,
+    readonly settings: Settings,
     runtime: Runtime.Runtime<R | Scope.Scope>,
     private readonly scope: Scope.CloseableScope,
     private readonly owner: Owner,
@@ -199,9 +213,10 @@ export class Loop<State, Custom, E, R> implements Sink {
   /** Starts a turn. It runs at once, on this stack, and may be over before `runFork` returns. */
   private begin(turn: Effect.Effect<void, never, R>): void {
     this.busy = true
-    const fiber = this.runFork(turn, {
-      updateRefs: (refs, fiberId) => annotate(this.settings, this.connection, refs, fiberId)
-    })
+    // read back by `turnOptions.updateRefs` within this call: one options object for every turn
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    forking = this
+    const fiber = this.runFork(turn, turnOptions)
     if (this.busy) this.running = fiber
   }
 
@@ -249,6 +264,7 @@ export class Loop<State, Custom, E, R> implements Sink {
     if (!this.ending && !this.inbox.isEmpty()) return this.turn(this.handleAll())
     this.busy = false
     this.running = undefined
+    Metrics.flush()
     if (!this.ending) this.inbox.whenNonEmpty(this.wake)
     return Effect.void
   }
@@ -303,6 +319,7 @@ export class Loop<State, Custom, E, R> implements Sink {
     return Effect.suspend(() => {
       this.batch = this.inbox.takeAll()
       this.index = 0
+      this.started = -1
       return this.step()
     })
   }
@@ -323,7 +340,7 @@ export class Loop<State, Custom, E, R> implements Sink {
         case "SelectorFailed":
           return Effect.failCause(item.cause as Cause.Cause<E>)
         default: {
-          this.started = Trace.now(this.clock)
+          if (this.started < 0) this.started = Trace.now(this.clock)
           const handled = this.handlers.onMessage(this.state as State, item, this.connection)
           return Effect.flatMap(
             this.settings.traceMessages
@@ -341,7 +358,9 @@ export class Loop<State, Custom, E, R> implements Sink {
   }
 
   private readonly apply = (action: Action.Action<State, Custom, E, R>): Effect.Effect<CloseInfo | undefined, E, R> => {
-    Metrics.handled("onMessage", Trace.now(this.clock) - this.started)
+    const now = Trace.now(this.clock)
+    Metrics.handled("onMessage", now - this.started)
+    this.started = now
     switch (action._tag) {
       case "Continue":
         this.state = action.state
@@ -401,6 +420,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       this.running = undefined
       this.settings.release(this.connection)
       this.owner.remove(this)
+      Metrics.flush()
       Metrics.closed(info)
       this.owner.onEnded?.(this.transport, info)
       this.done = true
