@@ -9,8 +9,12 @@ import { BroadcastLive, joinRoom } from "./chat-room.js"
 import { demoPage } from "./demo-page.js"
 import { router as echoChat } from "./echo-chat.js"
 
+// PORT (default 8080); HOST to listen on one address only (HOST=127.0.0.1), every address by default
 const ServerLive = Layer.unwrapEffect(
-  Effect.map(Config.integer("PORT").pipe(Config.withDefault(8080)), (port) => NodeServer.layer(createServer, { port }))
+  Effect.map(
+    Config.all([Config.integer("PORT").pipe(Config.withDefault(8080)), Config.option(Config.string("HOST"))]),
+    ([port, host]) => NodeServer.layer(createServer, Option.isSome(host) ? { port, host: host.value } : { port })
+  )
 )
 
 const printUrls = HttpServer.addressWith((address) =>

@@ -10,7 +10,7 @@ const roomsUrl = /chat rooms: ws:\/\/localhost:(\d+)\/rooms\//g
 
 const startServer = (redisUrl: string) =>
   startProgram("examples/server.ts", {
-    env: { PORT: "0", REDIS_URL: redisUrl },
+    env: { PORT: "0", HOST: "127.0.0.1", REDIS_URL: redisUrl },
     ready: (output) => {
       const match = [...output.matchAll(roomsUrl)][0]
       return match === undefined ? undefined : `ws://127.0.0.1:${match[1]}/rooms`

@@ -15,7 +15,7 @@ const artifacts = fileURLToPath(new URL("./artifacts/", import.meta.url))
 /** examples/server.ts on `port` (0 for a free one), ready with the port its startup log names. */
 const startServer = (port: number) =>
   startProgram("examples/server.ts", {
-    env: { PORT: String(port) },
+    env: { PORT: String(port), HOST: "127.0.0.1" },
     ready: (output) => {
       const match = /chat page: open http:\/\/localhost:(\d+)\//.exec(output)
       return match === null ? undefined : Number(match[1])

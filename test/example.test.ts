@@ -5,7 +5,7 @@ import { openWs } from "./support/client.js"
 import { startProgram } from "./support/program.js"
 
 const startExample = startProgram("examples/server.ts", {
-  env: { PORT: "0" },
+  env: { PORT: "0", HOST: "127.0.0.1" },
   ready: (output) => {
     const match = /ws:\/\/localhost:(\d+)\/chat\?user=/.exec(output)
     return match === null ? undefined : `ws://127.0.0.1:${match[1]}/chat`
