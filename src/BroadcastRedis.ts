@@ -53,6 +53,14 @@ export interface Options extends Broadcast.Options {
    * Default 5,000.
    */
   readonly connectTimeout?: number | undefined
+  /**
+   * How long `subscribe` waits for Redis to confirm a new channel, in milliseconds, while Redis is
+   * connected. Past it `subscribe` returns anyway (a warning is logged, once until Redis confirms
+   * again): the subscription is live in this process at once, and across nodes once Redis confirms
+   * it, so a Redis that accepts connections but does not answer cannot hold `onInit` until
+   * `initTimeout`. Default 5,000.
+   */
+  readonly subscribeTimeout?: number | undefined
   /** More `ioredis` options, for both connections (TLS, a password, a `retryStrategy`...). */
   readonly redis?: RedisOptions | undefined
 }
@@ -152,6 +160,8 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
     })
 
     const connectTimeout = options?.connectTimeout ?? 5_000
+    const subscribeTimeout = options?.subscribeTimeout ?? 5_000
+    let slowWarned = false
     const ready = yield* Effect.promise(() =>
       Promise.all([publisher.connect(), subscriber.connect()]).then(() => true, () => false)
     ).pipe(Effect.timeoutTo({ duration: connectTimeout, onSuccess: (ok) => ok, onTimeout: () => false }))
@@ -173,9 +183,23 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
         Effect.suspend(() => {
           hub.subscribe(internal.connectionImpl(connection), topic)
           const confirmed = pending.get(topic)
-          return confirmed === undefined || subscriber.status !== "ready"
-            ? Effect.void
-            : Effect.promise(() => confirmed)
+          if (confirmed === undefined || subscriber.status !== "ready") return Effect.void
+          return Effect.flatten(Effect.timeoutTo(Effect.promise(() => confirmed), {
+            duration: subscribeTimeout,
+            onSuccess: () => {
+              slowWarned = false
+              return Effect.void
+            },
+            onTimeout: () => {
+              if (slowWarned) return Effect.void
+              slowWarned = true
+              return Effect.logWarning(
+                `effect-websocket: Redis has not confirmed the subscription to ${prefix + topic} within ` +
+                  `${subscribeTimeout} ms; it is live in this process now, and on the other nodes once Redis confirms it ` +
+                  "(said once until Redis answers again)"
+              )
+            }
+          }))
         })
     } satisfies Broadcast.Broadcast
   })

@@ -34,9 +34,9 @@ const room = Upgrade.upgradeWebSocket({
 }, { heartbeat: false, idleTimeout: false })
 
 /** A server with its own backplane: one node. */
-const node = (url: string) =>
+const node = (url: string, options?: BroadcastRedis.Options) =>
   Effect.gen(function*() {
-    const broadcast = yield* Layer.build(BroadcastRedis.layer({ url }))
+    const broadcast = yield* Layer.build(BroadcastRedis.layer({ url, ...options }))
     const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/", room), Effect.provide(broadcast)))
     const join = (topic: string) => within("open", openWs(`ws://127.0.0.1:${server.port}/?room=${topic}`))
     const publish = (topic: string, text: string) =>
@@ -182,6 +182,34 @@ describe("Broadcast over Redis", () => {
         assert.strictEqual(yield* next(bob), "ready")
         assert.isTrue(Either.isRight(yield* one.publish("late", "now")))
         assert.strictEqual(yield* next(bob), "now")
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "a Redis that does not answer holds subscribe for subscribeTimeout at most: live here at once, everywhere once Redis answers",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* redisServer
+        const [one, two] = yield* Effect.all([node(redis.url), node(redis.url, { subscribeTimeout: 300 })])
+        const looking = yield* inspector(redis.url)
+        yield* redis.pause
+        const bob = yield* two.join("stalled&ready")
+        const carol = yield* two.join("stalled&ready")
+        // both onInits went on past the timeout while Redis still says nothing
+        assert.strictEqual(yield* within("bob's onInit done", next(bob), 5), "ready")
+        assert.strictEqual(yield* within("carol's onInit done", next(carol), 5), "ready")
+        // the subscription works in this process meanwhile
+        carol.ws.send("local")
+        assert.strictEqual(yield* next(bob), "local")
+        yield* redis.resume
+        yield* eventually(
+          "Redis has the channel",
+          Effect.map(numsub(looking, "effect-websocket:stalled"), (n) => n === 1)
+        )
+        assert.isTrue(Either.isRight(yield* one.publish("stalled", "from one")))
+        assert.strictEqual(yield* next(bob), "from one")
+        assert.strictEqual(yield* next(carol), "from one")
       }),
     30_000
   )
