@@ -76,7 +76,14 @@ const annotate = (loop: AnyLoop, refs: FiberRefs.FiberRefs, fiberId: FiberId.Run
       annotated: HashMap.set(base, Trace.annotationRoute, connection.route)
     }
   }
-  const value = HashMap.set(cached.annotated, Trace.annotationConnection, connection.id)
+  // the last connection's map is kept for its next turn (one busy connection turns over and over);
+  // its id, not the connection, so that nothing keeps a closed connection alive
+  let value = lastAnnotations
+  if (lastId !== connection.id || lastBase !== cached.annotated) {
+    value = lastAnnotations = HashMap.set(cached.annotated, Trace.annotationConnection, connection.id)
+    lastId = connection.id
+    lastBase = cached.annotated
+  }
   const locals = (refs as unknown as { readonly locals?: unknown }).locals
   if (locals instanceof Map) {
     locals.set(FiberRef.currentLogAnnotations, [[fiberId, value]])
@@ -84,6 +91,10 @@ const annotate = (loop: AnyLoop, refs: FiberRefs.FiberRefs, fiberId: FiberId.Run
   }
   return FiberRefs.updateAs(refs, { fiberId, fiberRef: FiberRef.currentLogAnnotations, value })
 }
+
+let lastId = ""
+let lastBase: HashMap.HashMap<string, unknown> = HashMap.empty()
+let lastAnnotations: HashMap.HashMap<string, unknown> = HashMap.empty()
 
 type AnyLoop = Loop<any, any, any, any>
 /** The loop whose turn `runFork` is making: `updateRefs` runs inside `runFork`, before the fiber starts. */

@@ -116,8 +116,9 @@ export const rejected = (status: number): void => {
 /**
  * The per-message counters (messages and bytes each way) add up in plain numbers, shared by every
  * connection, and reach the metrics at the end of each turn of a connection's loop and of each
- * broadcast (`flush`), or at the next microtask checkpoint for sends made elsewhere: a message costs
- * a few additions, not four metric updates.
+ * broadcast (`flush`): a message costs a few additions, not four metric updates. What is sent
+ * elsewhere (a fiber of a handler's, say) is flushed by the next turn, or within a second by a timer
+ * that is armed only while counts wait and does not keep the process alive.
  */
 let textIn = 0
 let binaryIn = 0
@@ -125,30 +126,36 @@ let bytesIn = 0
 let textOut = 0
 let binaryOut = 0
 let bytesOut = 0
-let flushing = false
+let pending = false
+let timer: ReturnType<typeof setTimeout> | undefined = undefined
+
+const flushLater = (): void => {
+  timer = undefined
+  flush()
+}
 
 export const flush = (): void => {
-  if (!flushing) return
-  flushing = false
+  if (!pending) return
+  pending = false
   if (textIn > 0) messagesReceived.unsafeUpdate(textIn, text)
   if (binaryIn > 0) messagesReceived.unsafeUpdate(binaryIn, binary)
   if (bytesIn > 0) bytesReceived.unsafeUpdate(bytesIn, none)
   if (textOut > 0) messagesSent.unsafeUpdate(textOut, text)
   if (binaryOut > 0) messagesSent.unsafeUpdate(binaryOut, binary)
   if (bytesOut > 0) bytesSent.unsafeUpdate(bytesOut, none)
-  textIn =
-    binaryIn =
-    bytesIn =
-    textOut =
-    binaryOut =
-    bytesOut =
-      0
+  textIn = 0
+  binaryIn = 0
+  bytesIn = 0
+  textOut = 0
+  binaryOut = 0
+  bytesOut = 0
 }
 
 const schedule = (): void => {
-  if (flushing) return
-  flushing = true
-  queueMicrotask(flush)
+  pending = true
+  if (timer !== undefined) return
+  timer = setTimeout(flushLater, 1000) // Node: the timer alone does not keep the process running
+  ;(timer as { unref?: () => void }).unref?.()
 }
 
 export const received = (isBinary: boolean, bytes: number): void => {
