@@ -41,8 +41,13 @@ const eventually = <A>(what: string, read: () => Promise<A>, ok: (value: A) => b
 const texts = (page: Page, selector: string) => () => page.locator(selector).allTextContents()
 const textOf = (page: Page, selector: string) => () => page.locator(selector).innerText()
 
-const logShows = (page: Page, line: string) =>
-  eventually(`the log shows ${JSON.stringify(line)}`, texts(page, "#log li"), (lines) => lines.includes(line))
+/** The page's log shows `line`, `times` times (once by default). */
+const logShows = (page: Page, line: string, times = 1) =>
+  eventually(
+    `the log shows ${JSON.stringify(line)}${times === 1 ? "" : ` ${times} times`}`,
+    texts(page, "#log li"),
+    (lines) => lines.filter((shown) => shown === line).length >= times
+  )
 
 const membersAre = (page: Page, members: ReadonlyArray<string>) =>
   eventually(
@@ -69,6 +74,19 @@ const join = (browser: Browser, port: number, user: string, room: string, errors
     yield* Effect.promise(() => page.click("#join button"))
     yield* statusShows(page, new RegExp(`^open: ${room} as ${user}$`))
     return page
+  })
+
+/** A server on a free port, and a page per user joined to the lobby in that order, each seeing all. */
+const lobbyOf = (...users: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const server = yield* startServer(0)
+    const port = yield* server.ready
+    const browser = yield* launchBrowser
+    const errors: Errors = []
+    const pages: Array<Page> = []
+    for (const user of users) pages.push(yield* join(browser, port, user, "lobby", errors))
+    for (const page of pages) yield* membersAre(page, [...users].sort())
+    return { server, port, errors, pages }
   })
 
 const say = (page: Page, text: string) =>
@@ -183,13 +201,7 @@ describe("the chat page of npm start, in Chromium", () => {
     "a message over the room's 16 KiB shows 1009 on the page, which waits for Reconnect instead of retrying",
     () =>
       Effect.gen(function*() {
-        const server = yield* startServer(0)
-        const port = yield* server.ready
-        const browser = yield* launchBrowser
-        const errors: Errors = []
-        const bob = yield* join(browser, port, "Bob", "lobby", errors)
-        const alice = yield* join(browser, port, "Alice", "lobby", errors)
-        yield* membersAre(bob, ["Alice", "Bob"])
+        const { errors, pages: [bob, alice] } = yield* lobbyOf("Bob", "Alice")
 
         // the page sends it as typed; the server's limit answers
         yield* say(alice, "x".repeat(20_000))
@@ -205,7 +217,8 @@ describe("the chat page of npm start, in Chromium", () => {
         yield* Effect.promise(() => alice.click("#reconnect"))
         yield* statusShows(alice, /^open: lobby as Alice$/)
         assert.isFalse(yield* Effect.promise(() => alice.locator("#reconnect").isVisible()))
-        yield* logShows(bob, "Alice joined")
+        // Bob saw her join when the test began, and now again
+        yield* logShows(bob, "Alice joined", 2)
         yield* membersAre(alice, ["Alice", "Bob"])
         yield* say(alice, "shorter this time")
         yield* logShows(bob, "Alice shorter this time")
@@ -218,13 +231,7 @@ describe("the chat page of npm start, in Chromium", () => {
     "a restarted server: the pages show 1001, reconnect by themselves, rebuild the member list and chat again",
     () =>
       Effect.gen(function*() {
-        const first = yield* startServer(0)
-        const port = yield* first.ready
-        const browser = yield* launchBrowser
-        const errors: Errors = []
-        const alice = yield* join(browser, port, "Alice", "lobby", errors)
-        const bob = yield* join(browser, port, "Bob", "lobby", errors)
-        yield* membersAre(alice, ["Alice", "Bob"])
+        const { errors, pages: [alice, bob], port, server: first } = yield* lobbyOf("Alice", "Bob")
         yield* say(alice, "before the restart")
         yield* logShows(bob, "Alice before the restart")
 
