@@ -147,6 +147,6 @@ export const annotations: {
 } = {
   connection: trace.annotationConnection,
   route: trace.annotationRoute,
-  closeCode: "websocket.closeCode",
-  closeReason: "websocket.closeReason"
+  closeCode: trace.annotationCloseCode,
+  closeReason: trace.annotationCloseReason
 }

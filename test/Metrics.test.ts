@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Metric, TestClock } from "effect"
 import { Action, Broadcast, Connection, type Message, Observability, Testing, Upgrade } from "effect-websocket"
+import { utf8Length } from "../src/internal/metrics.js"
 import { sleepers } from "./support/clock.js"
 import { histogramOf, valueOf } from "./support/metrics.js"
 
@@ -246,6 +247,14 @@ describe("message metrics", () => {
       yield* Fiber.join(sending)
       for (let i = 0; i < 4; i++) yield* client.receive
     }))
+})
+
+describe("payload sizes", () => {
+  it("counted in JavaScript where there is no Buffer, as Buffer counts them", () => {
+    for (const text of ["", "abc", "héllo", "🙂", "a\ud800b", "\udc00", "日本語 text", "x".repeat(300) + "é"]) {
+      assert.strictEqual(utf8Length(text), Buffer.byteLength(text, "utf8"), JSON.stringify(text))
+    }
+  })
 })
 
 describe("broadcast metrics", () => {

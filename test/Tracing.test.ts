@@ -97,6 +97,7 @@ describe("tracing", () => {
       yield* client.sendText("one")
       yield* client.receive
       const [connection] = named("websocket.connection")
+      assert.isFalse(connection.attributes.has("client.address"), "no address, no attribute")
       const [work] = named("handler work")
       assert.strictEqual(work.parentId, connection.spanId)
       assert.isTrue(ended(work))

@@ -150,7 +150,7 @@ export class Hub {
     let policy: WhenFull | undefined | null = null
     let delivered = 0
     let dropped = 0
-    let bytes = -1
+    const bytes = sizeOf(message)
     for (const subscriber of entry.subscribers) {
       if (subscriber === except) continue
       const transport = subscriber.transport
@@ -169,11 +169,11 @@ export class Hub {
       if (transport.sendShared(message) === undefined) {
         subscriber.liveness.touch()
         delivered++
-        if (subscriber.trace !== undefined) subscriber.trace.sent(bytes < 0 ? bytes = sizeOf(message) : bytes)
+        subscriber.trace?.sent(bytes)
       }
     }
     if (delivered > 0) {
-      Metrics.sent(message.binary, bytes < 0 ? sizeOf(message) : bytes, delivered)
+      Metrics.sent(message.binary, bytes, delivered)
       Metrics.broadcastDelivered.unsafeUpdate(delivered, entry.labels)
     }
     if (dropped > 0) Metrics.broadcastDropped.unsafeUpdate(dropped, entry.labels)

@@ -380,7 +380,11 @@ export class Loop<State, Custom, E, R> implements Sink {
         this.state = action.state
         return Effect.zipRight(
           Effect.zipRight(Effect.suspend(() => this.stopSelector()), this.startSelector(action.selector)),
-          Effect.suspend(() => this.step())
+          Effect.suspend(() => {
+            // the selector's restart is not the next handler's time
+            this.started = -1
+            return this.step()
+          })
         )
       case "Stop":
         this.transport.close(action.code, action.reason)
@@ -409,7 +413,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       // a handler failure is logged above, as an error; what the peer or a timer caused is news, not an error
       if (info.initiator === "timeout" || (info.initiator === "error" && info !== errorInfo)) {
         yield* Effect.logInfo(`effect-websocket: closing with ${info.code}`).pipe(
-          Effect.annotateLogs({ "websocket.closeCode": info.code, "websocket.closeReason": info.reason })
+          Effect.annotateLogs({ [Trace.annotationCloseCode]: info.code, [Trace.annotationCloseReason]: info.reason })
         )
       }
       this.stopInitDeadline()

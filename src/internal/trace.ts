@@ -26,6 +26,9 @@ export const messageSpan = "websocket.message"
 /** The log annotations of every line inside a connection. */
 export const annotationConnection = "websocket.connection"
 export const annotationRoute = "websocket.route"
+/** On the library's line about a close a protocol violation or a timer decided. */
+export const annotationCloseCode = "websocket.closeCode"
+export const annotationCloseReason = "websocket.closeReason"
 
 /** Span attributes. */
 export const attributes = {

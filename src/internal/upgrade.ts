@@ -182,7 +182,7 @@ const open = <State, Custom, E, R>(
   connection.trace = Trace.start(fiber, Context.getOption(routeRuntime.context, Tracer.ParentSpan), {
     route: path,
     id: connection.id,
-    remoteAddress: address,
+    remoteAddress: Option.getOrUndefined(request.remoteAddress),
     protocol
   })
   // the connection's own Scope: what onInit acquires is released after onClose; made on first use
