@@ -1,8 +1,8 @@
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Layer } from "effect"
-import { type Acceptor, NodeServer, Upgrade } from "effect-websocket"
+import { Config, ConfigProvider, Context, Effect, Exit, Layer, Scope } from "effect"
+import { type Acceptor, Action, NodeServer, Upgrade } from "effect-websocket"
 import { createServer } from "node:http"
 import type * as Net from "node:net"
 import { openWs } from "./support/client.js"
@@ -13,7 +13,81 @@ import { clientFrame, handshakeRequest, rawConnect, serve, statusOf } from "./su
 
 const portOf = Effect.map(HttpServer.HttpServer, (server) => (server.address as { readonly port: number }).port)
 
+/** A service a route's handlers use, released with its layer: the released flag is what onClose sees. */
+class Store extends Context.Tag("test/Store")<Store, { readonly alive: () => boolean }>() {}
+
+/**
+ * Serves a route whose `onClose` records whether `Store` is still alive, with `Store` and the server
+ * layer composed by `compose`, in a scope of its own; returns the port, the events seen and the close.
+ */
+const serveWithStore = (
+  compose: (
+    app: Layer.Layer<never, never, Store | HttpServer.HttpServer | Acceptor.Acceptor>,
+    store: Layer.Layer<Store>,
+    server: Layer.Layer<NodeServer.Services, unknown>
+  ) => Layer.Layer<never, unknown>
+) =>
+  Effect.gen(function*() {
+    const events: Array<string> = []
+    const store = Layer.scoped(
+      Store,
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          let alive = true
+          return { alive: () => alive, release: () => (alive = false) }
+        }),
+        (store) => Effect.sync(() => (events.push("store released"), store.release()))
+      )
+    )
+    const route = Upgrade.upgradeWebSocket({
+      onInit: () => Effect.succeed(Upgrade.initial(null)),
+      onMessage: (state) => Effect.succeed(Action.continueConnection(state)),
+      onClose: (_state, info) =>
+        Effect.map(Store, (store) => {
+          events.push(`onClose ${info.code} ${info.initiator} store alive=${store.alive()}`)
+        })
+    })
+    let port = 0
+    const server = NodeServer.layer(() => {
+      const created = createServer()
+      created.once("listening", () => (port = (created.address() as Net.AddressInfo).port))
+      return created
+    }, { port: 0, host: "127.0.0.1" })
+    const scope = yield* Scope.make()
+    yield* Layer.buildWithScope(
+      compose(HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route))), store, server),
+      scope
+    ).pipe(Effect.orDie)
+    return { port, events, close: Scope.close(scope, Exit.void) }
+  })
+
 describe("NodeServer", () => {
+  describe("shutdown order", () => {
+    const orders = {
+      "NodeServer.layer provided last (the README's order)": (app, store, server) =>
+        app.pipe(Layer.provide(store), Layer.provide(server)),
+      "NodeServer.layer provided first": (app, store, server) => app.pipe(Layer.provide(server), Layer.provide(store)),
+      "both in one Layer.mergeAll": (app, store, server) => app.pipe(Layer.provide(Layer.mergeAll(store, server))),
+      "the server merged over the app (provideMerge)": (app, store, server) =>
+        app.pipe(Layer.provide(store), Layer.provideMerge(server))
+    } satisfies Record<string, Parameters<typeof serveWithStore>[0]>
+    for (const [name, compose] of Object.entries(orders)) {
+      it.scopedLive(`connections close with 1001 and run onClose while the route's services live: ${name}`, () =>
+        Effect.gen(function*() {
+          const served = yield* serveWithStore(compose)
+          const clients = yield* Effect.all([1, 2, 3].map(() => openWs(`ws://127.0.0.1:${served.port}/ws`)))
+          yield* served.close
+          for (const client of clients) assert.strictEqual((yield* client.closed).code, 1001)
+          assert.deepStrictEqual(served.events, [
+            "onClose 1001 shutdown store alive=true",
+            "onClose 1001 shutdown store alive=true",
+            "onClose 1001 shutdown store alive=true",
+            "store released"
+          ])
+        }))
+    }
+  })
+
   describe("layer", () => {
     it.scopedLive("answers 503 to an upgrade request while nothing serves, and closes its socket", () =>
       Effect.gen(function*() {

@@ -35,13 +35,17 @@ export class AcceptorImpl implements AcceptorService {
     this.open.delete(connection)
   }
 
-  /** Closes every open connection (1001, `onClose`) and waits for them all. */
-  readonly shutdownAll: Effect.Effect<void> = Effect.suspend(() =>
-    Effect.forEach(Array.from(this.open), (connection) => connection.shutdown(), {
+  /**
+   * Takes no more connections, closes every open one (1001, `onClose`) and waits for them all. The
+   * first caller runs it; later callers (the server's scope after `serve`'s) find nothing left open.
+   */
+  readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
+    this.closing = true
+    return Effect.forEach(Array.from(this.open), (connection) => connection.shutdown(), {
       concurrency: "unbounded",
       discard: true
     })
-  )
+  })
 }
 
 export const Acceptor = Context.GenericTag<AcceptorService>("effect-websocket/Acceptor")
@@ -59,7 +63,7 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         acceptor.closing = true
-        return Effect.zipRight(options?.onShutdown ?? Effect.void, acceptor.shutdownAll)
+        return Effect.zipRight(options?.onShutdown ?? Effect.void, acceptor.shutdown)
       })
     )
     return acceptor

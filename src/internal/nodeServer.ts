@@ -6,10 +6,11 @@ import type * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as Etag from "@effect/platform/Etag"
 import type * as HttpPlatform from "@effect/platform/HttpPlatform"
-import type * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type { LazyArg } from "effect/Function"
 import * as Layer from "effect/Layer"
@@ -61,9 +62,17 @@ export const guard = (server: Http.Server, runtime: Runtime.Runtime<never>): Htt
 }
 
 /**
- * `NodeHttpServer.layer` (or `layerConfig`, through `platform`) on a server that `guard` protects, and
- * the Node `Acceptor`. The acceptor is built after the server, so it is released before it: on
- * shutdown, the open connections close (1001) before the platform waits for the server to close.
+ * `NodeHttpServer.layer` (or `layerConfig`, through `platform`) on a server that `guard` protects, the
+ * Node `Acceptor`, and the platform's `HttpServer` wrapped so that the connections close when the scope
+ * of `HttpServer.serve` closes.
+ *
+ * Why there: the services a route's handlers use are provided to the `serve` layer, and are released
+ * right after it, whatever the order of `Layer.provide` puts the server layer in. A connection must
+ * run its `onClose` while they are alive, so the shutdown (stop taking upgrades, 1001 to every open
+ * connection, wait for each up to its `closeTimeout`) is the last finalizer `serve` adds, and so runs
+ * first, before the platform detaches its listeners and before any of those services is released. The
+ * acceptor's own finalizer, when the server layer's scope closes, is then left with no connection
+ * (or with those of an app that did not go through `serve`), and answers late requests with 503.
  */
 const withAcceptor = <E>(
   platform: (evaluate: LazyArg<Http.Server>) => Layer.Layer<Provided, E>,
@@ -80,7 +89,32 @@ const withAcceptor = <E>(
           })
         })
       )
-      return Layer.provideMerge(acceptor, platform(() => (server = guard(evaluate(), runtime))))
+      const serving = Layer.effectContext(
+        Effect.map(Effect.context<Provided | Acceptor.Acceptor>(), (context) => {
+          const platformServer = Context.get(context, HttpServer.HttpServer)
+          // the overloads of `serve` come down to this one signature, as `HttpServer.make` takes it
+          const serve = platformServer.serve as Parameters<typeof HttpServer.make>[0]["serve"]
+          const owner = Context.get(context, InternalAcceptor.Acceptor) as InternalAcceptor.AcceptorImpl
+          return Context.add(
+            context,
+            HttpServer.HttpServer,
+            HttpServer.make({
+              address: platformServer.address,
+              serve: (app, middleware) =>
+                Effect.zipRight(
+                  serve(app, middleware),
+                  Effect.addFinalizer(() =>
+                    Effect.suspend(() => {
+                      if (server !== undefined) stopListening(server)
+                      return owner.shutdown
+                    })
+                  )
+                )
+            })
+          )
+        })
+      )
+      return Layer.provide(serving, Layer.provideMerge(acceptor, platform(() => (server = guard(evaluate(), runtime)))))
     })
   )
 
@@ -99,7 +133,18 @@ export const layerConfig = (
   withAcceptor((guarded) => NodeHttpServer.layerConfig(guarded, options), evaluate)
 
 const refusing = new WeakSet<Http.Server>()
+const stopped = new WeakSet<Http.Server>()
 const ignore = () => {}
+
+/**
+ * Stops accepting TCP connections (and closes idle keep-alive ones); the platform's own `close` comes
+ * later and then has nothing to wait for. Idempotent per server.
+ */
+const stopListening = (server: Http.Server): void => {
+  if (stopped.has(server)) return
+  stopped.add(server)
+  server.close()
+}
 
 /**
  * When the server's scope closes, @effect/platform-node first removes its request listeners, then
@@ -119,6 +164,5 @@ export const refuseNewConnections = (server: Http.Server): void => {
     socket.on("error", ignore)
     socket.end(serviceUnavailable)
   })
-  // stops accepting and closes idle keep-alive connections; the platform's own close comes later
-  server.close()
+  stopListening(server)
 }
