@@ -10,25 +10,21 @@ import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
 import * as WS from "ws"
 import type { Handshake, Wire } from "../Acceptor.js"
-import { type CloseInfo, SendError } from "../Connection.js"
+import { SendError } from "../Connection.js"
 import * as Message from "../Message.js"
 import * as Close from "./close.js"
-import { closeAndReport, type Shared, type Sink, type Transport } from "./transport.js"
+import type { Shared, Sink, Transport } from "./transport.js"
 
 const binary = { binary: true } as const
 const uncompressedText = { compress: false } as const
 const uncompressedBinary = { binary: true, compress: false } as const
 /**
- * Pongs queued but not yet written before a connection counts as a ping flood, as in `ws` (60). `ws`
- * drops such a peer without a close frame or any event; the transport answers pings itself so that it
- * closes with 1008 instead and the loop reports it as an error.
+ * Pongs queued but not yet written that a connection may owe, as `ws`'s own limit (60). Past it, the
+ * transport owes only one more pong, for the most recent ping (RFC 6455, 5.5.3 allows answering only
+ * the most recent), sent once a queued pong is written: a peer that reads gets every pong it can
+ * take, and one that pings without reading holds the server to this many small frames.
  */
 const maxPendingPongs = 60
-const pingFlood: CloseInfo = {
-  code: Close.PolicyViolation,
-  reason: "too many pings awaiting a pong",
-  initiator: "error"
-}
 const emptyHead = Buffer.alloc(0)
 
 /** The close code for each error `ws`'s receiver reports (see ws/lib/receiver.js). */
@@ -114,6 +110,8 @@ export class NodeTransport implements Transport {
   private closedWaiters: Array<(effect: Effect.Effect<void>) => void> | undefined = undefined
 
   private pendingPongs = 0
+  /** The most recent ping's payload, when it came with `maxPendingPongs` pongs already queued. */
+  private owedPong: Buffer | undefined = undefined
   private pongWritten: (() => void) | undefined = undefined
   private drainWaiters: Array<(effect: Effect.Effect<void>) => void> | undefined = undefined
   private drainListener: (() => void) | undefined = undefined
@@ -162,15 +160,24 @@ export class NodeTransport implements Transport {
   onPing(data: Buffer): void {
     if (this.ws.readyState !== WS.WebSocket.OPEN) return
     if (this.pendingPongs >= maxPendingPongs) {
-      closeAndReport(this, this.sink, pingFlood)
+      // a copy: the ping's payload may be a view of a whole socket read
+      this.owedPong = Buffer.from(data)
       return
     }
+    this.pong(data)
+  }
+
+  private pong(data: Buffer): void {
     this.pendingPongs++
     this.ws.pong(
       data,
       false,
       this.pongWritten ??= () => {
         this.pendingPongs--
+        const owed = this.owedPong
+        if (owed === undefined || this.ws.readyState !== WS.WebSocket.OPEN) return
+        this.owedPong = undefined
+        this.pong(owed)
       }
     )
   }

@@ -17,6 +17,8 @@ export const captureLogs = (lines: Array<string>) =>
 export interface RunningServer {
   readonly port: number
   readonly logs: Array<string>
+  /** The sockets of the upgrade requests the server saw, in order: the server's side of each connection. */
+  readonly sockets: ReadonlyArray<Net.Socket>
   /** Shuts the server down (as its scope closing would), waiting for it. */
   readonly shutdown: Effect.Effect<void>
 }
@@ -26,17 +28,22 @@ export const serve = <E>(
 ): Effect.Effect<RunningServer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const logs: Array<string> = []
+    const sockets: Array<Net.Socket> = []
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const context = yield* HttpServer.serve(app).pipe(
-      Layer.provideMerge(NodeServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+      Layer.provideMerge(NodeServer.layer(() => {
+        const server = createServer()
+        server.on("upgrade", (_request, socket: Net.Socket) => sockets.push(socket))
+        return server
+      }, { port: 0, host: "127.0.0.1" })),
       Layer.provide(captureLogs(logs)),
       Layer.buildWithScope(scope),
       Effect.orDie
     )
     const server = context.unsafeMap.get(HttpServer.HttpServer.key) as HttpServer.HttpServer
     const port = (server.address as { readonly port: number }).port
-    return { port, logs, shutdown: Scope.close(scope, Exit.void) }
+    return { port, logs, sockets, shutdown: Scope.close(scope, Exit.void) }
   })
 
 export const within = <A, E, R>(what: string, self: Effect.Effect<A, E, R>, seconds = 5) =>
