@@ -9,10 +9,12 @@
  * and `ConnectionClosed` as before), and whose connection is a `Protocol.Connection<Out>`: `send`
  * takes only an `Out` (anything else is a compile error) and encodes it once.
  *
- * A frame that does not decode (not JSON, the wrong shape, a failed refinement) closes the
- * connection with 1007 and the reason "invalid message", which does not echo the payload; with
- * `onInvalid: "deliver"` the handler receives an `Invalid` message instead (the schema's formatted
- * error and the raw frame) and can answer and go on. A binary frame on a JSON protocol, or a text
+ * A frame that does not decode (not JSON, the wrong shape, a failed refinement, nested deeper than
+ * the schema can follow, a key that could reach a prototype: see `json`) closes the connection with
+ * 1007 and the reason "invalid message", which does not echo the payload and is not logged as an
+ * error; the schema's error is not even formatted. With `onInvalid: "deliver"` the handler receives
+ * an `Invalid` message instead (the error, cut at 1,024 characters, and the raw frame) and can
+ * answer and go on. A binary frame on a JSON protocol, or a text
  * frame on a binary one, closes with 1003 (`strictFrames: false` treats it as invalid instead).
  * Either way, the connection's other messages and every other connection are unaffected. The plain
  * API stays underneath: `Connection.sendText` works on a typed connection too.
@@ -95,6 +97,37 @@ export type Outgoing<P> = P extends Protocol<infer _In, infer Out> ? Out : never
 /**
  * JSON in text frames: `incoming` decodes what `JSON.parse` makes of a frame, `outgoing` encodes a
  * value to what `JSON.stringify` writes.
+ *
+ * Hardened against hostile input, on the same terms for the test kit's typed client:
+ * - **Prototype keys are refused.** A frame with a key `__proto__`, or a key `constructor` whose
+ *   value is an object with a `prototype` key, anywhere in the value (escaped spellings such as
+ *   `"\u005f\u005fproto__"` included), is invalid (1007, or `Invalid` with `onInvalid: "deliver"`),
+ *   as secure-json-parse refuses it by default: `JSON.parse` keeps such a key as plain data, but a
+ *   decoder that copies it (`Schema.Record`, a `Struct` with extra keys) would set the copy's
+ *   prototype. Only a frame whose text contains one of the names (or a `\u00` escape that spells
+ *   one) is searched.
+ * - **Depth is bounded by the stack, not by a limit.** `JSON.parse` takes any depth; a value deeper
+ *   than a recursive schema can follow, or whose error is too deep to describe, is invalid like any
+ *   other (1007, or `Invalid` with a fixed sentence), never a defect (1011). A deep value the schema
+ *   takes as it is (`Schema.Unknown`) is decoded.
+ * - **What JSON cannot carry is not sent.** A value `JSON.stringify` would not write as itself fails
+ *   with `EncodeError` instead of sending a frame the outgoing schema does not describe: a
+ *   non-finite number (`NaN`, `Infinity`) anywhere, `undefined`, a function or a symbol in an array
+ *   (all written as `null`), a bigint, a cycle, a value too deep to write. A property whose value is
+ *   `undefined` is left out, as `JSON.stringify` does.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-websocket"
+ *
+ * const Settings = Protocol.json({
+ *   incoming: Schema.Struct({ type: Schema.Literal("set"), data: Schema.Record({ key: Schema.String, value: Schema.Unknown }) }),
+ *   outgoing: Schema.Struct({ type: Schema.Literal("ratio"), value: Schema.Number })
+ * })
+ * // {"type":"set","data":{"__proto__":{"isAdmin":true}}} closes with 1007, and
+ * // Protocol.send(connection, { type: "ratio", value: 1 / 0 }) fails with EncodeError
+ * ```
  * @since 0.1.0
  * @category constructors
  */
@@ -121,7 +154,9 @@ export interface Decoded<In> extends internal.Decoded<In> {}
 
 /**
  * A frame that did not decode, delivered with `onInvalid: "deliver"`: `error` is the schema's
- * formatted error, `raw` the frame (a string for a text frame, bytes for a binary one).
+ * formatted error (cut at 1,024 characters), or a fixed sentence for a frame that is not JSON, holds a
+ * prototype key or is nested too deeply to decode or describe; `raw` is the frame (a string for a
+ * text frame, bytes for a binary one).
  * @since 0.1.0
  * @category models
  */
@@ -146,8 +181,10 @@ export interface Connection<Out> extends PlainConnection {
 }
 
 /**
- * A value did not encode with the protocol's outgoing schema (a refinement failed, say): nothing was
- * sent. `error` is the schema's formatted error.
+ * A value did not encode with the protocol's outgoing schema (a refinement failed, say), or has no
+ * faithful JSON form (a non-finite number, `undefined` in an array, a bigint: see `json`): nothing
+ * was sent. `error` is the schema's formatted error (cut at 1,024 characters) or says what JSON
+ * could not carry, and where.
  * @since 0.1.0
  * @category errors
  */
@@ -161,8 +198,8 @@ export type EncodeError = internal.EncodeError
 
 /**
  * Encodes `value` with the connection's protocol and sends it (a text frame for JSON, a binary frame
- * for bytes). Fails with `EncodeError` if it does not encode, and with `SendError` as `sendText`
- * does.
+ * for bytes). Fails with `EncodeError` if it does not encode (for JSON, also when `JSON.stringify`
+ * would not write it as itself, as `NaN` becomes `null`), and with `SendError` as `sendText` does.
  * @since 0.1.0
  * @category sending
  */
@@ -173,7 +210,7 @@ export const send: <Out>(
 
 /**
  * Encodes `value` once and publishes it to `topic` (see `Broadcast.publish`): every subscriber gets
- * the same frame.
+ * the same frame. Fails with `EncodeError` as `send` does, before anything is published.
  * @since 0.1.0
  * @category sending
  */
