@@ -115,13 +115,29 @@ export interface Options {
   readonly whenFull?: WhenFull | ((topic: string) => WhenFull) | undefined
   /**
    * The `topic` label of a topic in the broadcast metrics (`websocket_broadcast_published_total`,
-   * `_delivered_total`, `_dropped_total`). Default: the topic's part before the first `:`, so that
-   * `room:42` and `room:43` both count as `room` (or the whole topic, without a `:`). Effect's metric
-   * registry keeps every label it sees for as long as the process lives: map topics made from user
-   * input to a bounded set. `(topic) => topic` counts each topic on its own, for a few fixed topics.
+   * `_delivered_total`, `_dropped_total`). Default: `"*"` for every topic, one series per metric
+   * whatever the topics are. Effect's metric registry keeps every label it sees for as long as the
+   * process lives, so the labels must come from a bounded set: `Broadcast.topicPrefix` labels
+   * `room:42` as `room` (and a topic without a prefix as `"*"`); `(topic) => topic` counts each topic
+   * on its own, for a few fixed topics only.
    */
   readonly metricsTopic?: ((topic: string) => string) | undefined
 }
+
+/**
+ * A `metricsTopic` that labels a topic by its prefix, the part before the first `:`: `room:42` and
+ * `room:43` both count as `room`. A topic without a prefix (`lobby`, or a room named from user input)
+ * counts as `"*"`, so that the labels stay as few as the prefixes an app uses.
+ * @example
+ * ```ts
+ * import { Broadcast } from "effect-websocket"
+ * const BroadcastLive = Broadcast.layer({ metricsTopic: Broadcast.topicPrefix })
+ * // Broadcast.topicPrefix("room:42") === "room", Broadcast.topicPrefix("lobby") === "*"
+ * ```
+ * @since 0.1.0
+ * @category metrics
+ */
+export const topicPrefix: (topic: string) => string = internal.topicPrefix
 
 /**
  * The in-memory broadcast: the whole process is one node. The default; no setup.

@@ -20,6 +20,11 @@
  * resubscribes every channel by itself: nothing restarts, nothing crashes. The connection's loss and
  * return are logged once each (warning, info); every failed attempt is logged at debug level.
  *
+ * **Closing the layer** ends both connections in order (`QUIT`) and returns once Redis has closed
+ * them, or, when Redis does not answer, drops them after `closeTimeout`: it never waits for an
+ * unreachable Redis, and its own shutdown logs nothing above debug level. The connections are named
+ * `effect-websocket:publish` and `effect-websocket:subscribe` in Redis's `CLIENT LIST`.
+ *
  * @example
  * ```ts
  * import { Layer } from "effect"
@@ -61,7 +66,17 @@ export interface Options extends Broadcast.Options {
    * `initTimeout`. Default 5,000.
    */
   readonly subscribeTimeout?: number | undefined
-  /** More `ioredis` options, for both connections (TLS, a password, a `retryStrategy`...). */
+  /**
+   * How long closing the layer waits for Redis to end each connection (`QUIT`), in milliseconds.
+   * Past it the connection is dropped (`disconnect`), and closing waits as long again at most for its
+   * socket to close, so that an unreachable Redis cannot hold a shutdown. Default 1,000.
+   */
+  readonly closeTimeout?: number | undefined
+  /**
+   * More `ioredis` options, for both connections (TLS, a password, a `retryStrategy`...). A
+   * `connectionName` becomes the two connections' prefix: `<connectionName>:publish` and
+   * `<connectionName>:subscribe` (default `effect-websocket`).
+   */
   readonly redis?: RedisOptions | undefined
 }
 
@@ -82,8 +97,55 @@ const encode = (origin: Buffer, data: string | Uint8Array): Buffer => {
 }
 
 /**
- * The broadcast service with a Redis backplane, in a scope: the two Redis connections are closed
- * when the scope closes.
+ * Succeeds once `redis` has ended: its socket closed, and it will not reconnect. `start` is what ends
+ * it. Between two reconnection attempts there is no socket, and `disconnect` cancels the next one
+ * without an "end" event. Interruptible, so that a timeout can end the wait in a finalizer too.
+ */
+const ended = (redis: Redis, start: () => void): Effect.Effect<void> =>
+  Effect.interruptible(Effect.async<void>((resume) => {
+    const done = () => resume(Effect.void)
+    if (redis.status === "end") return done()
+    redis.once("end", done)
+    const socketless = redis.status === "reconnecting"
+    start()
+    if (socketless) {
+      redis.off("end", done)
+      return done()
+    }
+    return Effect.sync(() => {
+      redis.off("end", done)
+    })
+  }))
+
+/**
+ * Ends `redis` in order (`QUIT`, once the replies it waits for are in) and waits for its socket to
+ * close; a Redis that does not answer within `timeout` gets a `disconnect`, and as long again.
+ */
+const close = (redis: Redis, timeout: number): Effect.Effect<void> =>
+  ended(redis, () => {
+    if (redis.status === "ready") redis.quit().catch(() => redis.disconnect())
+    else redis.disconnect()
+  }).pipe(
+    Effect.timeoutTo({
+      duration: timeout,
+      onSuccess: () => Effect.void,
+      onTimeout: () =>
+        Effect.zipRight(
+          Effect.logDebug(`effect-websocket: Redis did not end the connection within ${timeout} ms; dropping it`),
+          Effect.timeoutTo(ended(redis, () => redis.disconnect()), {
+            duration: timeout,
+            onSuccess: () => Effect.void,
+            onTimeout: () =>
+              Effect.logDebug(`effect-websocket: the Redis connection's socket is still closing after ${timeout} ms`)
+          })
+        )
+    }),
+    Effect.flatten
+  )
+
+/**
+ * The broadcast service with a Redis backplane, in a scope: closing the scope ends the two Redis
+ * connections and waits for them to close (at most `closeTimeout` twice when Redis does not answer).
  * @since 0.1.0
  * @category constructors
  */
@@ -94,15 +156,23 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
     const url = options?.url ?? "redis://127.0.0.1:6379"
     const prefix = options?.prefix ?? "effect-websocket:"
     const origin = randomBytes(originLength)
+    const name = options?.redis?.connectionName ?? "effect-websocket"
+    /** Set when the scope closes: the connections' ends from then on are ours, not a loss. */
+    let closing = false
     const connect = (role: string, extra: RedisOptions) => {
-      const redis = new Redis(url, { ...options?.redis, ...extra, lazyConnect: true })
+      const redis = new Redis(url, {
+        ...options?.redis,
+        ...extra,
+        connectionName: `${name}:${role}`,
+        lazyConnect: true
+      })
       let lost = false
       redis.on(
         "error",
         (error: Error) => log(Effect.logDebug(`effect-websocket: Redis ${role} connection: ${error.message}`))
       )
       redis.on("close", () => {
-        if (lost) return
+        if (lost || closing) return
         lost = true
         log(Effect.logWarning(`effect-websocket: lost the Redis ${role} connection, reconnecting`))
       })
@@ -121,10 +191,14 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
       maxRetriesPerRequest: null,
       autoResubscribe: true
     })
+    const closeTimeout = options?.closeTimeout ?? 1_000
     yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        subscriber.disconnect()
-        publisher.disconnect()
+      Effect.suspend(() => {
+        closing = true
+        return Effect.all([close(publisher, closeTimeout), close(subscriber, closeTimeout)], {
+          concurrency: "unbounded",
+          discard: true
+        })
       })
     )
 
@@ -137,6 +211,7 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
         const done = subscriber.subscribe(prefix + topic).then(
           () => {},
           (error: Error) => {
+            if (closing) return
             log(Effect.logWarning(`effect-websocket: Redis could not subscribe to ${prefix + topic}: ${error.message}`))
           }
         ).finally(() => {

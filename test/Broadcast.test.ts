@@ -247,4 +247,14 @@ describe("Broadcast", () => {
         assert.deepStrictEqual(yield* client.receive, text("from one"))
       }))
   })
+
+  describe("topicPrefix", () => {
+    it("labels a topic by its part before the first `:`, and a topic without one as *", () => {
+      assert.strictEqual(Broadcast.topicPrefix("room:42"), "room")
+      assert.strictEqual(Broadcast.topicPrefix("room:42:chat"), "room")
+      assert.strictEqual(Broadcast.topicPrefix("lobby"), "*")
+      assert.strictEqual(Broadcast.topicPrefix(":42"), "*")
+      assert.strictEqual(Broadcast.topicPrefix(""), "*")
+    })
+  })
 })

@@ -2,11 +2,25 @@
 // for the test: what one server's client says reaches the other's; Redis going away and coming back.
 import { HttpRouter } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Layer, Schedule } from "effect"
-import { Action, Broadcast, Connection, type Message, Upgrade } from "effect-websocket"
+import {
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Schedule,
+  Scope,
+  TestClock,
+  TestServices
+} from "effect"
+import { Action, Broadcast, Connection, type Message, Testing, Upgrade } from "effect-websocket"
 import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
 import { Redis } from "ioredis"
 import { openWs, type WsClient } from "./support/client.js"
+import { sleepers } from "./support/clock.js"
 import { redisServer } from "./support/redis.js"
 import { serve, within } from "./support/server.js"
 
@@ -59,6 +73,43 @@ const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, sec
   within(what, Effect.repeat(check, { until: (ok) => ok, schedule: Schedule.spaced("20 millis") }), seconds)
 
 const next = (client: WsClient) => client.next
+
+/** The names of the connections Redis has now (`CLIENT LIST`), ours among them. */
+const clientNames = (redis: Redis) =>
+  Effect.promise(() => redis.client("LIST") as Promise<string>).pipe(
+    Effect.map((list) => list.split("\n").flatMap((line) => line.match(/ name=(\S+)/)?.[1] ?? []))
+  )
+
+const ours = ["effect-websocket:publish", "effect-websocket:subscribe"]
+
+/** Every log line at any level, for what runs with `layer` provided. */
+const captureLogs = () => {
+  const lines: Array<{ readonly level: LogLevel.LogLevel; readonly message: string }> = []
+  const logger = Logger.make(({ logLevel, message }) => {
+    lines.push({ level: logLevel, message: (Array.isArray(message) ? message : [message]).join(" ") })
+  })
+  const layer = Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.All))
+  /** The lines that would alarm an operator: a warning or worse, or a word of a lost connection. */
+  const alarming = (from = 0) =>
+    lines.slice(from).filter(({ level, message }) =>
+      LogLevel.greaterThanEqual(level, LogLevel.Warning) || /lost|reconnect/i.test(message)
+    ).map(({ level, message }) => `${level.label} ${message}`)
+  return { lines, layer, alarming }
+}
+
+/** A backplane layer built in a scope of its own, its logs captured: `close` closes it. */
+const closable = (options: BroadcastRedis.Options) =>
+  Effect.gen(function*() {
+    const logs = captureLogs()
+    const scope = yield* Scope.make()
+    // closed by the test; closed here too should the test fail first (a second close does nothing)
+    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+    const broadcast = yield* Layer.buildWithScope(BroadcastRedis.layer(options), scope).pipe(
+      Effect.provide(logs.layer)
+    )
+    const close = Scope.close(scope, Exit.void).pipe(Effect.provide(logs.layer))
+    return { logs, broadcast, close }
+  })
 
 /** Reads `client`'s messages until `text` comes (what came before it was expected noise). */
 const readUntil = (client: WsClient, text: string) =>
@@ -228,4 +279,73 @@ describe("Broadcast over Redis", () => {
       }),
     40_000
   )
+
+  describe("closing the layer", () => {
+    it.scopedLive(
+      "returns once Redis has ended both connections, and logs nothing alarming",
+      () =>
+        Effect.gen(function*() {
+          const redis = yield* redisServer
+          const look = yield* inspector(redis.url)
+          const { broadcast, close, logs } = yield* closable({ url: redis.url })
+          // a subscribed connection: the subscribe connection is in subscriber mode
+          const client = yield* Testing.connectTo(room, "/?room=lobby").pipe(Effect.provide(broadcast))
+          yield* Broadcast.publish("lobby", "last words").pipe(Effect.provide(broadcast))
+          assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "last words" })
+          assert.deepStrictEqual((yield* clientNames(look)).filter((name) => ours.includes(name)).sort(), ours)
+
+          yield* close
+          assert.deepStrictEqual((yield* clientNames(look)).filter((name) => ours.includes(name)), [])
+          assert.deepStrictEqual(logs.alarming(), [])
+        }),
+      30_000
+    )
+
+    it.scopedLive(
+      "finishes at once while Redis is down, and says nothing of it",
+      () =>
+        Effect.gen(function*() {
+          const redis = yield* redisServer
+          const { broadcast, close, logs } = yield* closable({ url: redis.url })
+          yield* redis.kill
+          yield* eventually(
+            "the layer sees Redis gone",
+            Effect.map(Effect.either(Broadcast.publish("t", "probe").pipe(Effect.provide(broadcast))), Either.isLeft)
+          )
+          const before = logs.lines.length
+          const closed = yield* Effect.either(Effect.timeout(close, "500 millis"))
+          assert.isTrue(Either.isRight(closed), "closed within 500 ms")
+          assert.deepStrictEqual(logs.alarming(before), [])
+        }),
+      30_000
+    )
+
+    it.scoped(
+      "a Redis that does not answer holds it closeTimeout at most, then the connections are dropped",
+      () =>
+        Effect.gen(function*() {
+          const redis = yield* redisServer
+          const look = yield* inspector(redis.url)
+          const { close, logs } = yield* closable({ url: redis.url, closeTimeout: 1_000 })
+          yield* redis.pause
+          const closing = yield* Effect.fork(close)
+          // each connection waits for Redis to answer its QUIT
+          yield* sleepers(2)
+          assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "still waiting for Redis")
+          yield* TestClock.adjust("1 second")
+          // dropped: each waits as long again for its socket to close, which a stopped Redis does not do
+          yield* sleepers(2)
+          yield* TestClock.adjust("1 second")
+          yield* Fiber.join(closing)
+          assert.deepStrictEqual(logs.alarming(), [])
+          // once Redis runs again, it lets both go (it reads their QUIT and their end)
+          yield* redis.resume
+          yield* TestServices.provideLive(eventually(
+            "Redis has let both connections go",
+            Effect.map(clientNames(look), (names) => !names.some((name) => ours.includes(name)))
+          ))
+        }),
+      30_000
+    )
+  })
 })

@@ -81,6 +81,18 @@ const counters = <K extends string>(names: Record<K, readonly [string, Record<st
 
 const quiet = { heartbeat: false, idleTimeout: false } as const
 
+/** The values of the `topic` label that metric `name` has in the registry now, one per series. */
+const topicLabels = (name: string) =>
+  Effect.map(
+    Metric.snapshot,
+    (pairs) =>
+      pairs.flatMap((pair) =>
+        pair.metricKey.name === name
+          ? pair.metricKey.tags.filter((tag) => tag.key === "topic").map((tag) => tag.value)
+          : []
+      )
+  )
+
 describe("message metrics", () => {
   it.scoped("messages and bytes, each way, by kind", () =>
     Effect.gen(function*() {
@@ -265,7 +277,7 @@ describe("broadcast metrics", () => {
       onClose: () => Effect.void
     }, { ...quiet, ...options })
 
-  it.scoped("publishes, deliveries and drops, by the topic's family (room:a counts as room)", () =>
+  it.scoped("publishes, deliveries and drops, by the topic's prefix with topicPrefix (room:a counts as room)", () =>
     Effect.gen(function*() {
       const metrics = yield* counters({
         published: ["websocket_broadcast_published_total", { topic: "room" }],
@@ -286,6 +298,36 @@ describe("broadcast metrics", () => {
       // the slow one read nothing: two filled its buffer past 64 bytes, the next two were dropped
       assert.deepStrictEqual(yield* metrics.since, { published: 5, delivered: 6, dropped: 2, sent: 6, full: 2 })
       assert.strictEqual((yield* slow.receive)._tag, "Text")
+    }).pipe(Effect.provide(Broadcast.layer({ metricsTopic: Broadcast.topicPrefix }))))
+
+  it.scoped("by default every topic has the same label, *: topics named from user input add no series", () =>
+    Effect.gen(function*() {
+      const labelsBefore = yield* topicLabels("websocket_broadcast_published_total")
+      const metrics = yield* counters({
+        published: ["websocket_broadcast_published_total", { topic: "*" }],
+        delivered: ["websocket_broadcast_delivered_total", { topic: "*" }]
+      })
+      // rooms as a user names them, from a URL: no prefix, no `:`
+      const rooms = Array.from({ length: 500 }, (_, i) => `my room ${i}`)
+      const client = yield* Testing.connect({
+        onInit: (connection) =>
+          Effect.as(
+            Effect.forEach(rooms.slice(0, 10), (room) => Broadcast.subscribe(connection, room)),
+            Upgrade.initial(null)
+          ),
+        onMessage: (state: null) => Effect.succeed(Action.continueConnection(state)),
+        onClose: () => Effect.void
+      }, { upgrade: quiet })
+      for (const room of rooms) yield* Broadcast.publish(room, "hello")
+      for (let i = 0; i < 10; i++) yield* client.receive
+      assert.deepStrictEqual(yield* metrics.since, { published: 500, delivered: 10 })
+      const added = (yield* topicLabels("websocket_broadcast_published_total")).filter((label) =>
+        !labelsBefore.includes(label)
+      )
+      assert.isAtMost(added.length, 1, `new topic labels: ${added.slice(0, 5).join(", ")}...`)
+      for (const name of ["websocket_broadcast_published_total", "websocket_broadcast_delivered_total"]) {
+        assert.notInclude(yield* topicLabels(name), "my room 0", name)
+      }
     }).pipe(Effect.provide(Broadcast.layer())))
 
   it.scoped("metricsTopic names the topic label", () =>

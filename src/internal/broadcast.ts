@@ -70,15 +70,20 @@ interface Topic {
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
 }
 
+/** The `topic` label of every topic by default, and of a topic without a prefix under `topicPrefix`. */
+export const allTopics = "*"
+
 /**
- * The default metric label of a topic: its part before the first `:` (`room:42` counts as `room`),
- * or the whole topic without one. The metric registry keeps every label it ever sees, so topics made
- * from user input (one per room) must not become labels one for one.
+ * The metric label of `topic` by its prefix: the part before the first `:` (`room:42` counts as
+ * `room`), or `allTopics` without one. The metric registry keeps every label it ever sees, so a
+ * topic without a prefix (a room named from user input) must not become a label of its own.
  */
-export const topicFamily = (topic: string): string => {
+export const topicPrefix = (topic: string): string => {
   const colon = topic.indexOf(":")
-  return colon < 0 ? topic : topic.slice(0, colon)
+  return colon <= 0 ? allTopics : topic.slice(0, colon)
 }
+
+const sameLabel = (): string => allTopics
 
 /**
  * The subscriptions of one process. `onFirst` and `onLast` are told when a topic gains its first
@@ -91,7 +96,7 @@ export class Hub {
 
   constructor(
     private readonly whenFull: (topic: string) => WhenFull | undefined,
-    private readonly metricsTopic: (topic: string) => string = topicFamily,
+    private readonly metricsTopic: (topic: string) => string = sameLabel,
     private readonly onFirst: (topic: string) => void = () => {},
     private readonly onLast: (topic: string) => void = () => {}
   ) {}
