@@ -50,15 +50,18 @@ import * as trace from "./internal/trace.js"
  * | `websocket_handler_duration_seconds` | histogram | `handler` (`onInit`, `onMessage`, `onClose`) | seconds |
  * | `websocket_timeouts_total` | counter | `kind` (`heartbeat`, `idle`, `init`, `close`) | timeouts |
  * | `websocket_backpressure_total` | counter | `direction`, `policy` | events |
+ * | `websocket_rate_limited_total` | counter | `action` (`close`, `drop`, `pause`) | messages over `rateLimit` |
  * | `websocket_broadcast_published_total` | counter | `topic` | publishes |
  * | `websocket_broadcast_delivered_total` | counter | `topic` | messages written to subscribers |
  * | `websocket_broadcast_dropped_total` | counter | `topic` | messages a full subscriber missed |
  *
  * `websocket_backpressure_total` counts a full inbox (`direction="inbound"`, `policy="pause"`: the
  * loop stopped reading from the peer) and a full outbound buffer met by a send or a delivery
- * (`direction="outbound"`, `policy` what happened: `suspend`, `fail`, `close` or `drop`). A broadcast
- * `topic` label is the topic's part before the first `:` unless the layer's `metricsTopic` says
- * otherwise (see `Broadcast.Options`). Handler durations are measured on the connection's `Clock`
+ * (`direction="outbound"`, `policy` what happened: `suspend`, `fail`, `close` or `drop`).
+ * `websocket_rate_limited_total` counts the messages over a route's `rateLimit`, by what followed
+ * (`pause` counts each time reading stopped). A broadcast `topic` label is `"*"` for every topic unless
+ * the layer's `metricsTopic` says otherwise (`Broadcast.topicPrefix` labels by the part before the
+ * first `:`; see `Broadcast.Options`): Effect's registry keeps every label it sees. Handler durations are measured on the connection's `Clock`
  * (a `TestClock` in tests), for handlers that complete.
  *
  * @since 0.1.0
@@ -77,6 +80,7 @@ export const metrics: {
   readonly handlerDuration: Metric.Metric.Histogram<number>
   readonly timeouts: Metric.Metric.Counter<number>
   readonly backpressure: Metric.Metric.Counter<number>
+  readonly rateLimited: Metric.Metric.Counter<number>
   readonly broadcastPublished: Metric.Metric.Counter<number>
   readonly broadcastDelivered: Metric.Metric.Counter<number>
   readonly broadcastDropped: Metric.Metric.Counter<number>
@@ -93,6 +97,7 @@ export const metrics: {
   handlerDuration: internal.handlerDuration,
   timeouts: internal.timeouts,
   backpressure: internal.backpressure,
+  rateLimited: internal.rateLimited,
   broadcastPublished: internal.broadcastPublished,
   broadcastDelivered: internal.broadcastDelivered,
   broadcastDropped: internal.broadcastDropped

@@ -99,6 +99,29 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
 }
 
 /**
+ * The `rateLimit` option: token buckets on what the peer sends. Give `messagesPerSecond`,
+ * `bytesPerSecond` or both.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RateLimitOptions {
+  /** Messages per second, on average. */
+  readonly messagesPerSecond?: number | undefined
+  /** Messages at once above the rate. Default one second's worth (`messagesPerSecond`, at least 1). */
+  readonly messageBurst?: number | undefined
+  /** Bytes per second, on average, counted on the wire (after decompression). */
+  readonly bytesPerSecond?: number | undefined
+  /** Bytes at once above the rate. Default one second's worth, and never below `maxMessageSize`. */
+  readonly byteBurst?: number | undefined
+  /**
+   * A message over the limit: `"close"` closes with 1008 (the default), `"drop"` drops it, `"pause"`
+   * delivers it and stops reading until the peer is within the limit.
+   */
+  readonly onExceeded?: "close" | "drop" | "pause" | undefined
+}
+
+/**
  * Settings of an upgrade, fixed when the route is built. Every one is validated: an invalid value
  * makes the route fail with `OptionsError`.
  *
@@ -108,8 +131,8 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
  *   (1001, `"heartbeat timeout"`, initiator `"timeout"`) if no pong arrives within `timeout` (default
  *   30 s and 10 s); `false` turns it off.
  * - `idleTimeout`: no data frame either way for this long closes the connection (1001, `"idle
- *   timeout"`, initiator `"timeout"`; default 5 minutes); pings and pongs do not count; `false`
- *   turns it off.
+ *   timeout"`, initiator `"timeout"`); pings and pongs do not count. Off by default (`false`): the
+ *   heartbeat already closes a peer that is gone.
  * - Both timers of all the route's connections are kept by one sweep, which wakes at most ten times a
  *   second: a deadline is met within a tenth of the shortest of these timers, at most 100 ms.
  * - `initTimeout`: an `onInit` still running after this long is interrupted and the connection
@@ -133,6 +156,11 @@ export interface HandlersFor<State, Custom, EInit, RInit, E, R, RClose> {
  *   transport stops reading the socket, so the client feels TCP backpressure, and the selector stream
  *   is suspended; nothing is dropped. As the loop takes a whole batch per wake-up, a connection holds
  *   at most twice this many messages: the batch being handled and a full inbox.
+ * - `inboxBytes`: the bytes of the peer's messages a connection may hold, waiting for the handler or
+ *   in the batch being handled (default `maxMessageSize`). At it the transport stops reading until
+ *   the handler is done with them, so a connection holds at most this much and one message more.
+ * - `rateLimit`: token buckets on what the peer sends (`messagesPerSecond`, `bytesPerSecond`, with
+ *   bursts); over it, `onExceeded`: close with 1008 (default), drop the message, or pause reading.
  * - `compression`: permessage-deflate (RFC 7692), off by default; `true` or settings to offer it.
  * - `subprotocols`: the server's choice of subprotocol among those the client offers: a list in the
  *   server's order of preference, or a function of the offered list. Without it none is chosen (`ws`
@@ -166,7 +194,8 @@ export interface Options {
     | undefined
   /**
    * Closes a connection with no data frame either way for this long (1001, `"idle timeout"`,
-   * initiator `"timeout"`); pings and pongs do not count. Default 5 minutes; `false` turns it off.
+   * initiator `"timeout"`); pings and pongs do not count. Default `false` (off): the heartbeat already
+   * closes a peer that is gone, so this is for an app that wants to reclaim live but quiet sessions.
    */
   readonly idleTimeout?: false | Duration.DurationInput | undefined
   /** Interrupts an `onInit` still running after this long and closes with 1011. Default 10 seconds. */
@@ -207,6 +236,22 @@ export interface Options {
    * the selector stream waits; nothing is dropped. Default 1024.
    */
   readonly inboxCapacity?: number | undefined
+  /**
+   * Bytes of the peer's messages the connection may hold: those waiting for the handler and those of
+   * the batch being handled, counted on the wire. At it the socket is not read (TCP backpressure)
+   * until the handler is done with them; nothing is dropped. Default `maxMessageSize`.
+   */
+  readonly inboxBytes?: number | undefined
+  /**
+   * A per-connection limit on what the peer sends, as token buckets: `messagesPerSecond` and/or
+   * `bytesPerSecond` on average, with `messageBurst` (default one second's worth) and `byteBurst`
+   * (default one second's worth, at least `maxMessageSize`, which it may not be below) at once. Over
+   * it, `onExceeded`: `"close"` (default) closes with 1008 `"rate limit exceeded"` (initiator
+   * `"error"`), `"drop"` drops the message and goes on, `"pause"` delivers it and stops reading the
+   * socket until the peer is within the limit again. Timed on the connection's `Clock`. Default
+   * `false` (no limit).
+   */
+  readonly rateLimit?: false | RateLimitOptions | undefined
   /** permessage-deflate (RFC 7692): `true` or settings to offer it. Default `false` (off). */
   readonly compression?: boolean | CompressionOptions | undefined
   /**

@@ -1,8 +1,9 @@
 // Liveness, backpressure and limits once on the real Node transport, with short real timeouts.
-import { HttpRouter, type HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServer, type HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Option, Queue, Ref } from "effect"
-import { type Acceptor, Action, Connection, type Message, Upgrade } from "effect-websocket"
+import { Deferred, Effect, Layer, Option, Queue, Ref } from "effect"
+import { type Acceptor, Action, Connection, type Message, NodeServer, Upgrade } from "effect-websocket"
+import { createServer } from "node:http"
 import type * as Net from "node:net"
 import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
@@ -153,6 +154,54 @@ describe("backpressure on Node", () => {
       for (let i = 0; i < 2000; i++) client.ws.send(String(i))
       const all = yield* within("all messages", Deferred.await(done), 15)
       assert.deepStrictEqual(all, Array.from({ length: 2000 }, (_, i) => i))
+    }))
+})
+
+describe("memory bounded in bytes on Node", () => {
+  it.scopedLive("a client that floods 64 KiB messages while the handler waits: the server stops reading at the stated bound", () =>
+    Effect.gen(function*() {
+      const size = 64 * 1024
+      const sockets: Array<Net.Socket> = []
+      let port = 0
+      const release = yield* Deferred.make<void>()
+      const seen = yield* Queue.unbounded<number>()
+      const route = Upgrade.upgradeWebSocket({
+        onInit: () => Effect.succeed(Upgrade.initial(null)),
+        // a handler that waits (a database call, a send to a slow peer)
+        onMessage: (state: null, message: Message.Message<never>) =>
+          Effect.gen(function*() {
+            yield* Deferred.await(release)
+            if (message._tag === "BinaryMessage") yield* Queue.offer(seen, message.data[0])
+            return Action.continueConnection(state)
+          }),
+        onClose: () => Effect.void
+      }, { maxMessageSize: size, heartbeat: false })
+      yield* HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route))).pipe(
+        Layer.provide(NodeServer.layer(() => {
+          const server = createServer()
+          server.on("upgrade", (_request, socket: Net.Socket) => sockets.push(socket))
+          server.once("listening", () => (port = (server.address() as Net.AddressInfo).port))
+          return server
+        }, { port: 0, host: "127.0.0.1" })),
+        Layer.build
+      )
+      const client = yield* open(port)
+      const count = 200
+      for (let i = 0; i < count; i++) client.ws.send(Buffer.alloc(size, i))
+      const [socket] = sockets
+      // the handler never finishes its batch, so once the server stops reading it does not read again
+      yield* within(
+        "the server stops reading",
+        Effect.repeat(Effect.sync(() => socket.isPaused()), { until: (p) => p })
+      )
+      // the README's worst case: inboxBytes (maxMessageSize) + the message crossing it + one being
+      // assembled + one socket read, plus the handshake and frame headers
+      const bound = 3 * size + 64 * 1024 + 4096
+      assert.isAtMost(socket.bytesRead, bound, `read ${socket.bytesRead} of ${count * size} bytes sent`)
+      assert.isAtLeast(socket.bytesRead, size)
+      // nothing was lost: once the handler goes on, every message arrives, in order
+      yield* Deferred.succeed(release, undefined)
+      for (let i = 0; i < count; i++) assert.strictEqual(yield* within("a message", Queue.take(seen)), i % 256)
     }))
 })
 

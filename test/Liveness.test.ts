@@ -3,6 +3,7 @@ import { Chunk, Deferred, Effect, Fiber, Option, Ref, Stream, TestClock } from "
 import { Action, Connection, type Message, Testing, Upgrade } from "effect-websocket"
 import { countingClock, sleepers } from "./support/clock.js"
 import { echo } from "./support/echo.js"
+import { valueOf } from "./support/metrics.js"
 
 describe("liveness", () => {
   describe("heartbeat", () => {
@@ -22,6 +23,18 @@ describe("liveness", () => {
         assert.strictEqual(yield* client.pings, 6)
         yield* client.sendText("still here")
         assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "still here" })
+      }))
+
+    it.scoped("by default a quiet peer that answers every ping stays (no idle timeout): the heartbeat proves it alive", () =>
+      Effect.gen(function*() {
+        const client = yield* Testing.connect(echo())
+        for (let i = 0; i < 30; i++) {
+          yield* sleepers(1)
+          yield* TestClock.adjust("1 minute")
+        }
+        assert.isAtLeast(yield* client.pings, 20)
+        yield* client.sendText("after half an hour")
+        assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "after half an hour" })
       }))
 
     it.scoped("closes a peer whose pong does not come within the timeout: 1001, initiator timeout", () =>
@@ -334,6 +347,60 @@ describe("bounded inbox", () => {
       assert.deepStrictEqual(yield* Ref.get(seen), Array.from({ length: 30 }, (_, i) => `m${i}`))
     }))
 
+  it.scoped("at inboxBytes the transport stops reading, whatever the count: a waiting handler holds that many bytes", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      const seen = yield* Ref.make<ReadonlyArray<number>>([])
+      const client = yield* Testing.connect({
+        onInit: () => Effect.succeed(Upgrade.initial(null)),
+        onMessage: (state: null, message: Message.Message<never>) =>
+          Effect.gen(function*() {
+            yield* Deferred.await(release)
+            if (message._tag === "BinaryMessage") yield* Ref.update(seen, (all) => [...all, message.data[0]])
+            return Action.continueConnection(state)
+          }),
+        onClose: () => Effect.void
+      }, { upgrade: { inboxCapacity: 1024, inboxBytes: 3000, maxMessageSize: 1000, heartbeat: false } })
+      const sent = yield* Ref.make(0)
+      const sender = yield* Effect.fork(Effect.forEach(
+        Array.from({ length: 40 }, (_, i) => i),
+        (i) => Effect.zipRight(client.sendBinary(new Uint8Array(1000).fill(i)), Ref.update(sent, (n) => n + 1))
+      ))
+      yield* Effect.repeat(Ref.get(sent), { until: (n) => n >= 3 })
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      // the message that reaches the bound is accepted whole: at most inboxBytes + one message
+      assert.isAtMost(yield* Ref.get(sent), 3000 / 1000 + 1, "the peer is held back at inboxBytes")
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(sender)
+      yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 40 })
+      assert.deepStrictEqual(yield* Ref.get(seen), Array.from({ length: 40 }, (_, i) => i))
+    }))
+
+  it.scoped("a peer that sends and never reads, on an echo route: what the connection holds stays bounded", () =>
+    Effect.gen(function*() {
+      const size = 1000
+      // inboxBytes defaults to maxMessageSize: one message waiting for the handler, as ws hands over one
+      const client = yield* Testing.connect(echo({ binary: "echo" }), {
+        upgrade: { maxMessageSize: size, outbound: { highWaterMark: 2 * size }, heartbeat: false }
+      })
+      const sent = yield* Ref.make(0)
+      const sender = yield* Effect.fork(Effect.forEach(
+        Array.from({ length: 200 }, (_, i) => i),
+        (i) => Effect.zipRight(client.sendBinary(new Uint8Array(size).fill(i)), Ref.update(sent, (n) => n + 1))
+      ))
+      yield* Effect.repeat(Ref.get(sent), { until: (n) => n >= 3 })
+      for (let i = 0; i < 50; i++) yield* Effect.yieldNow()
+      // the worst case the README states: inboxBytes + one message in, highWaterMark + one message out
+      const bound = (size + size) + (2 * size + size)
+      assert.isAtMost((yield* Ref.get(sent)) * size, bound)
+      // once the peer reads, everything it sent comes back, in order: nothing was dropped
+      for (let i = 0; i < 200; i++) {
+        const frame = yield* client.receive
+        assert.strictEqual(frame._tag === "Binary" && frame.data[0], i % 256)
+      }
+      yield* Fiber.join(sender)
+    }))
+
   it.scoped("a selector stream is suspended, not dropped, while the inbox is full", () =>
     Effect.gen(function*() {
       const pulled = yield* Ref.make(0)
@@ -363,6 +430,102 @@ describe("bounded inbox", () => {
       yield* Deferred.succeed(release, undefined)
       yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 50 })
       assert.deepStrictEqual(yield* Ref.get(seen), Array.from({ length: 50 }, (_, i) => i))
+    }))
+})
+
+describe("rate limit", () => {
+  /** A route that records the text messages it handles. */
+  const recording = (seen: Ref.Ref<ReadonlyArray<string>>) => ({
+    onInit: () => Effect.succeed(Upgrade.initial(null)),
+    onMessage: (state: null, message: Message.Message<never>) =>
+      Effect.as(
+        message._tag === "TextMessage" ? Ref.update(seen, (all) => [...all, message.text]) : Effect.void,
+        Action.continueConnection(state)
+      ),
+    onClose: () => Effect.void
+  })
+  const texts = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `m${from + i}`)
+
+  it.scoped("close (the default): a burst passes, the next message closes with 1008 and is not handled", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      const closedBefore = yield* valueOf("websocket_rate_limited_total", { action: "close" })
+      const client = yield* Testing.connect(recording(seen), {
+        upgrade: { rateLimit: { messagesPerSecond: 10, messageBurst: 5 }, heartbeat: false }
+      })
+      for (const text of texts(0, 5)) yield* client.sendText(text)
+      yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 5 })
+      // a second later, ten more fit (the bucket holds at most messageBurst: five at once)
+      yield* TestClock.adjust("1 second")
+      for (const text of texts(5, 10)) yield* client.sendText(text)
+      yield* client.sendText("over")
+      assert.deepStrictEqual(yield* client.closed, { code: 1008, reason: "rate limit exceeded" })
+      assert.deepStrictEqual(yield* client.closeInfo, { code: 1008, reason: "rate limit exceeded", initiator: "error" })
+      assert.deepStrictEqual(yield* Ref.get(seen), texts(0, 10))
+      assert.strictEqual(yield* valueOf("websocket_rate_limited_total", { action: "close" }), closedBefore + 1)
+    }))
+
+  it.scoped("drop: messages over the limit are dropped, the connection goes on, and the rate refills", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      const droppedBefore = yield* valueOf("websocket_rate_limited_total", { action: "drop" })
+      const client = yield* Testing.connect(recording(seen), {
+        upgrade: { rateLimit: { messagesPerSecond: 10, messageBurst: 3, onExceeded: "drop" }, heartbeat: false }
+      })
+      for (const text of texts(0, 6)) yield* client.sendText(text)
+      yield* TestClock.adjust("100 millis")
+      yield* client.sendText("after 100 ms")
+      yield* client.sendText("dropped too")
+      yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 4 })
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      assert.deepStrictEqual(yield* Ref.get(seen), [...texts(0, 3), "after 100 ms"])
+      assert.strictEqual(yield* valueOf("websocket_rate_limited_total", { action: "drop" }), droppedBefore + 4)
+      yield* client.expectNoFrame("10 millis")
+    }))
+
+  it.scoped("pause: nothing is lost; reading stops until the peer is within the limit, on the connection's clock", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      const client = yield* Testing.connect(recording(seen), {
+        upgrade: { rateLimit: { messagesPerSecond: 10, messageBurst: 4, onExceeded: "pause" }, heartbeat: false }
+      })
+      const sent = yield* Ref.make(0)
+      const sender = yield* Effect.fork(Effect.forEach(
+        texts(0, 10),
+        (text) => Effect.zipRight(client.sendText(text), Ref.update(sent, (n) => n + 1))
+      ))
+      yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 4 })
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      assert.strictEqual((yield* Ref.get(seen)).length, 4, "the burst, then the peer waits")
+      // one message per 100 ms of the connection's clock
+      yield* sleepers(1)
+      yield* TestClock.adjust("100 millis")
+      yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 5 })
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      assert.strictEqual((yield* Ref.get(seen)).length, 5)
+      for (let i = 0; i < 5; i++) {
+        yield* sleepers(1)
+        yield* TestClock.adjust("100 millis")
+      }
+      yield* Fiber.join(sender)
+      yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 10 })
+      assert.deepStrictEqual(yield* Ref.get(seen), texts(0, 10))
+    }))
+
+  it.scoped("bytesPerSecond: what the peer sends is counted in bytes", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      const client = yield* Testing.connect(recording(seen), {
+        upgrade: { maxMessageSize: 100, rateLimit: { bytesPerSecond: 100 }, heartbeat: false }
+      })
+      yield* client.sendText("x".repeat(60))
+      yield* client.sendText("y".repeat(40))
+      yield* Effect.repeat(Ref.get(seen), { until: (all) => all.length === 2 })
+      yield* TestClock.adjust("500 millis")
+      yield* client.sendText("z".repeat(50))
+      yield* client.sendText("!")
+      assert.deepStrictEqual(yield* client.closed, { code: 1008, reason: "rate limit exceeded" })
+      assert.strictEqual((yield* Ref.get(seen)).length, 3)
     }))
 })
 

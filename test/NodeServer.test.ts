@@ -5,11 +5,11 @@ import { Config, ConfigProvider, Context, Effect, Exit, Layer, Scope } from "eff
 import { type Acceptor, Action, NodeServer, Upgrade } from "effect-websocket"
 import { createServer } from "node:http"
 import type * as Net from "node:net"
-import { openWs } from "./support/client.js"
+import { connectWs, openWs } from "./support/client.js"
 import { echo } from "./support/echo.js"
 import { collected } from "./support/gc.js"
 import { handshakeHeaders } from "./support/harness.js"
-import { clientFrame, handshakeRequest, rawConnect, serve, statusOf } from "./support/server.js"
+import { captureLogs, clientFrame, handshakeRequest, rawConnect, serve, statusOf } from "./support/server.js"
 
 const portOf = Effect.map(HttpServer.HttpServer, (server) => (server.address as { readonly port: number }).port)
 
@@ -97,6 +97,27 @@ describe("NodeServer", () => {
         yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
         const received = yield* raw.ended
         assert.strictEqual(statusOf(received), 503, received.toString("latin1"))
+      }))
+
+    it.scopedLive("a WebSocket route on the platform's NodeHttpServer.layer: 500, and one line saying to use NodeServer.layer", () =>
+      Effect.gen(function*() {
+        const lines: Array<string> = []
+        const router = HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo())))
+        // what a user gets by casting the Acceptor requirement away
+        const app = router as unknown as HttpRouter.HttpRouter<never, never>
+        const context = yield* HttpServer.serve(app).pipe(
+          Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+          Layer.provide(captureLogs(lines)),
+          Layer.build
+        )
+        const port = yield* Effect.provide(portOf, context)
+        for (let i = 0; i < 3; i++) {
+          const refused = yield* connectWs(`ws://127.0.0.1:${port}/ws`)
+          assert.deepStrictEqual(refused, { status: 500 })
+        }
+        const advice = lines.filter((line) => line.includes("NodeServer.layer"))
+        assert.strictEqual(advice.length, 1, lines.join("\n"))
+        assert.match(advice[0], /^ERROR .*no Acceptor/)
       }))
 
     it.scopedLive("serves HTTP and WebSocket routes like NodeHttpServer.layer", () =>

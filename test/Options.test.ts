@@ -374,7 +374,16 @@ describe("Upgrade options", () => {
           [{ allowedOrigins: ["example.com"] }, "allowedOrigins"],
           [{ allowedOrigins: "same-origin" as "*" }, "allowedOrigins"],
           [{ headers: { "bad name": "x" } }, "headers"],
-          [{ headers: { "x-split": "a\r\nInjected: 1" } }, "headers"]
+          [{ headers: { "x-split": "a\r\nInjected: 1" } }, "headers"],
+          [{ inboxBytes: 0 }, "inboxBytes"],
+          [{ inboxBytes: 1.5 }, "inboxBytes"],
+          [{ rateLimit: {} }, "rateLimit"],
+          [{ rateLimit: { messagesPerSecond: 0 } }, "rateLimit.messagesPerSecond"],
+          [{ rateLimit: { messagesPerSecond: Number.POSITIVE_INFINITY } }, "rateLimit.messagesPerSecond"],
+          [{ rateLimit: { bytesPerSecond: -1 } }, "rateLimit.bytesPerSecond"],
+          [{ rateLimit: { messagesPerSecond: 10, messageBurst: 0 } }, "rateLimit.messageBurst"],
+          [{ maxMessageSize: 1000, rateLimit: { bytesPerSecond: 10, byteBurst: 999 } }, "rateLimit.byteBurst"],
+          [{ rateLimit: { messagesPerSecond: 1, onExceeded: "ignore" as "drop" } }, "rateLimit.onExceeded"]
         ]
         for (const [options, option] of cases) {
           const error = yield* Upgrade.upgradeWebSocket(handlers(), options).pipe(

@@ -41,7 +41,7 @@ const handlers = {
 }
 const Upgrade_initial = [null, Option.none()] as const
 for (let round = 0; round < 8; round++) {
-  const inbox = new Inbox<never>(64, transport)
+  const inbox = new Inbox<never>(64, 1 << 20, transport)
   const liveness = new Liveness(transport, inbox)
   const connection = new ConnectionImpl(transport, request, undefined, liveness, inbox, {
     highWaterMark: 1 << 20,
@@ -57,7 +57,8 @@ for (let round = 0; round < 8; round++) {
     }),
     release: () => {},
     traceMessages: false,
-    annotations: { base: HashMap.empty(), route: "", annotated: HashMap.empty() }
+    annotations: { base: HashMap.empty(), route: "", annotated: HashMap.empty() },
+    rateLimit: undefined
   }
   const scope = Effect.runSync(Scope.make())
   const loop = new Loop.Loop(

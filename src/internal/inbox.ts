@@ -33,12 +33,14 @@ const nothing: ReadonlyArray<never> = []
 /**
  * One connection's mailbox: transport frames and selector values, in arrival order.
  *
- * Frames from the transport are always accepted (they were already read off the socket), but at
- * `capacity` the inbox asks the transport to stop reading, so the peer feels TCP backpressure, and
- * resumes it once the loop has taken what was buffered. Producers that can wait, the selector
- * streams, suspend while the inbox holds `capacity` items or more. The loop takes everything buffered
- * at once, so a burst costs one turn; while it has nothing to do it waits on a plain callback
- * (`whenNonEmpty`), not a fiber.
+ * Frames from the transport are always accepted (they were already read off the socket), but the
+ * inbox asks the transport to stop reading, so the peer feels TCP backpressure, while it holds
+ * `capacity` items or more, or while the messages of the peer it holds come to `byteLimit` bytes or
+ * more; it resumes once the loop is done with them. A message's bytes count from its arrival until
+ * the loop has handled the batch it was taken in, so the bound covers the messages waiting and those
+ * being handled. Producers that can wait, the selector streams, suspend while the inbox holds
+ * `capacity` items or more. The loop takes everything buffered at once, so a burst costs one turn;
+ * while it has nothing to do it waits on a plain callback (`whenNonEmpty`), not a fiber.
  */
 export class Inbox<Custom> {
   private paused = false
@@ -47,20 +49,31 @@ export class Inbox<Custom> {
   /** Woken when the loop takes the buffered items, and at the close: producers waiting for space. */
   private space: Signal | undefined = undefined
   private closed = false
+  /** Bytes of the peer's messages waiting in `items`, and in the batch the loop took last. */
+  private queuedBytes = 0
+  private takenBytes = 0
+  /** Set while the peer is over its rate limit: reading stays paused whatever the inbox holds. */
+  private throttled = false
 
-  /** @param flow the transport, paused at `capacity` and resumed once the loop took what was buffered */
-  constructor(readonly capacity: number, private readonly flow: Flow) {}
+  /**
+   * @param capacity items held at which the transport stops reading
+   * @param byteLimit bytes of the peer's messages held at which the transport stops reading
+   * @param flow the transport, paused at a limit and resumed once the loop took or handled what was held
+   */
+  constructor(readonly capacity: number, readonly byteLimit: number, private readonly flow: Flow) {}
 
-  /** Adds an item whatever the size; ignored once the inbox is closed. */
-  push(item: Item<Custom>): void {
+  /** Adds an item of `bytes` on the wire whatever the size; ignored once the inbox is closed. */
+  push(item: Item<Custom>, bytes = 0): void {
     if (this.closed) return
     this.items.push(item)
-    if ((item._tag === "TextMessage" || item._tag === "BinaryMessage") && this.items.length >= this.capacity) {
-      if (!this.paused) {
-        this.paused = true
-        Metrics.pressed("pause")
-        this.flow.pause()
-      }
+    this.queuedBytes += bytes
+    if (
+      !this.paused && (item._tag === "TextMessage" || item._tag === "BinaryMessage") &&
+      (this.items.length >= this.capacity || this.queuedBytes + this.takenBytes >= this.byteLimit)
+    ) {
+      this.paused = true
+      Metrics.pressed("pause")
+      this.flow.pause()
     }
     // last: the callback may run the loop right here, which takes the items
     if (this.next !== undefined) {
@@ -82,17 +95,47 @@ export class Inbox<Custom> {
     return this.items.length === 0
   }
 
-  /** Everything buffered (maybe nothing), in order. */
+  /**
+   * Everything buffered (maybe nothing), in order. Its bytes count until `handled`: at most one batch
+   * is out at a time.
+   */
   takeAll(): ReadonlyArray<Item<Custom>> {
     const batch = this.items
     if (batch.length === 0) return nothing
     this.items = []
+    this.takenBytes += this.queuedBytes
+    this.queuedBytes = 0
     this.space?.wake()
-    if (this.paused) {
-      this.paused = false
-      this.flow.resume()
-    }
+    if (this.paused) this.resumeUnderLimits()
     return batch
+  }
+
+  /** The loop has handled the batch it took last: its bytes no longer count. */
+  handled(): void {
+    if (this.takenBytes === 0) return
+    this.takenBytes = 0
+    if (this.paused) this.resumeUnderLimits()
+  }
+
+  /** Stops reading until `unthrottle`, whatever the inbox holds: the peer is over its rate limit. */
+  throttle(): void {
+    this.throttled = true
+    if (this.paused) return
+    this.paused = true
+    this.flow.pause()
+  }
+
+  unthrottle(): void {
+    this.throttled = false
+    if (this.paused) this.resumeUnderLimits()
+  }
+
+  private resumeUnderLimits(): void {
+    if (
+      this.throttled || this.items.length >= this.capacity || this.queuedBytes + this.takenBytes >= this.byteLimit
+    ) return
+    this.paused = false
+    this.flow.resume()
   }
 
   /** Calls `next` once, at the next push. */
@@ -105,6 +148,8 @@ export class Inbox<Custom> {
     this.closed = true
     this.next = undefined
     this.items = []
+    this.queuedBytes = 0
+    this.takenBytes = 0
     this.space?.wake()
   }
 }

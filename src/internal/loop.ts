@@ -10,7 +10,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -30,17 +30,19 @@ import type { Handlers } from "../Upgrade.js"
 import type { Open } from "./acceptor.js"
 import * as Close from "./close.js"
 import type { ConnectionImpl } from "./connection.js"
+import { RateLimit, type RateSettings } from "./core/rate.js"
 import type { Inbox, Item } from "./inbox.js"
 import type * as Liveness from "./liveness.js"
 import * as Metrics from "./metrics.js"
 import * as Trace from "./trace.js"
-import type { Transport } from "./transport.js"
+import { closeAndReport, type Transport } from "./transport.js"
 
 const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shutting down", initiator: "shutdown" }
 const errorInfo: CloseInfo = { code: Close.InternalError, reason: "internal error", initiator: "error" }
 /** What a turn's work ends with when the connection goes on. */
 const drained: Effect.Effect<undefined> = Effect.succeed(undefined)
 const initTimeoutInfo: CloseInfo = { code: Close.InternalError, reason: "onInit timed out", initiator: "timeout" }
+const rateExceeded: CloseInfo = { code: Close.PolicyViolation, reason: "rate limit exceeded", initiator: "error" }
 
 /** What a route gives all its connections' loops. */
 export interface Settings {
@@ -53,6 +55,8 @@ export interface Settings {
   readonly release: (connection: ConnectionImpl) => void
   /** Whether each handled message gets a span (`traceMessages`). */
   readonly traceMessages: boolean
+  /** The route's `rateLimit`, if any. */
+  readonly rateLimit: RateSettings | undefined
   /** The log annotations of the route's connections but the connection id, for one base map. */
   annotations: { base: HashMap.HashMap<string, unknown>; route: string; annotated: HashMap.HashMap<string, unknown> }
 }
@@ -165,7 +169,14 @@ export class Loop<State, Custom, E, R> implements Sink {
     private readonly clock: Clock.Clock
   ) {
     this.runFork = Runtime.runFork(runtime)
+    this.rate = settings.rateLimit === undefined
+      ? undefined
+      : new RateLimit(settings.rateLimit, clock.unsafeCurrentTimeMillis())
   }
+
+  /** The peer's rate limit, and the timer that resumes reading once a paused peer is within it. */
+  private readonly rate: RateLimit | undefined
+  private rateTimer: Fiber.RuntimeFiber<void> | undefined = undefined
 
   /** From the transport: a message (of `bytes` on the wire, when the transport knows) or the end. */
   push(item: Incoming, bytes?: number): void {
@@ -175,9 +186,52 @@ export class Loop<State, Custom, E, R> implements Sink {
       const size = bytes ?? (isBinary ? item.data.byteLength : Metrics.textBytes(item.text))
       Metrics.received(isBinary, size)
       this.connection.trace?.received(size)
+      if (this.rate === undefined || this.withinRate(this.rate, size)) this.inbox.push(item, size)
+    } else {
+      this.inbox.push(item)
     }
-    this.inbox.push(item)
   }
+
+  /** Whether a message of `size` bytes goes to the inbox, after the rate limit had its say. */
+  private withinRate(rate: RateLimit, size: number): boolean {
+    const now = this.clock.unsafeCurrentTimeMillis()
+    switch (rate.settings.onExceeded) {
+      case "close":
+        if (rate.admit(now, size)) return true
+        // once closing, what the peer still sends is dropped, not counted again
+        if (this.transport.isOpen()) {
+          Metrics.limited("close")
+          closeAndReport(this.transport, this.inbox, rateExceeded)
+        }
+        return false
+      case "drop":
+        if (rate.admit(now, size)) return true
+        Metrics.limited("drop")
+        return false
+      case "pause": {
+        const wait = rate.charge(now, size)
+        if (wait > 0 && this.rateTimer === undefined) {
+          Metrics.limited("pause")
+          this.inbox.throttle()
+          this.resumeAfter(wait)
+        }
+        return true
+      }
+    }
+  }
+
+  /** Reads from the peer again once it is within its rate limit, `wait` milliseconds from now or later. */
+  private resumeAfter(wait: number): void {
+    this.rateTimer = Effect.runFork(Effect.zipRight(this.clock.sleep(Duration.millis(wait)), this.rateElapsed))
+  }
+
+  private readonly rateElapsed = Effect.sync(() => {
+    this.rateTimer = undefined
+    if (this.ending) return
+    const wait = this.rate!.wait(this.clock.unsafeCurrentTimeMillis())
+    if (wait > 0) this.resumeAfter(wait)
+    else this.inbox.unthrottle()
+  })
 
   /** From the transport: the peer answered a ping. */
   pong(): void {
@@ -365,6 +419,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       }
     }
     this.batch = []
+    this.inbox.handled()
     return this.inbox.isEmpty() ? drained : this.handleAll()
   }
 
@@ -417,6 +472,8 @@ export class Loop<State, Custom, E, R> implements Sink {
         )
       }
       this.stopInitDeadline()
+      this.rateTimer?.unsafeInterruptAsFork(FiberId.none)
+      this.rateTimer = undefined
       this.connection.end()
       this.settings.sweeper.remove(this.liveness)
       yield* this.stopSelector()

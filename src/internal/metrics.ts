@@ -75,6 +75,13 @@ export const backpressure = Metric.counter("websocket_backpressure_total", {
   description: "WebSocket buffers found full, by direction and policy",
   incremental: true
 })
+/**
+ * Messages over a connection's `rateLimit`, by what happened (`action`: `close`, `drop`, `pause`).
+ */
+export const rateLimited = Metric.counter("websocket_rate_limited_total", {
+  description: "WebSocket messages over the connection's rate limit, by action (close, drop, pause)",
+  incremental: true
+})
 /** `Broadcast.publish` calls, by topic label. */
 export const broadcastPublished = Metric.counter("websocket_broadcast_published_total", {
   description: "Broadcast publishes, by topic",
@@ -206,6 +213,17 @@ const timeoutLabels = {
 
 export const timedOut = (kind: Timeout): void => {
   timeouts.unsafeUpdate(1, timeoutLabels[kind])
+}
+
+export type RateAction = "close" | "drop" | "pause"
+const rateLabels = {
+  close: label("action", "close"),
+  drop: label("action", "drop"),
+  pause: label("action", "pause")
+} as const
+
+export const limited = (action: RateAction): void => {
+  rateLimited.unsafeUpdate(1, rateLabels[action])
 }
 
 export type Pressure = "suspend" | "fail" | "close" | "drop" | "pause"

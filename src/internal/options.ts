@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type { Deflate } from "../Acceptor.js"
 import type { CompressionOptions, Options } from "../Upgrade.js"
+import type { RateSettings } from "./core/rate.js"
 import * as Origin from "./origin.js"
 
 export type { Deflate }
@@ -35,6 +36,8 @@ export interface ResolvedOptions {
   readonly maxMessageSize: number
   readonly closeTimeout: Duration.Duration
   readonly inboxCapacity: number
+  readonly inboxBytes: number
+  readonly rateLimit: RateSettings | undefined
   readonly compression: Deflate | false
   readonly chooseSubprotocol: ((offered: ReadonlyArray<string>) => string | undefined) | undefined
   readonly requireSubprotocol: boolean
@@ -45,7 +48,7 @@ export interface ResolvedOptions {
 
 export const defaults: ResolvedOptions = {
   heartbeat: { interval: Duration.seconds(30), timeout: Duration.seconds(10) },
-  idleTimeout: Duration.minutes(5),
+  idleTimeout: false,
   initTimeout: Duration.seconds(10),
   outbound: { highWaterMark: 1024 * 1024, policy: "suspend", sendTimeout: Duration.seconds(10) },
   maxConnections: Number.POSITIVE_INFINITY,
@@ -54,6 +57,8 @@ export const defaults: ResolvedOptions = {
   maxMessageSize: 1024 * 1024,
   closeTimeout: Duration.seconds(5),
   inboxCapacity: 1024,
+  inboxBytes: 1024 * 1024,
+  rateLimit: undefined,
   compression: false,
   chooseSubprotocol: undefined,
   requireSubprotocol: false,
@@ -196,6 +201,52 @@ const resolveOutbound = (value: Options["outbound"]) =>
     } satisfies Outbound
   })
 
+/** A positive, finite number; `undefined` gives the fallback. */
+const rate = (option: string, value: number | undefined) =>
+  value === undefined
+    ? Either.right(Number.POSITIVE_INFINITY)
+    : typeof value === "number" && Number.isFinite(value) && value > 0
+    ? Either.right(value)
+    : invalid(option, value, "a positive, finite number")
+
+const resolveRateLimit = (value: Options["rateLimit"], maxMessageSize: number) =>
+  Either.gen(function*() {
+    if (value === undefined || value === false) return undefined
+    if (typeof value !== "object" || value === null) {
+      return yield* invalid("rateLimit", value, "false or { messagesPerSecond, bytesPerSecond, ... }")
+    }
+    const messagesPerSecond = yield* rate("rateLimit.messagesPerSecond", value.messagesPerSecond)
+    const bytesPerSecond = yield* rate("rateLimit.bytesPerSecond", value.bytesPerSecond)
+    if (messagesPerSecond === Number.POSITIVE_INFINITY && bytesPerSecond === Number.POSITIVE_INFINITY) {
+      return yield* invalid("rateLimit", value, "messagesPerSecond, bytesPerSecond or both")
+    }
+    const onExceeded = value.onExceeded ?? "close"
+    if (onExceeded !== "close" && onExceeded !== "drop" && onExceeded !== "pause") {
+      return yield* invalid("rateLimit.onExceeded", onExceeded, "\"close\", \"drop\" or \"pause\"")
+    }
+    return {
+      messagesPerSecond,
+      // one second's worth at once by default
+      messageBurst: yield* integer(
+        "rateLimit.messageBurst",
+        value.messageBurst,
+        Math.max(1, Math.ceil(Math.min(messagesPerSecond, Number.MAX_SAFE_INTEGER))),
+        1,
+        Number.MAX_SAFE_INTEGER
+      ),
+      bytesPerSecond,
+      // a largest message must always fit, or it could never pass
+      byteBurst: yield* integer(
+        "rateLimit.byteBurst",
+        value.byteBurst,
+        Math.max(maxMessageSize, Math.ceil(Math.min(bytesPerSecond, Number.MAX_SAFE_INTEGER))),
+        maxMessageSize,
+        Number.MAX_SAFE_INTEGER
+      ),
+      onExceeded
+    } satisfies RateSettings
+  })
+
 const resolveSubprotocols = (value: Options["subprotocols"]) => {
   if (value === undefined) return Either.right(undefined)
   if (typeof value === "function") return Either.right(value)
@@ -250,11 +301,13 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
       Number.MAX_SAFE_INTEGER
     )
     const inboxCapacity = yield* integer("inboxCapacity", options.inboxCapacity, defaults.inboxCapacity, 1, 1 << 24)
+    // by default a connection holds one largest message waiting for the handler, as ws hands over one
+    const inboxBytes = yield* integer("inboxBytes", options.inboxBytes, maxMessageSize, 1, Number.MAX_SAFE_INTEGER)
     return {
       heartbeat: yield* resolveHeartbeat(options.heartbeat),
-      idleTimeout: options.idleTimeout === false
+      idleTimeout: options.idleTimeout === false || options.idleTimeout === undefined
         ? false as const
-        : yield* duration("idleTimeout", options.idleTimeout, defaults.idleTimeout as Duration.Duration),
+        : yield* duration("idleTimeout", options.idleTimeout, Duration.zero),
       initTimeout: yield* duration("initTimeout", options.initTimeout, defaults.initTimeout),
       outbound: yield* resolveOutbound(options.outbound),
       maxConnections: yield* limit("maxConnections", options.maxConnections),
@@ -263,6 +316,8 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
       closeTimeout: yield* duration("closeTimeout", options.closeTimeout, defaults.closeTimeout),
       maxMessageSize,
       inboxCapacity,
+      inboxBytes,
+      rateLimit: yield* resolveRateLimit(options.rateLimit, maxMessageSize),
       compression: yield* resolveCompression(options.compression),
       chooseSubprotocol: yield* resolveSubprotocols(options.subprotocols),
       requireSubprotocol: yield* boolean("requireSubprotocol", options.requireSubprotocol, false),

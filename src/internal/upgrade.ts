@@ -20,7 +20,7 @@ import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type { Acceptor as AcceptorService, Sink, Transport, Wire } from "../Acceptor.js"
 import type { Handlers, Options } from "../Upgrade.js"
-import { Acceptor, type AcceptorImpl } from "./acceptor.js"
+import { Acceptor, AcceptorImpl } from "./acceptor.js"
 import { ConnectionImpl, flat } from "./connection.js"
 import * as Handshake from "./handshake.js"
 import { Inbox } from "./inbox.js"
@@ -86,6 +86,7 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     sweeper: new Liveness.Sweeper(settings),
     release: (connection) => counts.remove(Option.getOrElse(connection.remoteAddress, () => "unknown")),
     traceMessages: settings.traceMessages,
+    rateLimit: settings.rateLimit,
     annotations: { base: HashMap.empty(), route: "", annotated: HashMap.empty() }
   }
   const route: Route<State, Custom, E, R> = { handlers, settings, counts, loopSettings }
@@ -119,7 +120,8 @@ export const upgradeWebSocket = <State, Custom, E, R>(
     >((fiber) => {
       const context = fiber.currentContext as Context.Context<HttpServerRequest.HttpServerRequest | AcceptorService | R>
       const request = Context.get(context, HttpServerRequest.HttpServerRequest)
-      const acceptor = Context.get(context, Acceptor) as AcceptorImpl
+      const acceptor = Context.getOption(context, Acceptor).pipe(Option.getOrUndefined)
+      if (!(acceptor instanceof AcceptorImpl)) return noAcceptor(acceptor)
       const decided = Handshake.decide(request, settings)
       if (Either.isLeft(decided)) return Effect.tap(refuse(decided.left, request), rejectedWith)
       if (acceptor.closing) return rejectWith(shuttingDown)
@@ -175,7 +177,7 @@ const open = <State, Custom, E, R>(
 ): Loop.Loop<State, Custom, E, R> => {
   const { counts, settings } = route
   const path = routeOf(routeRuntime.context, request)
-  const inbox = new Inbox<Custom>(settings.inboxCapacity, transport)
+  const inbox = new Inbox<Custom>(settings.inboxCapacity, settings.inboxBytes, transport)
   const liveness = new Liveness.Liveness(transport, inbox)
   const connection = new ConnectionImpl(transport, request, protocol, liveness, inbox, settings.outbound, path)
   // the request's span itself: the tracer reads its sampling decision and knows it is local
@@ -204,6 +206,31 @@ const open = <State, Custom, E, R>(
   acceptor.add(loop)
   return loop
 }
+
+let warnedNoAcceptor = false
+
+/**
+ * The answer when the route runs without an `Acceptor` made by `Acceptor.make`: a server that is not
+ * `NodeServer.layer` (the platform's `NodeHttpServer.layer`, with the requirement cast away), or a
+ * hand-built service. 500, and one clear line saying what to serve with, once per process.
+ */
+const noAcceptor = (found: AcceptorService | undefined) =>
+  Effect.suspend(() => {
+    Metrics.rejected(500)
+    if (warnedNoAcceptor) return Effect.succeed(internalError)
+    warnedNoAcceptor = true
+    return Effect.as(
+      Effect.logError(
+        found === undefined
+          ? "effect-websocket: a WebSocket route ran on a server with no Acceptor, so every upgrade gets 500 " +
+            "(said once). Serve WebSocket routes with NodeServer.layer from effect-websocket instead of " +
+            "NodeHttpServer.layer from @effect/platform-node, or provide an Acceptor (Testing in tests)."
+          : "effect-websocket: the Acceptor service was not made by Acceptor.make, so every upgrade gets 500 " +
+            "(said once). Build it with Acceptor.make(accept) in a scoped Layer, or serve with NodeServer.layer."
+      ),
+      internalError
+    )
+  })
 
 /** The route's path pattern (`/rooms/:room`) when an `HttpRouter` serves it, the request's path otherwise. */
 const routeOf = (context: Context.Context<never>, request: HttpServerRequest.HttpServerRequest): string => {
