@@ -27,5 +27,48 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error"
     }
+  },
+  // ARCHITECTURE.md: only the Node driver touches `ws` and `node:*` (types excepted, for the public
+  // NodeServer's signatures), and only compat files reach past a dependency's public API
+  {
+    files: ["src/**/*.ts"],
+    ignores: ["src/internal/node/**"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        paths: [{ name: "ws", message: "only src/internal/node/ imports ws" }],
+        patterns: [{ group: ["node:*"], allowTypeImports: true, message: "only src/internal/node/ imports node:*" }]
+      }]
+    }
+  },
+  {
+    files: ["src/**/*.ts"],
+    ignores: ["src/internal/**/compat/**"],
+    rules: {
+      "no-restricted-syntax": ["error", {
+        selector: "MemberExpression[property.name='locals']",
+        message: "FiberRefs' private locals: use FiberRefs' public functions or a compat file"
+      }, {
+        selector: "Identifier[name='updateRefs']",
+        message: "runFork's updateRefs with module state read inside it: set fiber refs on the runtime instead"
+      }, {
+        selector: "MemberExpression[object.name='Scope'][property.name=/ScopeTypeId$/]",
+        message: "a hand-made Scope: use Scope.make()"
+      }, {
+        selector: "MemberExpression[object.name='FiberRefs'][property.name=/^unsafe/]",
+        message: "FiberRefs' unsafe internals: use its public functions"
+      }]
+    }
+  },
+  // the core is shared by both Effect lines: no Effect, no platform, no sockets, nothing outside it
+  {
+    files: ["src/internal/core/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [{
+          group: ["effect", "effect/*", "@effect/*", "ws", "node:*", "../*", "!./*"],
+          message: "src/internal/core/ imports nothing but itself: no Effect, no platform, no sockets"
+        }]
+      }]
+    }
   }
 )

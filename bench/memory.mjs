@@ -1,4 +1,4 @@
-// npm run bench:memory [-- --quick]: server memory per idle connection (heap and RSS after a forced
+// npm run bench:memory [-- --quick] [-- --counts 10000] [-- --baseline DIR]: server memory per idle connection (heap and RSS after a forced
 // GC), against raw ws in the same run. Connections are raw sockets that complete the handshake and
 // then stay silent (heartbeats on, answered by nobody within the run's few seconds).
 import { spawn, spawnSync } from "node:child_process"
@@ -9,7 +9,12 @@ import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes("--quick")
-const counts = quick ? [1000] : [1000, 10000, 19000]
+const countsFlag = process.argv.indexOf("--counts")
+const counts = countsFlag > 0
+  ? process.argv[countsFlag + 1].split(",").map(Number)
+  : quick
+  ? [1000]
+  : [1000, 10000, 19000]
 const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0
 
 const servers = [
@@ -26,15 +31,27 @@ const servers = [
   }))
 )
 
+// --baseline DIR: also measures DIR's effect-websocket server (a checkout of the commit before, with
+// node_modules), to compare a change with what it changes in the same run
+const baselineFlag = process.argv.indexOf("--baseline")
+if (baselineFlag > 0) {
+  const dir = process.argv[baselineFlag + 1]
+  servers.push({
+    name: "baseline",
+    cwd: dir,
+    args: ["--import", "tsx", join(dir, "bench/servers/effect-websocket.ts")]
+  })
+}
+
 const start = (server) =>
   new Promise((resolve, reject) => {
     const args = ["--expose-gc", ...server.args]
     const child = hasTaskset
       ? spawn("taskset", ["-c", "0", process.execPath, ...args], {
-        cwd: join(here, ".."),
+        cwd: server.cwd ?? join(here, ".."),
         stdio: ["ignore", "pipe", "inherit"]
       })
-      : spawn(process.execPath, args, { cwd: join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
+      : spawn(process.execPath, args, { cwd: server.cwd ?? join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
     let output = ""
     child.stdout.on("data", (chunk) => {
       output += chunk

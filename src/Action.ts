@@ -28,7 +28,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
-import * as internal from "./internal/close.js"
+import * as internal from "./internal/core/close.js"
 
 /**
  * Unique identifier of `Action` values.

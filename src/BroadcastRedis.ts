@@ -38,7 +38,6 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { Redis, type RedisOptions } from "ioredis"
-import { randomBytes } from "node:crypto"
 import * as Broadcast from "./Broadcast.js"
 import * as internal from "./internal/broadcast.js"
 
@@ -155,7 +154,7 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
     const log = (effect: Effect.Effect<void>) => Runtime.runFork(runtime)(effect)
     const url = options?.url ?? "redis://127.0.0.1:6379"
     const prefix = options?.prefix ?? "effect-websocket:"
-    const origin = randomBytes(originLength)
+    const origin = Buffer.from(crypto.getRandomValues(new Uint8Array(originLength)))
     const name = options?.redis?.connectionName ?? "effect-websocket"
     /** Set when the scope closes: the connections' ends from then on are ours, not a loss. */
     let closing = false

@@ -54,7 +54,7 @@ import type * as Layer from "effect/Layer"
 import type * as Http from "node:http"
 import type * as Net from "node:net"
 import type * as Acceptor from "./Acceptor.js"
-import * as internal from "./internal/nodeServer.js"
+import * as internal from "./internal/node/server.js"
 
 /**
  * The services a server Layer provides: those of `NodeHttpServer.layer` (`HttpServer`,

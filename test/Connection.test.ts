@@ -6,7 +6,8 @@ import { EventEmitter } from "node:events"
 import type WebSocket from "ws"
 import { ConnectionImpl } from "../src/internal/connection.js"
 import { Liveness } from "../src/internal/liveness.js"
-import { NodeTransport, type Socket } from "../src/internal/nodeTransport.js"
+import type { Socket } from "../src/internal/node/compat/ws.js"
+import { NodeTransport } from "../src/internal/node/transport.js"
 
 /** A stand-in for an open `ws` socket whose sends throw, as a broken socket's might. */
 const brokenSocket = (readyState: number) =>

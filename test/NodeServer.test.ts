@@ -120,6 +120,19 @@ describe("NodeServer", () => {
         assert.match(advice[0], /^ERROR .*no Acceptor/)
       }))
 
+    it.scopedLive("two servers serving one route value count its limits apart", () =>
+      Effect.gen(function*() {
+        const route = Upgrade.upgradeWebSocket(echo(), { maxConnections: 1, heartbeat: false })
+        const router = HttpRouter.empty.pipe(HttpRouter.get("/ws", route))
+        const first = yield* serve(router)
+        const second = yield* serve(router)
+        yield* openWs(`ws://127.0.0.1:${first.port}/ws`)
+        const other = yield* openWs(`ws://127.0.0.1:${second.port}/ws`)
+        other.ws.send("served")
+        assert.strictEqual(yield* other.next, "served")
+        assert.deepStrictEqual(yield* connectWs(`ws://127.0.0.1:${first.port}/ws`), { status: 503 })
+      }))
+
     it.scopedLive("serves HTTP and WebSocket routes like NodeHttpServer.layer", () =>
       Effect.gen(function*() {
         const echoRoute = Upgrade.upgradeWebSocket(echo())

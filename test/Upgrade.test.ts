@@ -4,7 +4,7 @@ import { Context, Deferred, Effect, Exit, Layer, Option, Queue, TestClock } from
 import { Acceptor, Action, Connection, type Message, Upgrade } from "effect-websocket"
 import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
-import { MemoryConnection } from "../src/internal/memory.js"
+import { MemoryConnection } from "../src/internal/memory/transport.js"
 import { connectWs, openWs } from "./support/client.js"
 import { sleepers } from "./support/clock.js"
 import { echo } from "./support/echo.js"

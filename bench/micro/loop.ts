@@ -1,6 +1,6 @@
 // Micro-benchmark: the per-connection loop's cost per message, without sockets. A fake transport
 // counts sends; messages are pushed one at a time, each after the loop went idle (the ping-pong case).
-import { Duration, Effect, HashMap, Option, Runtime, Scope } from "effect"
+import { Duration, Effect, Option, Runtime, Scope } from "effect"
 import { Action, Connection, type Message } from "effect-websocket"
 import { ConnectionImpl } from "../../src/internal/connection.js"
 import { Inbox } from "../../src/internal/inbox.js"
@@ -57,7 +57,6 @@ for (let round = 0; round < 8; round++) {
     }),
     release: () => {},
     traceMessages: false,
-    annotations: { base: HashMap.empty(), route: "", annotated: HashMap.empty() },
     rateLimit: undefined
   }
   const scope = Effect.runSync(Scope.make())

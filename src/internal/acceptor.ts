@@ -22,10 +22,19 @@ export class AcceptorImpl implements AcceptorService {
   closing = false
   private readonly open = new Set<Open>()
 
+  /**
+   * What the routes' per-server state (connection limits, liveness sweeps) is kept by: the acceptor
+   * itself, or a key several acceptors share (the test kit's clients are connections of one server).
+   */
+  readonly server: object
+
   constructor(
     readonly accept: Accept,
-    readonly onEnded: ((transport: Transport, info: CloseInfo) => void) | undefined
-  ) {}
+    readonly onEnded: ((transport: Transport, info: CloseInfo) => void) | undefined,
+    server: object | undefined
+  ) {
+    this.server = server ?? this
+  }
 
   add(connection: Open): void {
     this.open.add(connection)
@@ -55,10 +64,11 @@ export const make = (
   options?: {
     readonly onShutdown?: Effect.Effect<void> | undefined
     readonly onEnded?: ((transport: Transport, info: CloseInfo) => void) | undefined
+    readonly server?: object | undefined
   }
 ): Effect.Effect<AcceptorService, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const acceptor = new AcceptorImpl(accept, options?.onEnded)
+    const acceptor = new AcceptorImpl(accept, options?.onEnded, options?.server)
     // no new connection may slip in while the open ones close
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {

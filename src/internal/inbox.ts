@@ -2,6 +2,7 @@ import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type { CloseInfo } from "../Connection.js"
 import type * as Message from "../Message.js"
+import { Queue } from "./core/queue.js"
 import * as Metrics from "./metrics.js"
 import { Signal } from "./signal.js"
 
@@ -28,50 +29,33 @@ export interface Flow {
   readonly resume: () => void
 }
 
-const nothing: ReadonlyArray<never> = []
-
 /**
- * One connection's mailbox: transport frames and selector values, in arrival order.
+ * One connection's mailbox: transport frames and selector values, in arrival order, kept by the
+ * core's `Queue` (core/queue.ts), which says when the transport must stop or start reading.
  *
- * Frames from the transport are always accepted (they were already read off the socket), but the
- * inbox asks the transport to stop reading, so the peer feels TCP backpressure, while it holds
- * `capacity` items or more, or while the messages of the peer it holds come to `byteLimit` bytes or
- * more; it resumes once the loop is done with them. A message's bytes count from its arrival until
- * the loop has handled the batch it was taken in, so the bound covers the messages waiting and those
- * being handled. Producers that can wait, the selector streams, suspend while the inbox holds
- * `capacity` items or more. The loop takes everything buffered at once, so a burst costs one turn;
- * while it has nothing to do it waits on a plain callback (`whenNonEmpty`), not a fiber.
+ * Frames from the transport are always accepted (they were already read off the socket); producers
+ * that can wait, the selector streams, suspend while the inbox holds `capacity` items or more. The
+ * loop takes everything buffered at once, so a burst costs one turn; while it has nothing to do it
+ * waits on a plain callback (`whenNonEmpty`), not a fiber.
  */
 export class Inbox<Custom> {
-  private paused = false
-  private items: Array<Item<Custom>> = []
+  private readonly queue: Queue<Item<Custom>>
   private next: (() => void) | undefined = undefined
   /** Woken when the loop takes the buffered items, and at the close: producers waiting for space. */
   private space: Signal | undefined = undefined
-  private closed = false
-  /** Bytes of the peer's messages waiting in `items`, and in the batch the loop took last. */
-  private queuedBytes = 0
-  private takenBytes = 0
-  /** Set while the peer is over its rate limit: reading stays paused whatever the inbox holds. */
-  private throttled = false
 
   /**
    * @param capacity items held at which the transport stops reading
    * @param byteLimit bytes of the peer's messages held at which the transport stops reading
    * @param flow the transport, paused at a limit and resumed once the loop took or handled what was held
    */
-  constructor(readonly capacity: number, readonly byteLimit: number, private readonly flow: Flow) {}
+  constructor(capacity: number, byteLimit: number, private readonly flow: Flow) {
+    this.queue = new Queue(capacity, byteLimit)
+  }
 
   /** Adds an item of `bytes` on the wire whatever the size; ignored once the inbox is closed. */
   push(item: Item<Custom>, bytes = 0): void {
-    if (this.closed) return
-    this.items.push(item)
-    this.queuedBytes += bytes
-    if (
-      !this.paused && (item._tag === "TextMessage" || item._tag === "BinaryMessage") &&
-      (this.items.length >= this.capacity || this.queuedBytes + this.takenBytes >= this.byteLimit)
-    ) {
-      this.paused = true
+    if (this.queue.push(item, bytes, item._tag === "TextMessage" || item._tag === "BinaryMessage")) {
       Metrics.pressed("pause")
       this.flow.pause()
     }
@@ -86,56 +70,38 @@ export class Inbox<Custom> {
   /** Adds an item, first waiting while the inbox is at capacity. */
   offer(item: Item<Custom>): Effect.Effect<void> {
     return Effect.zipRight(
-      (this.space ??= new Signal()).until(() => this.items.length < this.capacity || this.closed),
+      (this.space ??= new Signal()).until(() => this.queue.hasSpace()),
       Effect.sync(() => this.push(item))
     )
   }
 
   isEmpty(): boolean {
-    return this.items.length === 0
+    return this.queue.isEmpty()
   }
 
-  /**
-   * Everything buffered (maybe nothing), in order. Its bytes count until `handled`: at most one batch
-   * is out at a time.
-   */
+  /** Everything buffered (maybe nothing), in order; its bytes count until `handled`. */
   takeAll(): ReadonlyArray<Item<Custom>> {
-    const batch = this.items
-    if (batch.length === 0) return nothing
-    this.items = []
-    this.takenBytes += this.queuedBytes
-    this.queuedBytes = 0
+    const batch = this.queue.takeAll()
+    if (batch.length === 0) return batch
     this.space?.wake()
-    if (this.paused) this.resumeUnderLimits()
+    if (this.queue.resumes()) this.flow.resume()
     return batch
   }
 
-  /** The loop has handled the batch it took last: its bytes no longer count. */
+  /** The loop has handled the batch it took last. */
   handled(): void {
-    if (this.takenBytes === 0) return
-    this.takenBytes = 0
-    if (this.paused) this.resumeUnderLimits()
+    this.queue.handled()
+    if (this.queue.resumes()) this.flow.resume()
   }
 
   /** Stops reading until `unthrottle`, whatever the inbox holds: the peer is over its rate limit. */
   throttle(): void {
-    this.throttled = true
-    if (this.paused) return
-    this.paused = true
-    this.flow.pause()
+    if (this.queue.throttle()) this.flow.pause()
   }
 
   unthrottle(): void {
-    this.throttled = false
-    if (this.paused) this.resumeUnderLimits()
-  }
-
-  private resumeUnderLimits(): void {
-    if (
-      this.throttled || this.items.length >= this.capacity || this.queuedBytes + this.takenBytes >= this.byteLimit
-    ) return
-    this.paused = false
-    this.flow.resume()
+    this.queue.unthrottle()
+    if (this.queue.resumes()) this.flow.resume()
   }
 
   /** Calls `next` once, at the next push. */
@@ -145,11 +111,8 @@ export class Inbox<Custom> {
 
   /** Drops what is buffered and refuses more; waiting producers are released. */
   close(): void {
-    this.closed = true
+    this.queue.close()
     this.next = undefined
-    this.items = []
-    this.queuedBytes = 0
-    this.takenBytes = 0
     this.space?.wake()
   }
 }

@@ -13,7 +13,8 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
-import * as Close from "./close.js"
+import * as Close from "./core/close.js"
+import * as Core from "./core/liveness.js"
 import * as Metrics from "./metrics.js"
 import { closeAndReport, type Report, type Transport } from "./transport.js"
 
@@ -22,76 +23,48 @@ export interface Settings {
   readonly idleTimeout: Duration.Duration | false
 }
 
-/** The settings in milliseconds; `interval` is 0 without a heartbeat, `idle` infinite without a timeout. */
-interface Timing {
-  readonly heartbeat: boolean
-  readonly interval: number
-  readonly timeout: number
-  readonly idle: number
-  /**
-   * The shortest gap between two sweeps of one route, so that many connections whose deadlines fall
-   * close together cost one sweep: a tenth of the shortest timer, at most 100 ms. A deadline is met
-   * within this much.
-   */
-  readonly gap: number
-}
-
 /**
- * One connection's liveness: what the transport and the sends report (data frames either way, pongs),
- * checked by the route's sweep once the connection's first turn started it. A timeout closes the
- * transport and reports the close to `report`, the connection's inbox.
+ * One connection's liveness: what the transport and the sends report (data frames either way, pongs)
+ * goes to the core's `Deadlines` (core/liveness.ts), checked by the route's sweep once the
+ * connection's first turn started it. A timeout closes the transport and reports the close to
+ * `report`, the connection's inbox.
  */
 export class Liveness {
   /** The clock of the sweep that watches this connection; `undefined` until `start`. */
   clock: Clock.Clock | undefined = undefined
-  private lastActivity = 0
-  private awaitingPong = false
-  private nextPing = 0
-  private pongDue = -1
+  private readonly deadlines = new Core.Deadlines()
 
   constructor(private readonly transport: Transport, private readonly report: Report) {}
 
   /** Starts the timers from now: the first ping is due one interval later. */
-  start(clock: Clock.Clock, timing: Timing): void {
+  start(clock: Clock.Clock, timing: Core.Timing): void {
     this.clock = clock
-    this.lastActivity = clock.unsafeCurrentTimeMillis()
-    this.nextPing = this.lastActivity + timing.interval
+    this.deadlines.start(clock.unsafeCurrentTimeMillis(), timing)
   }
 
   touch(): void {
-    if (this.clock !== undefined) this.lastActivity = this.clock.unsafeCurrentTimeMillis()
+    if (this.clock !== undefined) this.deadlines.touch(this.clock.unsafeCurrentTimeMillis())
   }
 
   pong(): void {
-    this.awaitingPong = false
+    this.deadlines.pong()
   }
 
   /**
    * Acts on what is due at `now` (a ping, a heartbeat or idle timeout) and returns the time of the
    * next deadline, or -1 once there is nothing more to watch (timed out, or the transport closing).
-   * The heartbeat pings `interval` after the previous heartbeat completed and checks for the pong
-   * `timeout` later.
    */
-  check(now: number, timing: Timing): number {
-    const transport = this.transport
-    if (now - this.lastActivity >= timing.idle) return this.timedOut("idle timeout", "idle")
-    if (timing.heartbeat) {
-      if (this.pongDue >= 0 && now >= this.pongDue) {
-        if (this.awaitingPong) return this.timedOut("heartbeat timeout", "heartbeat")
-        this.nextPing = this.pongDue + timing.interval
-        this.pongDue = -1
-      }
-      if (this.pongDue < 0 && now >= this.nextPing) {
-        if (!transport.isOpen()) return -1
-        this.awaitingPong = true
-        transport.ping()
-        this.pongDue = now + timing.timeout
-      }
+  check(now: number, timing: Core.Timing): number {
+    switch (this.deadlines.due(now, timing)) {
+      case "idle":
+        return this.timedOut("idle timeout", "idle")
+      case "heartbeat":
+        return this.timedOut("heartbeat timeout", "heartbeat")
+      case "ping":
+        if (!this.transport.isOpen()) return -1
+        this.transport.ping()
     }
-    return Math.min(
-      this.lastActivity + timing.idle,
-      timing.heartbeat ? (this.pongDue >= 0 ? this.pongDue : this.nextPing) : Number.POSITIVE_INFINITY
-    )
+    return this.deadlines.next(timing)
   }
 
   private timedOut(reason: string, kind: Metrics.Timeout): number {
@@ -111,20 +84,17 @@ class Sweep {
 
 /** One route's liveness timers: a sweep per `Clock` its connections run on (one, outside tests). */
 export class Sweeper {
-  private readonly timing: Timing | undefined
+  private readonly timing: Core.Timing | undefined
   private readonly sweeps = new WeakMap<Clock.Clock, Sweep>()
 
   constructor(settings: Settings) {
     const { heartbeat, idleTimeout } = settings
-    if (heartbeat === false && idleTimeout === false) {
-      this.timing = undefined
-      return
-    }
-    const interval = heartbeat === false ? 0 : Duration.toMillis(heartbeat.interval)
-    const timeout = heartbeat === false ? 0 : Duration.toMillis(heartbeat.timeout)
-    const idle = idleTimeout === false ? Number.POSITIVE_INFINITY : Duration.toMillis(idleTimeout)
-    const shortest = Math.min(idle, heartbeat === false ? Number.POSITIVE_INFINITY : Math.min(interval, timeout))
-    this.timing = { heartbeat: heartbeat !== false, interval, timeout, idle, gap: Math.min(100, shortest / 10) }
+    this.timing = Core.timing(
+      heartbeat === false
+        ? undefined
+        : { interval: Duration.toMillis(heartbeat.interval), timeout: Duration.toMillis(heartbeat.timeout) },
+      idleTimeout === false ? undefined : Duration.toMillis(idleTimeout)
+    )
   }
 
   /** Starts watching a connection whose transport is open; its timers start now. */
@@ -167,7 +137,7 @@ export class Sweeper {
     fiber?.unsafeInterruptAsFork(FiberId.none)
   }
 
-  private run(sweep: Sweep, token: object, clock: Clock.Clock, timing: Timing): Effect.Effect<void> {
+  private run(sweep: Sweep, token: object, clock: Clock.Clock, timing: Core.Timing): Effect.Effect<void> {
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       if (sweep.running !== token) return Effect.void
       const now = clock.unsafeCurrentTimeMillis()

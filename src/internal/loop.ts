@@ -15,9 +15,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
-import * as FiberRefs from "effect/FiberRefs"
-import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -28,8 +25,9 @@ import type { CloseInfo } from "../Connection.js"
 import * as Message from "../Message.js"
 import type { Handlers } from "../Upgrade.js"
 import type { Open } from "./acceptor.js"
-import * as Close from "./close.js"
 import type { ConnectionImpl } from "./connection.js"
+import * as Close from "./core/close.js"
+import * as Lifecycle from "./core/lifecycle.js"
 import { RateLimit, type RateSettings } from "./core/rate.js"
 import type { Inbox, Item } from "./inbox.js"
 import type * as Liveness from "./liveness.js"
@@ -37,11 +35,8 @@ import * as Metrics from "./metrics.js"
 import * as Trace from "./trace.js"
 import { closeAndReport, type Transport } from "./transport.js"
 
-const shutdownInfo: CloseInfo = { code: Close.GoingAway, reason: "server shutting down", initiator: "shutdown" }
-const errorInfo: CloseInfo = { code: Close.InternalError, reason: "internal error", initiator: "error" }
 /** What a turn's work ends with when the connection goes on. */
 const drained: Effect.Effect<undefined> = Effect.succeed(undefined)
-const initTimeoutInfo: CloseInfo = { code: Close.InternalError, reason: "onInit timed out", initiator: "timeout" }
 const rateExceeded: CloseInfo = { code: Close.PolicyViolation, reason: "rate limit exceeded", initiator: "error" }
 
 /** What a route gives all its connections' loops. */
@@ -57,58 +52,6 @@ export interface Settings {
   readonly traceMessages: boolean
   /** The route's `rateLimit`, if any. */
   readonly rateLimit: RateSettings | undefined
-  /** The log annotations of the route's connections but the connection id, for one base map. */
-  annotations: { base: HashMap.HashMap<string, unknown>; route: string; annotated: HashMap.HashMap<string, unknown> }
-}
-
-/**
- * Every log line of a connection, the library's and the handlers', names it and its route. The
- * annotations are set on each turn's fiber as `runFork` makes it (`updateRefs`): an idle connection
- * keeps no annotation map (kept in the connection's fiber refs they cost 0.5 KiB each). The fiber
- * refs `runFork` hands over were made for the new fiber a moment before, so the annotations go into
- * them in place, when they are Effect's own; a copy per turn (a fiber ref update in the turn,
- * `Effect.annotateLogs`) cost a microsecond a turn.
- */
-const annotate = (loop: AnyLoop, refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime): FiberRefs.FiberRefs => {
-  const { connection, settings } = loop
-  const base = FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations)
-  let cached = settings.annotations
-  if (cached.base !== base || cached.route !== connection.route) {
-    cached = settings.annotations = {
-      base,
-      route: connection.route,
-      annotated: HashMap.set(base, Trace.annotationRoute, connection.route)
-    }
-  }
-  // the last connection's map is kept for its next turn (one busy connection turns over and over);
-  // its id, not the connection, so that nothing keeps a closed connection alive
-  let value = lastAnnotations
-  if (lastId !== connection.id || lastBase !== cached.annotated) {
-    value = lastAnnotations = HashMap.set(cached.annotated, Trace.annotationConnection, connection.id)
-    lastId = connection.id
-    lastBase = cached.annotated
-  }
-  const locals = (refs as unknown as { readonly locals?: unknown }).locals
-  if (locals instanceof Map) {
-    locals.set(FiberRef.currentLogAnnotations, [[fiberId, value]])
-    return refs
-  }
-  return FiberRefs.updateAs(refs, { fiberId, fiberRef: FiberRef.currentLogAnnotations, value })
-}
-
-let lastId = ""
-let lastBase: HashMap.HashMap<string, unknown> = HashMap.empty()
-let lastAnnotations: HashMap.HashMap<string, unknown> = HashMap.empty()
-
-type AnyLoop = Loop<any, any, any, any>
-/** The loop whose turn `runFork` is making: `updateRefs` runs inside `runFork`, before the fiber starts. */
-let forking: AnyLoop | undefined = undefined
-const turnOptions: Runtime.RunForkOptions = {
-  updateRefs: (refs, fiberId) => {
-    const loop = forking!
-    forking = undefined
-    return annotate(loop, refs, fiberId)
-  }
 }
 
 /** What owns a connection: told once when it is over (an `AcceptorImpl`). */
@@ -129,20 +72,15 @@ export interface Owner {
  */
 export class Loop<State, Custom, E, R> implements Sink {
   private state: State | undefined = undefined
-  private hasState = false
   private selector: Fiber.RuntimeFiber<void> | undefined = undefined
   /** Whether a turn runs; `running` is its fiber once `runFork` has returned it. */
   private busy = false
   private running: Fiber.RuntimeFiber<void> | undefined = undefined
-  /** Set when the connection starts ending: no turn starts after it. */
-  private ending = false
-  /** Set once the connection is over; until then, who waits for that. */
-  private done = false
+  /** The connection's phase (core/lifecycle.ts): every decision about its life reads and sets it. */
+  private phase: Lifecycle.Phase = Lifecycle.accepted
+  /** Who waits for the connection to be over (`Closed`). */
   private waiters: Array<(effect: Effect.Effect<void>) => void> | undefined = undefined
-  private readonly runFork: (
-    effect: Effect.Effect<void, never, R | Scope.Scope>,
-    options?: Runtime.RunForkOptions
-  ) => Fiber.RuntimeFiber<void>
+  private readonly runFork: (effect: Effect.Effect<void, never, R | Scope.Scope>) => Fiber.RuntimeFiber<void>
   /**
    * When the handler running now started, in milliseconds on `clock`; -1 at the start of a batch.
    * Within a batch, the time one handler ended is the time the next one starts: one clock read a message.
@@ -227,7 +165,7 @@ export class Loop<State, Custom, E, R> implements Sink {
 
   private readonly rateElapsed = Effect.sync(() => {
     this.rateTimer = undefined
-    if (this.ending) return
+    if (Lifecycle.isEnding(this.phase)) return
     const wait = this.rate!.wait(this.clock.unsafeCurrentTimeMillis())
     if (wait > 0) this.resumeAfter(wait)
     else this.inbox.unthrottle()
@@ -243,15 +181,13 @@ export class Loop<State, Custom, E, R> implements Sink {
    * `onInit` suspends: most complete at once, on this stack.
    */
   start(): void {
-    this.initializing = true
+    this.phase = Lifecycle.start(this.phase)
     this.begin(this.turn(this.init()))
-    if (this.initializing && !this.ending) this.initDeadline = this.runFork(this.initTimer())
+    if (this.phase._tag === "Initializing") this.initDeadline = this.runFork(this.initTimer())
   }
 
-  /** While `onInit` runs; then its deadline, if it suspended, and whether the deadline struck. */
-  private initializing = false
+  /** `onInit`'s deadline, while `onInit` runs suspended. */
   private initDeadline: Fiber.RuntimeFiber<void> | undefined = undefined
-  private initTimedOut = false
 
   /** Sleeps `initTimeout`, then interrupts the turn still in `onInit`: it closes with 1011. */
   private initTimer(): Effect.Effect<void> {
@@ -260,8 +196,8 @@ export class Loop<State, Custom, E, R> implements Sink {
       Effect.sync(() => {
         this.initDeadline = undefined
         const turn = this.running
-        if (!this.initializing || turn === undefined) return
-        this.initTimedOut = true
+        if (this.phase._tag !== "Initializing" || turn === undefined) return
+        this.phase = Lifecycle.initTimedOut(this.phase)
         Metrics.timedOut("init")
         turn.unsafeInterruptAsFork(FiberId.none)
       })
@@ -269,7 +205,6 @@ export class Loop<State, Custom, E, R> implements Sink {
   }
 
   private stopInitDeadline(): void {
-    this.initializing = false
     const deadline = this.initDeadline
     this.initDeadline = undefined
     deadline?.unsafeInterruptAsFork(FiberId.none)
@@ -278,21 +213,18 @@ export class Loop<State, Custom, E, R> implements Sink {
   /** Starts a turn. It runs at once, on this stack, and may be over before `runFork` returns. */
   private begin(turn: Effect.Effect<void, never, R>): void {
     this.busy = true
-    // read back by `turnOptions.updateRefs` within this call: one options object for every turn
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    forking = this
-    const fiber = this.runFork(turn, turnOptions)
+    const fiber = this.runFork(turn)
     if (this.busy) this.running = fiber
   }
 
   /** Closes the connection with 1001 (unless it is already ending) and waits until it is over. */
   shutdown(): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.ending) return this.awaitDone()
+      if (Lifecycle.isEnding(this.phase)) return this.awaitDone()
       const fiber = this.running
       // a running turn is interrupted, and ends the connection itself
       if (fiber !== undefined) return Effect.zipRight(Fiber.interrupt(fiber), this.shutdown())
-      this.begin(this.finish(Exit.interrupt(FiberId.none)))
+      this.begin(this.finish(interrupted))
       return this.awaitDone()
     })
   }
@@ -300,14 +232,14 @@ export class Loop<State, Custom, E, R> implements Sink {
   /** Succeeds once the connection is over. */
   private awaitDone(): Effect.Effect<void> {
     return Effect.async<void>((resume) => {
-      if (this.done) return resume(Effect.void)
+      if (this.phase._tag === "Closed") return resume(Effect.void)
       ;(this.waiters ??= []).push(resume)
     })
   }
 
   /** Started by the inbox when an item arrives while no turn runs. */
   private readonly wake = (): void => {
-    if (this.ending || this.busy) return
+    if (this.busy || !Lifecycle.takesTurns(this.phase)) return
     this.begin(this.turn(this.handleAll()))
   }
 
@@ -326,11 +258,12 @@ export class Loop<State, Custom, E, R> implements Sink {
 
   /** Ends the turn, unless something arrived since the last look. */
   private idle(): Effect.Effect<void, never, R> {
-    if (!this.ending && !this.inbox.isEmpty()) return this.turn(this.handleAll())
+    const goesOn = Lifecycle.takesTurns(this.phase)
+    if (goesOn && !this.inbox.isEmpty()) return this.turn(this.handleAll())
     this.busy = false
     this.running = undefined
     Metrics.flush()
-    if (!this.ending) this.inbox.whenNonEmpty(this.wake)
+    if (goesOn) this.inbox.whenNonEmpty(this.wake)
     return Effect.void
   }
 
@@ -341,7 +274,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       Metrics.handled("onInit", Trace.now(this.clock) - started)
       this.stopInitDeadline()
       this.state = initial
-      this.hasState = true
+      this.phase = Lifecycle.initDone(this.phase)
       if (Option.isSome(selector)) yield* this.startSelector(selector.value)
       yield* this.settings.sweeper.add(this.liveness)
       return yield* this.handleAll()
@@ -453,20 +386,16 @@ export class Loop<State, Custom, E, R> implements Sink {
    */
   private finish(exit: Exit.Exit<CloseInfo | undefined, E>): Effect.Effect<void, never, R> {
     return Effect.gen(this, function*() {
-      this.ending = true
-      let info: CloseInfo
-      if (Exit.isSuccess(exit) && exit.value !== undefined) {
-        info = exit.value
-      } else if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) {
-        info = this.initTimedOut ? initTimeoutInfo : shutdownInfo
-        this.transport.close(info.code, info.reason)
-      } else {
+      const ending = Lifecycle.end(this.phase, outcomeOf(exit))
+      // the end runs once: a second end (none is expected) finds the connection ending already
+      if (ending === undefined) return
+      this.phase = ending.phase
+      const info = ending.info
+      if (ending.sendClose) this.transport.close(info.code, info.reason)
+      if (ending.logFailure && Exit.isFailure(exit)) {
         yield* Effect.logError("effect-websocket: handler failed, closing with 1011", exit.cause)
-        info = errorInfo
-        this.transport.close(info.code, info.reason)
       }
-      // a handler failure is logged above, as an error; what the peer or a timer caused is news, not an error
-      if (info.initiator === "timeout" || (info.initiator === "error" && info !== errorInfo)) {
+      if (ending.logClose) {
         yield* Effect.logInfo(`effect-websocket: closing with ${info.code}`).pipe(
           Effect.annotateLogs({ [Trace.annotationCloseCode]: info.code, [Trace.annotationCloseReason]: info.reason })
         )
@@ -478,7 +407,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       this.settings.sweeper.remove(this.liveness)
       yield* this.stopSelector()
       this.inbox.close()
-      if (this.hasState) {
+      if (ending.runOnClose) {
         const started = Trace.now(this.clock)
         yield* this.handlers.onClose(this.state as State, info, this.connection).pipe(
           Effect.catchAllCause((cause) => Effect.logError("effect-websocket: onClose failed", cause))
@@ -487,7 +416,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       }
       yield* Scope.close(this.scope, Exit.void)
       yield* awaitClosed(this.transport, this.settings.closeTimeout)
-      this.connection.trace?.end(info, Exit.isFailure(exit) && info === errorInfo ? exit : Exit.void)
+      this.connection.trace?.end(info, ending.logFailure ? exit : Exit.void)
       this.busy = false
       this.running = undefined
       this.settings.release(this.connection)
@@ -495,13 +424,23 @@ export class Loop<State, Custom, E, R> implements Sink {
       Metrics.flush()
       Metrics.closed(info)
       this.owner.onEnded?.(this.transport, info)
-      this.done = true
+      this.phase = Lifecycle.closed(this.phase)
       const waiters = this.waiters
       this.waiters = undefined
       if (waiters !== undefined) { for (const waiter of waiters) waiter(Effect.void) }
     })
   }
 }
+
+const interrupted = Exit.interrupt(FiberId.none)
+
+/** How a turn's exit ended the connection, for the core's close-code rules. */
+const outcomeOf = (exit: Exit.Exit<CloseInfo | undefined, unknown>): Lifecycle.Outcome =>
+  Exit.isSuccess(exit)
+    ? exit.value === undefined ? { _tag: "Interrupted" } : { _tag: "Decided", info: exit.value }
+    : Cause.isInterruptedOnly(exit.cause)
+    ? { _tag: "Interrupted" }
+    : { _tag: "Failed" }
 
 /**
  * Waits for the closing handshake to finish, dropping the connection if it takes too long. It runs

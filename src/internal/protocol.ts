@@ -14,7 +14,7 @@ import * as Schema from "effect/Schema"
 import type { Action } from "../Action.js"
 import type { Connection as PlainConnection, SendError } from "../Connection.js"
 import type { Message as PlainMessage } from "../Message.js"
-import * as Close from "./close.js"
+import * as Close from "./core/close.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-websocket/Protocol")
 

@@ -18,8 +18,8 @@ import { CloseError } from "../Action.js"
 import * as Message from "../Message.js"
 import type { Closed, ConnectOptions, Frame, TestClient, TypedTestClient } from "../Testing.js"
 import * as InternalAcceptor from "./acceptor.js"
-import * as Close from "./close.js"
-import { MemoryConnection } from "./memory.js"
+import * as Close from "./core/close.js"
+import { MemoryConnection } from "./memory/transport.js"
 import { EncodeError, type Protocol } from "./protocol.js"
 
 export class TestClientError extends Data.TaggedError("TestClientError")<{
@@ -117,6 +117,12 @@ const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestC
   }
 }
 
+/**
+ * The test kit's clients are connections of one server, whatever their scopes: a route's limits
+ * (`maxConnections`) count them together.
+ */
+const testServer = {}
+
 export const run = <E, R>(
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
   url: string,
@@ -142,7 +148,7 @@ export const run = <E, R>(
       })
       Deferred.unsafeDone(accepted, Exit.succeed(connection))
       return connection
-    }, { onEnded: (transport, info) => (transport as MemoryConnection).ended(info) })
+    }, { onEnded: (transport, info) => (transport as MemoryConnection).ended(info), server: testServer })
     const response = yield* app.pipe(
       Effect.scoped,
       Effect.provideService(HttpServerRequest.HttpServerRequest, request),

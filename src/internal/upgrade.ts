@@ -30,7 +30,6 @@ import * as Loop from "./loop.js"
 import * as Metrics from "./metrics.js"
 import * as InternalOptions from "./options.js"
 import * as Origin from "./origin.js"
-import { ConnectionScope } from "./scope.js"
 import * as Trace from "./trace.js"
 
 const noTransport = HttpServerResponse.text("WebSocket upgrades are not supported by this server", { status: 501 })
@@ -78,18 +77,31 @@ export const upgradeWebSocket = <State, Custom, E, R>(
   const resolved = InternalOptions.resolve(options)
   if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
   const settings = resolved.right
-  const counts = new Limits.Counts(settings)
   const wire: Wire = { maxMessageSize: settings.maxMessageSize, compression: settings.compression }
-  const loopSettings: Loop.Settings = {
-    initTimeout: settings.initTimeout,
-    closeTimeout: settings.closeTimeout,
-    sweeper: new Liveness.Sweeper(settings),
-    release: (connection) => counts.remove(Option.getOrElse(connection.remoteAddress, () => "unknown")),
-    traceMessages: settings.traceMessages,
-    rateLimit: settings.rateLimit,
-    annotations: { base: HashMap.empty(), route: "", annotated: HashMap.empty() }
+  // what the route's connections share on one server (its limits, its liveness sweep): two servers
+  // serving the same route value count their connections apart
+  const perServer = new WeakMap<object, Route<State, Custom, E, R>>()
+  const routeOn = (server: object): Route<State, Custom, E, R> => {
+    let route = perServer.get(server)
+    if (route === undefined) {
+      const counts = new Limits.Counts(settings)
+      route = {
+        handlers,
+        settings,
+        counts,
+        loopSettings: {
+          initTimeout: settings.initTimeout,
+          closeTimeout: settings.closeTimeout,
+          sweeper: new Liveness.Sweeper(settings),
+          release: (connection) => counts.remove(Option.getOrElse(connection.remoteAddress, () => "unknown")),
+          traceMessages: settings.traceMessages,
+          rateLimit: settings.rateLimit
+        }
+      }
+      perServer.set(server, route)
+    }
+    return route
   }
-  const route: Route<State, Custom, E, R> = { handlers, settings, counts, loopSettings }
   let warnedCrossOrigin = false
 
   const refuse = (refusal: Handshake.Refusal, request: HttpServerRequest.HttpServerRequest) => {
@@ -126,7 +138,8 @@ export const upgradeWebSocket = <State, Custom, E, R>(
       if (Either.isLeft(decided)) return Effect.tap(refuse(decided.left, request), rejectedWith)
       if (acceptor.closing) return rejectWith(shuttingDown)
       const address = Option.getOrElse(request.remoteAddress, () => "unknown")
-      const overLimit = counts.refuse(address)
+      const route = routeOn(acceptor.server)
+      const overLimit = route.counts.refuse(address)
       if (overLimit !== undefined) return rejectWith(overLimit)
       const decision = decided.right
       const runtime = Runtime.make({
@@ -134,24 +147,27 @@ export const upgradeWebSocket = <State, Custom, E, R>(
         fiberRefs: fiber.getFiberRefs(),
         runtimeFlags: Runtime.defaultRuntimeFlags
       })
-      let connected: Loop.Loop<State, Custom, E, R> | undefined
-      const connect = (transport: Transport): Sink =>
-        connected = open(route, transport, request, decision.protocol, runtime, acceptor, address, fiber)
-      const transport = acceptor.accept(
-        request,
-        { protocol: decision.protocol, headers: decision.headers, wire },
-        connect
-      )
-      if (transport === undefined) return rejectWith(noTransport)
-      if (transport === "gone") return Effect.succeed(upgraded)
-      // started once the acceptor is done with the transport: onInit may send at once
-      connected?.start()
-      return Effect.succeed(upgraded)
+      // the connection's own Scope: what onInit acquires is released after onClose
+      return Effect.uninterruptible(Effect.flatMap(Scope.make(), (scope) => {
+        let connected: Loop.Loop<State, Custom, E, R> | undefined
+        const connect = (transport: Transport): Sink =>
+          connected = open(route, transport, request, decision.protocol, runtime, scope, acceptor, address, fiber)
+        const transport = acceptor.accept(
+          request,
+          { protocol: decision.protocol, headers: decision.headers, wire },
+          connect
+        )
+        if (transport === undefined) return rejectWith(noTransport)
+        if (transport === "gone") return Effect.succeed(upgraded)
+        // started once the acceptor is done with the transport: onInit may send at once
+        connected?.start()
+        return Effect.succeed(upgraded)
+      }))
     })
   )
 }
 
-/** What every connection of one route shares. */
+/** What every connection of one route on one server shares. */
 interface Route<State, Custom, E, R> {
   readonly handlers: Handlers<State, Custom, E, R>
   readonly settings: InternalOptions.ResolvedOptions
@@ -171,6 +187,7 @@ const open = <State, Custom, E, R>(
   request: HttpServerRequest.HttpServerRequest,
   protocol: string | undefined,
   routeRuntime: Runtime.Runtime<R>,
+  scope: Scope.CloseableScope,
   acceptor: AcceptorImpl,
   address: string,
   fiber: Fiber.RuntimeFiber<unknown, unknown>
@@ -187,8 +204,6 @@ const open = <State, Custom, E, R>(
     remoteAddress: Option.getOrUndefined(request.remoteAddress),
     protocol
   })
-  // the connection's own Scope: what onInit acquires is released after onClose; made on first use
-  const scope = new ConnectionScope()
   const loop: Loop.Loop<State, Custom, E, R> = new Loop.Loop(
     route.handlers,
     transport,
@@ -196,7 +211,12 @@ const open = <State, Custom, E, R>(
     liveness,
     connection,
     route.loopSettings,
-    connectionRuntime(routeRuntime, scope, connection.trace?.span ?? requestSpan(routeRuntime.context)),
+    connectionRuntime(
+      routeRuntime,
+      scope,
+      connection.trace?.span ?? requestSpan(routeRuntime.context),
+      annotationsOf(routeRuntime.fiberRefs, path, connection.id)
+    ),
     scope,
     acceptor,
     clockOfRuntime(routeRuntime)
@@ -253,26 +273,49 @@ const requestSpan = (context: Context.Context<never>): Tracer.AnySpan | undefine
 }
 
 /**
- * The runtime the connection's handlers run on: the route's, with the connection's `Scope`, and as
- * parent span the connection's (or a reference to the request's, untraced), so that spans of the
- * handlers have it as parent. The context is set in the fiber refs too, which would otherwise keep
- * the route's.
+ * Every log line of a connection, the library's and the handlers', names it and its route: the
+ * request's annotations with `websocket.route` and `websocket.connection` added, kept in the
+ * connection's runtime, which every turn's fiber starts from.
+ */
+const annotationsOf = (
+  fiberRefs: FiberRefs.FiberRefs,
+  route: string,
+  id: string
+): HashMap.HashMap<string, unknown> =>
+  HashMap.set(
+    HashMap.set(FiberRefs.getOrDefault(fiberRefs, FiberRef.currentLogAnnotations), Trace.annotationRoute, route),
+    Trace.annotationConnection,
+    id
+  )
+
+/**
+ * The runtime the connection's handlers run on: the route's, with the connection's `Scope`, its log
+ * annotations, and as parent span the connection's (or a reference to the request's, untraced), so
+ * that spans of the handlers have it as parent. The context is set in the fiber refs too, which would
+ * otherwise keep the route's.
  */
 const connectionRuntime = <R>(
   runtime: Runtime.Runtime<R>,
   scope: Scope.Scope,
-  parent: Tracer.AnySpan | undefined
+  parent: Tracer.AnySpan | undefined,
+  annotations: HashMap.HashMap<string, unknown>
 ): Runtime.Runtime<R | Scope.Scope> => {
   let context = Context.add(runtime.context, Scope.Scope, scope)
   if (parent !== undefined) context = Context.add(context, Tracer.ParentSpan, parent)
+  // deleted first: an update keeps the values it replaces, the route's context among them
+  const refs = FiberRefs.delete(
+    FiberRefs.delete(runtime.fiberRefs, FiberRef.currentContext),
+    FiberRef.currentLogAnnotations
+  )
   return Runtime.make({
     context,
     runtimeFlags: runtime.runtimeFlags,
-    // deleted first: an update keeps the values it replaces, the route's context among them
-    fiberRefs: FiberRefs.updateAs(FiberRefs.delete(runtime.fiberRefs, FiberRef.currentContext), {
-      fiberId: FiberId.none,
-      fiberRef: FiberRef.currentContext,
-      value: context
+    fiberRefs: FiberRefs.updateManyAs(refs, {
+      forkAs: FiberId.none,
+      entries: [
+        [FiberRef.currentContext, [[FiberId.none, context]]],
+        [FiberRef.currentLogAnnotations, [[FiberId.none, annotations]]]
+      ]
     })
   })
 }

@@ -9,11 +9,13 @@ import * as Http from "node:http"
 import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
 import * as WS from "ws"
-import type { Handshake, Wire } from "../Acceptor.js"
-import { SendError } from "../Connection.js"
-import * as Message from "../Message.js"
-import * as Close from "./close.js"
-import type { Shared, Sink, Transport } from "./transport.js"
+import type { Handshake, Wire } from "../../Acceptor.js"
+import { SendError } from "../../Connection.js"
+import * as Message from "../../Message.js"
+import * as Close from "../core/close.js"
+import type { Shared, Sink, Transport } from "../transport.js"
+import * as CompatPlatform from "./compat/platform-node.js"
+import * as CompatWs from "./compat/ws.js"
 
 const binary = { binary: true } as const
 const uncompressedText = { compress: false } as const
@@ -42,68 +44,25 @@ const closeCodeOf = (error: Error & { readonly code?: string }): number => {
   }
 }
 
-/**
- * The `ws` socket of one connection. `ws` reports a connection's events by emitting them on it; here
- * they go straight to the transport, with no listener closures per connection.
- */
-export class Socket extends WS.WebSocket {
-  transport: NodeTransport | undefined = undefined
-
-  override emit(event: string | symbol, a?: any, b?: any): boolean {
-    const transport = this.transport
-    if (transport === undefined) return false
-    switch (event) {
-      case "message":
-        transport.onMessage(a as Buffer, b as boolean)
-        return true
-      case "ping":
-        transport.onPing(a as Buffer)
-        return true
-      case "pong":
-        transport.onPong()
-        return true
-      case "error":
-        transport.onError(a as Error)
-        return true
-      case "close":
-        transport.onClose(a as number, b as Buffer)
-        return true
-      default:
-        return false
-    }
-  }
-}
-
 const uncork = (transport: NodeTransport): void => transport.uncork()
-
-/** `ws`'s frame builder: exported by `ws` (`Sender.frame`), missing from @types/ws. */
-const Sender = (WS as unknown as {
-  readonly Sender: {
-    readonly frame: (
-      data: Buffer,
-      options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }
-    ) => Array<Buffer>
-  }
-}).Sender
 
 /** Marks the frames this transport made in `Shared.encoded`. */
 const frameOwner = Symbol.for("effect-websocket/NodeTransport/frame")
 
-/** The message as one unmasked, uncompressed, final frame, built once per message. */
-const frameOf = (message: Shared): Buffer => {
+/** The message as one frame, built once per message; `undefined` when `ws` cannot build it. */
+const frameOf = (message: Shared): Buffer | undefined => {
   if (message.owner === frameOwner) return message.encoded as Buffer
   const data = typeof message.data === "string"
     ? Buffer.from(message.data, "utf8")
     : Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength)
-  const frame = Buffer.concat(
-    Sender.frame(data, { fin: true, opcode: message.binary ? 2 : 1, mask: false, readOnly: true, rsv1: false })
-  )
+  const frame = CompatWs.frame(data, message.binary)
+  if (frame === undefined) return undefined
   message.owner = frameOwner
   message.encoded = frame
   return frame
 }
 
-export class NodeTransport implements Transport {
+export class NodeTransport implements Transport, CompatWs.Events {
   /** The connection's side, which the peer's frames reach. */
   private readonly sink: Sink
   private closed = false
@@ -140,14 +99,14 @@ export class NodeTransport implements Transport {
    * own threshold only without context takeover, so the transport applies it on every send
    */
   constructor(
-    readonly ws: Socket,
+    readonly ws: CompatWs.Socket,
     private readonly socket: Duplex,
     connect: (transport: Transport) => Sink,
     readonly extensions: string,
     private readonly threshold: number
   ) {
     this.sink = connect(this)
-    ws.transport = this
+    ws.events = this
   }
 
   onMessage(data: Buffer, isBinary: boolean): void {
@@ -245,13 +204,14 @@ export class NodeTransport implements Transport {
    * with its own context: the message goes through `ws`.
    */
   sendShared(message: Shared): SendError | undefined {
-    if (this.extensions !== "") {
+    const frame = this.extensions === "" ? frameOf(message) : undefined
+    if (frame === undefined) {
       return message.binary ? this.sendBinary(message.data as Uint8Array) : this.sendText(message.data as string)
     }
     if (this.ws.readyState !== WS.WebSocket.OPEN) return new SendError({ reason: "SocketClosed" })
     try {
       this.cork()
-      this.socket.write(frameOf(message))
+      this.socket.write(frame)
       return undefined
     } catch (cause) {
       return new SendError({ reason: "Unknown", cause })
@@ -388,7 +348,7 @@ export const accept = (
     server.wss.handleUpgrade(incoming, socket, takeHead(socket) ?? emptyHead, (ws) => {
       const compression = handshake.wire.compression
       transport = new NodeTransport(
-        ws as Socket,
+        ws as CompatWs.Socket,
         socket,
         connect,
         server.extensions,
@@ -399,38 +359,22 @@ export const accept = (
     server.handshake = undefined
     server.extensions = ""
   }
-  if (transport !== "gone") forgetRequest(request, socket)
+  if (transport !== "gone") {
+    const problem = CompatPlatform.forgetRequest(request, socket)
+    if (problem !== undefined) warnOnce(problem)
+  }
   return transport
 }
 
-/**
- * Lets the platform's request fiber go once the route has returned. @effect/platform-node 0.108 keeps
- * it from two places for as long as the socket lives: a 'close' listener it adds right after the
- * route returns (to interrupt the fiber should the client leave, long done for an upgraded
- * connection), and the request object itself, whose lazy `response` and `upgradeEffect` (and the
- * response's 'finish' listener) are closures over the fiber; the connection keeps the request for
- * its handlers. The fiber holds the request's
- * context and span: several KiB per idle connection. So an ended stand-in replaces the lazy response,
- * the platform's own upgrade (never used here) is dropped, and everything added to 'close' between the
- * upgrade and the next tick is removed. test/NodeServer.test.ts checks that the fiber is collected.
- */
-/** What the request's response is once the 101 is out: ended, so the platform writes nothing. */
-const upgradedResponse = { writableEnded: true, headersSent: true }
+let warnedRequest = false
 
-const forgetRequest = (request: HttpServerRequest.HttpServerRequest, socket: Duplex): void => {
-  const platformRequest = request as unknown as { response: unknown; upgradeEffect: unknown }
-  if ("upgradeEffect" in platformRequest) {
-    // its 'finish' would end the socket; detached and ended, it never finishes
-    NodeHttpServerRequest.toServerResponse(request).removeAllListeners("finish")
-    platformRequest.response = upgradedResponse
-    platformRequest.upgradeEffect = undefined
-  }
-  const upgraded = new Set(socket.listeners("close"))
-  process.nextTick(() => {
-    for (const listener of socket.listeners("close")) {
-      if (!upgraded.has(listener)) socket.removeListener("close", listener as (...args: Array<unknown>) => void)
-    }
-  })
+/** Says once, loudly, that idle connections keep the platform's request fiber on this version. */
+const warnOnce = (problem: string): void => {
+  if (warnedRequest) return
+  warnedRequest = true
+  Effect.runFork(
+    Effect.logWarning(`effect-websocket: ${problem}; idle connections keep the request's fiber (more memory)`)
+  )
 }
 
 interface Server {
@@ -455,7 +399,7 @@ const serverFor = (wire: Wire): Server => {
       maxPayload: wire.maxMessageSize,
       perMessageDeflate: wire.compression === false ? false : { ...wire.compression },
       autoPong: false,
-      WebSocket: Socket,
+      WebSocket: CompatWs.Socket,
       skipUTF8Validation: false,
       handleProtocols: () => server.handshake?.protocol ?? false
     })

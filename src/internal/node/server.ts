@@ -18,9 +18,9 @@ import * as Runtime from "effect/Runtime"
 import type * as Http from "node:http"
 import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
-import type * as Acceptor from "../Acceptor.js"
-import * as InternalAcceptor from "./acceptor.js"
-import * as NodeTransport from "./nodeTransport.js"
+import type * as Acceptor from "../../Acceptor.js"
+import * as InternalAcceptor from "../acceptor.js"
+import * as NodeTransport from "./transport.js"
 
 export type Provided = HttpServer.HttpServer | HttpPlatform.HttpPlatform | Etag.Generator | NodeContext.NodeContext
 
