@@ -25,10 +25,10 @@
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/core/close.js"
+import * as errors from "./internal/errors.js"
 
 /**
  * Unique identifier of `Action` values.
@@ -105,20 +105,13 @@ export type Action<State, Custom, E = never, R = never> =
  * @since 0.1.0
  * @category errors
  */
-export class CloseError extends Data.TaggedError("CloseError")<{
-  readonly reason: "InvalidCode" | "ReasonTooLong"
-  readonly code: number
-  readonly closeReason: string
-}> {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return this.reason === "InvalidCode"
-      ? `${this.code} is not a close code an endpoint may send (1000-1003, 1007-1014, 3000-4999)`
-      : `close reason is ${internal.utf8Length(this.closeReason)} bytes of UTF-8; at most 123 fit in a close frame`
-  }
-}
+export const CloseError: typeof errors.CloseError = errors.CloseError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type CloseError = errors.CloseError
 
 const proto = { [TypeId]: TypeId }
 

@@ -28,12 +28,12 @@
  * @since 0.1.0
  */
 import type * as Headers from "@effect/platform/Headers"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import type { ConnectionImpl } from "./internal/connection.js"
+import * as internal from "./internal/errors.js"
 
 /**
  * Unique identifier of `Connection` values.
@@ -41,7 +41,7 @@ import type { ConnectionImpl } from "./internal/connection.js"
  * @since 0.1.0
  * @category type ids
  */
-export const TypeId: unique symbol = Symbol.for("effect-websocket/Connection")
+export const TypeId: typeof internal.TypeId = internal.TypeId
 
 /**
  * @since 0.1.0
@@ -87,26 +87,13 @@ export interface Connection extends Pipeable {
  * @since 0.1.0
  * @category errors
  */
-export class SendError extends Data.TaggedError("SendError")<{
-  readonly reason: "SocketClosed" | "Timeout" | "Backpressure" | "Unknown"
-  readonly cause?: unknown
-}> {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    switch (this.reason) {
-      case "SocketClosed":
-        return "the WebSocket connection is closed"
-      case "Timeout":
-        return "the send timed out waiting for the outbound queue to drain"
-      case "Backpressure":
-        return "the outbound queue is full"
-      case "Unknown":
-        return `the send failed: ${String(this.cause)}`
-    }
-  }
-}
+export const SendError: typeof internal.SendError = internal.SendError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type SendError = internal.SendError
 
 /**
  * Who ended a connection:
