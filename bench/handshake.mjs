@@ -87,6 +87,7 @@ const servers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
   { name: "Effect floor", args: ["--import", "tsx", join(here, "servers/effect-floor.ts")] },
   { name: "effect-websocket", args: ["--import", "tsx", join(here, "servers/effect-websocket.ts")] },
+  { name: "effect-websocket app", args: ["--import", "tsx", join(here, "servers/effect-websocket-app.ts")] },
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
 ]
 const settings = { durationMs: quick ? 1500 : 5000, warmupMs: quick ? 500 : 1500, concurrency: 50 }

@@ -22,6 +22,8 @@ const pinned = (
 const servers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
   { name: "effect-websocket", args: ["--import", "tsx", join(here, "servers/effect-websocket.ts")] },
+  // as an app writes it: Effect.gen handlers reading two services from Layers
+  { name: "effect-websocket app", args: ["--import", "tsx", join(here, "servers/effect-websocket-app.ts")] },
   { name: "Effect floor", args: ["--import", "tsx", join(here, "servers/effect-floor.ts")] },
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] },
   // the JSON scenarios' servers: the typed route against a hand-parsed one and raw ws

@@ -12,8 +12,12 @@ const memory = Effect.sync(() => {
   return HttpServerResponse.unsafeJson(process.memoryUsage())
 })
 
-export const runEchoServer = <E>(echo: HttpApp.Default<E, Acceptor.Acceptor>) =>
+export const runEchoServer = <E, R = never>(
+  echo: HttpApp.Default<E, Acceptor.Acceptor | R>,
+  services: Layer.Layer<R> = Layer.empty as Layer.Layer<R>
+) =>
   HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/", echo), HttpRouter.get("/memory", memory))).pipe(
+    Layer.provide(services),
     Layer.merge(
       Layer.effectDiscard(
         HttpServer.addressWith((address) =>
