@@ -10,6 +10,7 @@ import type { Shared } from "../Acceptor.js"
 import type { Connection } from "../Connection.js"
 import type { ConnectionImpl } from "./connection.js"
 import * as Close from "./core/close.js"
+import { Subscriptions } from "./core/hub.js"
 import * as Metrics from "./metrics.js"
 import { closeAndReport } from "./transport.js"
 
@@ -63,13 +64,6 @@ export const share = (data: string | Uint8Array): Shared => ({
   encoded: undefined
 })
 
-interface Topic {
-  readonly subscribers: Set<ConnectionImpl>
-  dropped: number
-  /** The topic's metric labels, from `metricsTopic`. */
-  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-}
-
 /** The `topic` label of every topic by default, and of a topic without a prefix under `topicPrefix`. */
 export const allTopics = "*"
 
@@ -86,62 +80,32 @@ export const topicPrefix = (topic: string): string => {
 const sameLabel = (): string => allTopics
 
 /**
- * The subscriptions of one process. `onFirst` and `onLast` are told when a topic gains its first
- * local subscriber and loses its last (a backplane subscribes to the topic's channel then).
+ * The subscriptions of one process (core/hub.ts) and delivery to them. `onFirst` and `onLast` are told
+ * when a topic gains its first local subscriber and loses its last (a backplane subscribes to the
+ * topic's channel then).
  */
 export class Hub {
-  private readonly topics = new Map<string, Topic>()
-  /** The topics of each subscribed connection, to drop them all when it ends. */
-  private readonly memberships = new WeakMap<ConnectionImpl, Set<string>>()
+  private readonly subscriptions: Subscriptions<ConnectionImpl, ReadonlyArray<MetricLabel.MetricLabel>>
 
   constructor(
     private readonly whenFull: (topic: string) => WhenFull | undefined,
     private readonly metricsTopic: (topic: string) => string = sameLabel,
-    private readonly onFirst: (topic: string) => void = () => {},
-    private readonly onLast: (topic: string) => void = () => {}
-  ) {}
+    onFirst?: (topic: string) => void,
+    onLast?: (topic: string) => void
+  ) {
+    this.subscriptions = new Subscriptions((topic) => Metrics.topicLabel(this.metricsTopic(topic)), onFirst, onLast)
+  }
 
   /** Subscribes at once: a publish after this returns reaches the connection. */
   subscribe(connection: ConnectionImpl, topic: string): void {
     if (connection.isEnding()) return
-    let topics = this.memberships.get(connection)
-    if (topics === undefined) {
-      topics = new Set()
-      this.memberships.set(connection, topics)
-      connection.whenEnding(() => this.leaveAll(connection))
-    }
-    if (topics.has(topic)) return
-    topics.add(topic)
-    let entry = this.topics.get(topic)
-    if (entry === undefined) {
-      entry = { subscribers: new Set(), dropped: 0, labels: this.labels(topic) }
-      this.topics.set(topic, entry)
-      entry.subscribers.add(connection)
-      this.onFirst(topic)
-    } else {
-      entry.subscribers.add(connection)
+    if (this.subscriptions.subscribe(connection, topic)) {
+      connection.whenEnding(() => this.subscriptions.leaveAll(connection))
     }
   }
 
   unsubscribe(connection: ConnectionImpl, topic: string): void {
-    const topics = this.memberships.get(connection)
-    if (topics === undefined || !topics.delete(topic)) return
-    this.remove(connection, topic)
-  }
-
-  private leaveAll(connection: ConnectionImpl): void {
-    const topics = this.memberships.get(connection)
-    if (topics === undefined) return
-    this.memberships.delete(connection)
-    for (const topic of topics) this.remove(connection, topic)
-  }
-
-  private remove(connection: ConnectionImpl, topic: string): void {
-    const entry = this.topics.get(topic)
-    if (entry === undefined || !entry.subscribers.delete(connection) || entry.subscribers.size > 0) return
-    // nothing of a topic outlives its last subscriber: a process with many short-lived topics stays small
-    this.topics.delete(topic)
-    this.onLast(topic)
+    this.subscriptions.unsubscribe(connection, topic)
   }
 
   /**
@@ -150,13 +114,13 @@ export class Hub {
    * `dropped`) or closed with 1008, as the topic's policy says, or else its route's outbound policy.
    */
   deliver(topic: string, message: Shared, except: unknown): void {
-    const entry = this.topics.get(topic)
+    const entry = this.subscriptions.topic(topic)
     if (entry === undefined) return
     let policy: WhenFull | undefined | null = null
     let delivered = 0
     let dropped = 0
     const bytes = sizeOf(message)
-    for (const subscriber of entry.subscribers) {
+    for (const subscriber of entry.members) {
       if (subscriber === except) continue
       const transport = subscriber.transport
       if (transport.bufferedAmount() >= subscriber.outbound.highWaterMark) {
@@ -179,27 +143,27 @@ export class Hub {
     }
     if (delivered > 0) {
       Metrics.sent(message.binary, bytes, delivered)
-      Metrics.broadcastDelivered.unsafeUpdate(delivered, entry.labels)
+      Metrics.broadcastDelivered.unsafeUpdate(delivered, entry.extra)
     }
-    if (dropped > 0) Metrics.broadcastDropped.unsafeUpdate(dropped, entry.labels)
+    if (dropped > 0) Metrics.broadcastDropped.unsafeUpdate(dropped, entry.extra)
     Metrics.flush()
   }
 
   /** The metric labels of `topic`. */
   labels(topic: string): ReadonlyArray<MetricLabel.MetricLabel> {
-    return this.topics.get(topic)?.labels ?? Metrics.topicLabel(this.metricsTopic(topic))
+    return this.subscriptions.topic(topic)?.extra ?? Metrics.topicLabel(this.metricsTopic(topic))
   }
 
   subscriberCount(topic: string): number {
-    return this.topics.get(topic)?.subscribers.size ?? 0
+    return this.subscriptions.subscriberCount(topic)
   }
 
   topicNames(): ReadonlyArray<string> {
-    return Array.from(this.topics.keys())
+    return this.subscriptions.topicNames()
   }
 
   dropped(topic: string): number {
-    return this.topics.get(topic)?.dropped ?? 0
+    return this.subscriptions.topic(topic)?.dropped ?? 0
   }
 }
 

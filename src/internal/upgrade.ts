@@ -139,7 +139,7 @@ export const upgradeWebSocket = <State, Custom, E, R>(
       if (acceptor.closing) return rejectWith(shuttingDown)
       const address = Option.getOrElse(request.remoteAddress, () => "unknown")
       const route = routeOn(acceptor.server)
-      const overLimit = route.counts.refuse(address)
+      const overLimit = route.counts.response(address)
       if (overLimit !== undefined) return rejectWith(overLimit)
       const decision = decided.right
       const runtime = Runtime.make({
