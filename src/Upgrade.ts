@@ -322,7 +322,7 @@ export interface CompressionOptions {
 /**
  * An option given to `upgradeWebSocket` has an invalid value (`option`, `value`, and what was
  * `expected`). The route fails with it on every request (the router answers 500), so it shows up on
- * the first request instead of per connection.
+ * the first request instead of per connection; `make` fails with it when the route is built.
  *
  * @since 0.1.0
  * @category errors
@@ -382,7 +382,7 @@ export const initialWithSelector = <State, Custom, E = never, R = never>(
  * the connection then runs in the acceptor until it is over. A request that is not a valid WebSocket handshake gets a 426 (no or wrong
  * `Upgrade`, unsupported `Sec-WebSocket-Version`) or 400 (not GET, missing `Connection: Upgrade`,
  * bad `Sec-WebSocket-Key`) response. With `options`, it also fails with `OptionsError` if an option is
- * invalid.
+ * invalid, on every request; `make` validates them once, when the route is built.
  *
  * @example
  * ```ts
@@ -431,3 +431,48 @@ export function upgradeWebSocket<State, Custom, E, R>(
     HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Exclude<R, Scope.Scope>
   >
 }
+
+/**
+ * `upgradeWebSocket` with its options validated when the route is built, not on each request: an
+ * `Effect` that fails with `OptionsError` at once (so a bad option stops the program or the Layer
+ * that builds the route, at startup), or succeeds with the route, which then cannot fail with
+ * `OptionsError`. Use it where the route is made inside an `Effect` or a Layer.
+ *
+ * @example
+ * ```ts
+ * import { HttpRouter } from "@effect/platform"
+ * import { Effect } from "effect"
+ * import { Action, Upgrade } from "effect-websocket"
+ *
+ * const router = Effect.gen(function*() {
+ *   const counter = yield* Upgrade.make({
+ *     onInit: () => Effect.succeed(Upgrade.initial(0)),
+ *     onMessage: (count: number) => Effect.succeed(Action.continueConnection(count + 1)),
+ *     onClose: () => Effect.void
+ *   }, { maxMessageSize: 64 * 1024 })
+ *   return HttpRouter.empty.pipe(HttpRouter.get("/count", counter))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <State, Custom, EInit = never, RInit = never, E = never, R = never, RClose = never>(
+  handlers: HandlersFor<State, Custom, EInit, RInit, E, R, RClose>,
+  options?: Options
+): Effect.Effect<
+  Effect.Effect<
+    HttpServerResponse.HttpServerResponse,
+    never,
+    HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Exclude<RInit | R | RClose, Scope.Scope>
+  >,
+  OptionsError
+> =>
+  internal.make(handlers as Handlers<State, Custom, EInit | E, RInit | R | RClose>, options) as Effect.Effect<
+    Effect.Effect<
+      HttpServerResponse.HttpServerResponse,
+      never,
+      HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Exclude<RInit | R | RClose, Scope.Scope>
+    >,
+    OptionsError
+  >

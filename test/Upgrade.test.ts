@@ -1,7 +1,7 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Layer, Option, Queue, TestClock } from "effect"
-import { Acceptor, Action, Connection, type Message, Upgrade } from "effect-websocket"
+import { Acceptor, Action, Connection, type Message, Testing, Upgrade } from "effect-websocket"
 import type WebSocket from "ws"
 import type { CloseInfo } from "../src/Connection.js"
 import { MemoryConnection } from "../src/internal/memory/transport.js"
@@ -227,5 +227,28 @@ describe("Upgrade", () => {
           }
         }))
     })
+  })
+  describe("make", () => {
+    it.effect("an invalid option fails when the route is built, with OptionsError naming it", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Upgrade.make(echo(), { maxMessageSize: -1 }))
+        assert.strictEqual(error._tag, "OptionsError")
+        assert.strictEqual(error.option, "maxMessageSize")
+      }))
+
+    it.scoped("valid options give a route that serves", () =>
+      Effect.gen(function*() {
+        const route = yield* Upgrade.make(echo(), { maxMessageSize: 1024, heartbeat: false })
+        const client = yield* Testing.connectTo(route, "/")
+        yield* client.sendText("made")
+        assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "made" })
+      }))
+
+    it.effect("a Layer that builds a route with a bad option fails at startup", () =>
+      Effect.gen(function*() {
+        const Routes = Layer.effectDiscard(Upgrade.make(echo(), { compression: { level: 10 } }))
+        const exit = yield* Effect.exit(Layer.build(Routes).pipe(Effect.scoped))
+        assert.isTrue(Exit.isFailure(exit))
+      }))
   })
 })

@@ -75,8 +75,35 @@ export const upgradeWebSocket = <State, Custom, E, R>(
   HttpServerRequest.HttpServerRequest | AcceptorService | R
 > => {
   const resolved = InternalOptions.resolve(options)
-  if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
-  const settings = resolved.right
+  return Either.isLeft(resolved) ? Effect.fail(resolved.left) : route(handlers, resolved.right)
+}
+
+/** Validates the options now: a route that cannot fail with `OptionsError`, or the error. */
+export const make = <State, Custom, E, R>(
+  handlers: Handlers<State, Custom, E, R>,
+  options?: Options
+): Effect.Effect<
+  Effect.Effect<
+    HttpServerResponse.HttpServerResponse,
+    never,
+    HttpServerRequest.HttpServerRequest | AcceptorService | R
+  >,
+  InternalOptions.OptionsError
+> =>
+  Effect.suspend(() => {
+    const resolved = InternalOptions.resolve(options)
+    return Either.isLeft(resolved) ? Effect.fail(resolved.left) : Effect.succeed(route(handlers, resolved.right))
+  })
+
+/** The route of valid settings. */
+const route = <State, Custom, E, R>(
+  handlers: Handlers<State, Custom, E, R>,
+  settings: InternalOptions.ResolvedOptions
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  HttpServerRequest.HttpServerRequest | AcceptorService | R
+> => {
   const wire: Wire = { maxMessageSize: settings.maxMessageSize, compression: settings.compression }
   // what the route's connections share on one server (its limits, its liveness sweep): two servers
   // serving the same route value count their connections apart
@@ -127,7 +154,7 @@ export const upgradeWebSocket = <State, Custom, E, R>(
   return (
     Effect.withFiberRuntime<
       HttpServerResponse.HttpServerResponse,
-      InternalOptions.OptionsError,
+      never,
       HttpServerRequest.HttpServerRequest | AcceptorService | R
     >((fiber) => {
       const context = fiber.currentContext as Context.Context<HttpServerRequest.HttpServerRequest | AcceptorService | R>
