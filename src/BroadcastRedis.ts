@@ -37,9 +37,25 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import { Redis, type RedisOptions } from "ioredis"
+import type * as IORedis from "ioredis"
+import type { Redis, RedisOptions } from "ioredis"
 import * as Broadcast from "./Broadcast.js"
 import * as internal from "./internal/broadcast.js"
+
+/**
+ * `ioredis`, an optional peer dependency loaded when a layer is built: an app that never uses Redis
+ * does not install it, and one that uses this module without it fails at startup with a message
+ * saying what to install.
+ */
+const ioredis: Effect.Effect<typeof IORedis> = Effect.tryPromise({
+  try: () => import("ioredis"),
+  catch: (cause) =>
+    new Error(
+      "effect-websocket/BroadcastRedis needs the ioredis package, an optional peer dependency: " +
+        "npm install ioredis@^5",
+      { cause }
+    )
+}).pipe(Effect.orDie)
 
 /**
  * Options of the Redis backplane.
@@ -150,6 +166,7 @@ const close = (redis: Redis, timeout: number): Effect.Effect<void> =>
  */
 export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const { Redis } = yield* ioredis
     const runtime = yield* Effect.runtime<never>()
     const log = (effect: Effect.Effect<void>) => Runtime.runFork(runtime)(effect)
     const url = options?.url ?? "redis://127.0.0.1:6379"

@@ -107,3 +107,33 @@ export const layerConfig: (
   evaluate: LazyArg<Http.Server>,
   options: Config.Config.Wrap<Net.ListenOptions>
 ) => Layer.Layer<Services, HttpServerError.ServeError | ConfigError.ConfigError> = internal.layerConfig
+
+/**
+ * WebSocket routes on a server Layer the app builds itself: `platform` receives the Node server to
+ * serve on (the one `evaluate` creates, prepared by the library: the socket-error guard, the first
+ * frames kept) and returns the app's own platform Layer over it, typically `NodeHttpServer.layer` or
+ * `layerConfig` with the app's options. The result adds the `Acceptor` and the shutdown order of
+ * `layer`: the connections close when the scope of `HttpServer.serve` closes. The app's server,
+ * created by `evaluate`, may already have its own `request` listeners (an Express app, say); the
+ * platform adds its own next to them.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpServer } from "@effect/platform-node"
+ * import { NodeServer } from "effect-websocket/node"
+ * import { createServer } from "node:http"
+ *
+ * // the app's own server and platform options, with WebSocket routes
+ * const ServerLive = NodeServer.layerFrom(
+ *   () => createServer({ keepAliveTimeout: 10_000 }),
+ *   (server) => NodeHttpServer.layer(server, { port: 8080, host: "0.0.0.0" })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFrom: <E, R>(
+  evaluate: LazyArg<Http.Server>,
+  platform: (server: LazyArg<Http.Server>) => Layer.Layer<internal.Provided, E, R>
+) => Layer.Layer<Services, E, R> = internal.layerFrom

@@ -48,11 +48,13 @@ export * as Testing from "./Testing.js"
 export * as Acceptor from "./Acceptor.js"
 
 /**
- * Serving on Node: the HTTP server Layer to use with WebSocket routes.
+ * Serving on Node: the HTTP server Layer to use with WebSocket routes. Kept here for one release: it
+ * loads the Node server only when its Layer is built, so that this root stays runtime-neutral.
  *
+ * @deprecated import `{ NodeServer }` from `"effect-websocket/node"`, which also has `layerFrom`
  * @since 0.1.0
  */
-export * as NodeServer from "./NodeServer.js"
+export * as NodeServer from "./internal/nodeServerLazy.js"
 
 /**
  * Sending one message to every connection subscribed to a topic, in one process (`layer`) or

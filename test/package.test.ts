@@ -14,11 +14,14 @@ describe("package", () => {
   it("builds, and a plain Node ESM program imports the public modules", () => {
     execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "pipe" })
     const result = runModule(`
-      import { Action, Connection, Message, NodeServer, Upgrade } from "effect-websocket"
+      import { Action, Connection, Message, NodeServer as Deprecated, Upgrade } from "effect-websocket"
+      import { NodeServer } from "effect-websocket/node"
       import * as UpgradeModule from "effect-websocket/Upgrade"
       console.log(JSON.stringify({
         upgrade: typeof Upgrade.upgradeWebSocket,
         nodeServer: typeof NodeServer.layer,
+        layerFrom: typeof NodeServer.layerFrom,
+        deprecated: typeof Deprecated.layer,
         subpath: UpgradeModule.upgradeWebSocket === Upgrade.upgradeWebSocket,
         stop: Action.stopConnection().code,
         text: Message.TextMessage("hi").text,
@@ -29,6 +32,8 @@ describe("package", () => {
     assert.deepStrictEqual(JSON.parse(result.stdout), {
       upgrade: "function",
       nodeServer: "function",
+      layerFrom: "function",
+      deprecated: "function",
       subpath: true,
       stop: 1000,
       text: "hi",
@@ -42,9 +47,11 @@ describe("package", () => {
       (match) => match[1]
     )
     assert.isAbove(modules.length, 6)
+    // the root's NodeServer is the deprecated one that loads the Node server lazily; the subpath is the real one
+    const names = modules.filter((name) => name !== "NodeServer")
     const result = runModule(`
       import * as Index from "effect-websocket"
-      const names = ${JSON.stringify(modules)}
+      const names = ${JSON.stringify(names)}
       const same = await Promise.all(names.map(async (name) => {
         const module = await import("effect-websocket/" + name)
         return Object.keys(Index[name]).every((key) => module[key] === Index[name][key])
@@ -52,7 +59,7 @@ describe("package", () => {
       console.log(JSON.stringify(same))
     `)
     assert.strictEqual(result.status, 0, result.stderr)
-    assert.deepStrictEqual(JSON.parse(result.stdout), modules.map(() => true))
+    assert.deepStrictEqual(JSON.parse(result.stdout), names.map(() => true))
   }, 60_000)
 
   it("does not export internal modules", () => {

@@ -4,8 +4,9 @@
 import { HttpRouter, HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { Action, Broadcast, NodeServer, Upgrade } from "effect-websocket"
+import { Action, Broadcast, Upgrade } from "effect-websocket"
 import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
+import { NodeServer } from "effect-websocket/node"
 import { createServer } from "node:http"
 
 const subscriber = Upgrade.upgradeWebSocket({

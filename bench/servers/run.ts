@@ -3,7 +3,8 @@
 import { type HttpApp, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { type Acceptor, NodeServer } from "effect-websocket"
+import { type Acceptor } from "effect-websocket"
+import { NodeServer } from "effect-websocket/node"
 import { createServer } from "node:http"
 
 // GET /memory: forces a GC (with --expose-gc) and reports process.memoryUsage()

@@ -1,7 +1,8 @@
 /** A real Node server on 127.0.0.1, port 0, for as long as the surrounding scope. */
 import { type HttpApp, HttpServer } from "@effect/platform"
 import { Deferred, Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
-import { type Acceptor, NodeServer } from "effect-websocket"
+import { type Acceptor } from "effect-websocket"
+import { NodeServer } from "effect-websocket/node"
 import { createServer } from "node:http"
 import * as Net from "node:net"
 

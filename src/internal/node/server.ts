@@ -74,10 +74,10 @@ export const guard = (server: Http.Server, runtime: Runtime.Runtime<never>): Htt
  * acceptor's own finalizer, when the server layer's scope closes, is then left with no connection
  * (or with those of an app that did not go through `serve`), and answers late requests with 503.
  */
-const withAcceptor = <E>(
-  platform: (evaluate: LazyArg<Http.Server>) => Layer.Layer<Provided, E>,
-  evaluate: LazyArg<Http.Server>
-): Layer.Layer<Provided | Acceptor.Acceptor, E> =>
+export const layerFrom = <E, R>(
+  evaluate: LazyArg<Http.Server>,
+  platform: (server: LazyArg<Http.Server>) => Layer.Layer<Provided, E, R>
+): Layer.Layer<Provided | Acceptor.Acceptor, E, R> =>
   Layer.unwrapEffect(
     Effect.map(Effect.runtime<never>(), (runtime) => {
       let server: Http.Server | undefined = undefined
@@ -123,14 +123,14 @@ export const layer = (
   evaluate: LazyArg<Http.Server>,
   options: Net.ListenOptions
 ): Layer.Layer<Provided | Acceptor.Acceptor, HttpServerError.ServeError> =>
-  withAcceptor((guarded) => NodeHttpServer.layer(guarded, options), evaluate)
+  layerFrom(evaluate, (guarded) => NodeHttpServer.layer(guarded, options))
 
 /** `NodeHttpServer.layerConfig` on a server that `guard` protects, with the Node `Acceptor`. */
 export const layerConfig = (
   evaluate: LazyArg<Http.Server>,
   options: Config.Config.Wrap<Net.ListenOptions>
 ): Layer.Layer<Provided | Acceptor.Acceptor, HttpServerError.ServeError | ConfigError.ConfigError> =>
-  withAcceptor((guarded) => NodeHttpServer.layerConfig(guarded, options), evaluate)
+  layerFrom(evaluate, (guarded) => NodeHttpServer.layerConfig(guarded, options))
 
 const refusing = new WeakSet<Http.Server>()
 const stopped = new WeakSet<Http.Server>()
