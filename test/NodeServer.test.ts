@@ -1,8 +1,8 @@
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Context, Effect, Exit, Layer, Scope } from "effect"
-import { type Acceptor, Action, Upgrade } from "effect-websocket"
+import { Config, ConfigProvider, Context, Effect, Exit, Layer, Queue, Scope } from "effect"
+import { type Acceptor, Action, type Connection, Upgrade } from "effect-websocket"
 import { NodeServer } from "effect-websocket/node"
 import { createServer } from "node:http"
 import type * as Net from "node:net"
@@ -132,6 +132,34 @@ describe("NodeServer", () => {
         other.ws.send("served")
         assert.strictEqual(yield* other.next, "served")
         assert.deepStrictEqual(yield* connectWs(`ws://127.0.0.1:${first.port}/ws`), { status: 503 })
+      }))
+
+    it.scopedLive("layerFrom: WebSocket routes on the app's own server and platform layer, closed with 1001 at shutdown", () =>
+      Effect.gen(function*() {
+        const closes = yield* Queue.unbounded<Connection.CloseInfo>()
+        const router = HttpRouter.empty.pipe(
+          HttpRouter.get("/", HttpServerResponse.text("plain")),
+          HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo({ closes })))
+        )
+        const scope = yield* Scope.make()
+        const context = yield* HttpServer.serve(router).pipe(
+          Layer.provideMerge(NodeServer.layerFrom(
+            () => createServer({ keepAliveTimeout: 1000 }),
+            (server) => NodeHttpServer.layer(server, { port: 0, host: "127.0.0.1" })
+          )),
+          Layer.buildWithScope(scope)
+        )
+        const port = yield* Effect.provide(portOf, context)
+        assert.strictEqual(
+          yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())),
+          "plain"
+        )
+        const client = yield* openWs(`ws://127.0.0.1:${port}/ws`)
+        client.ws.send("own server")
+        assert.strictEqual(yield* client.next, "own server")
+        yield* Scope.close(scope, Exit.void)
+        assert.strictEqual((yield* client.closed).code, 1001)
+        assert.strictEqual((yield* Queue.take(closes)).initiator, "shutdown")
       }))
 
     it.scopedLive("serves HTTP and WebSocket routes like NodeHttpServer.layer", () =>
