@@ -44,13 +44,15 @@
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Acceptor from "./Acceptor.js"
-import type { Action } from "./Action.js"
+import type { Action, CloseError } from "./Action.js"
 import type { CloseInfo, Connection } from "./Connection.js"
+import * as Close from "./internal/core/close.js"
+import * as errors from "./internal/errors.js"
 import * as InternalOptions from "./internal/options.js"
 import * as internal from "./internal/upgrade.js"
 import type { Message } from "./Message.js"
@@ -476,3 +478,62 @@ export const make = <State, Custom, EInit = never, RInit = never, E = never, R =
     >,
     OptionsError
   >
+
+/**
+ * A handler's decision to end the connection with a close code, from `refuse`: not a failure. Its
+ * `code` and `reason` go on the wire (after `last`, when given), `CloseInfo.initiator` is `"server"`,
+ * and nothing is logged.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const Refusal: typeof errors.Refusal = errors.Refusal
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type Refusal = errors.Refusal
+
+/**
+ * Ends the connection from a handler with a chosen close code and reason, and optionally a last
+ * message sent before the close frame: an `Effect` that fails with `Refusal`, which the loop turns
+ * into that close instead of a 1011 with an error log. Meant above all for `onInit`, which runs
+ * after the 101 and so cannot answer with an HTTP status: `yield* Upgrade.refuse(1013, "try again
+ * later")` while a dependency is down, `4003` for a room that is full. `onClose` does not run when
+ * `onInit` refuses (there is no state); from `onMessage` it does, as after `stopConnectionWith`.
+ * The code and reason are validated as `stopConnectionWith`'s: an invalid one fails with
+ * `CloseError` instead, a handler failure (1011).
+ *
+ * Refuse before the upgrade (an HTTP status from the route: 401, 403, 429) when the request alone
+ * decides; refuse after it, with a close code, when only `onInit` can know (its services, the room).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Action, Upgrade } from "effect-websocket"
+ *
+ * const full = (members: number) =>
+ *   Upgrade.upgradeWebSocket({
+ *     onInit: () =>
+ *       members >= 10
+ *         ? Upgrade.refuse(4003, "room full", { last: JSON.stringify({ type: "full" }) })
+ *         : Effect.succeed(Upgrade.initial(members)),
+ *     onMessage: (state: number) => Effect.succeed(Action.continueConnection(state)),
+ *     onClose: () => Effect.void
+ *   })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const refuse = (
+  code: number,
+  reason: string = "",
+  options?: { readonly last?: string | Uint8Array | undefined }
+): Effect.Effect<never, Refusal | CloseError> => {
+  const invalid = Close.validateClose(code, reason)
+  return invalid === undefined
+    ? Effect.fail(new errors.Refusal({ code, reason, last: options?.last }))
+    : Effect.fail(new errors.CloseError({ reason: invalid, code, closeReason: reason }))
+}

@@ -10,7 +10,15 @@ import { sleepers } from "./support/clock.js"
 import { echo } from "./support/echo.js"
 import { handshakeHeaders } from "./support/harness.js"
 import { valueOf } from "./support/metrics.js"
-import { clientFrame, handshakeRequest, rawConnect, serve, serverCloseCode, statusOf } from "./support/server.js"
+import {
+  captureLogs,
+  clientFrame,
+  handshakeRequest,
+  rawConnect,
+  serve,
+  serverCloseCode,
+  statusOf
+} from "./support/server.js"
 
 const wsConnect = (port: number, path: string, options?: WebSocket.ClientOptions) =>
   connectWs(`ws://127.0.0.1:${port}${path}`, options)
@@ -249,6 +257,52 @@ describe("Upgrade", () => {
         const Routes = Layer.effectDiscard(Upgrade.make(echo(), { compression: { level: 10 } }))
         const exit = yield* Effect.exit(Layer.build(Routes).pipe(Effect.scoped))
         assert.isTrue(Exit.isFailure(exit))
+      }))
+  })
+  describe("refuse", () => {
+    it.scoped("onInit refuses with a code: its last message, then its close frame; no onClose, nothing logged", () =>
+      Effect.gen(function*() {
+        const lines: Array<string> = []
+        const closes = yield* Queue.unbounded<CloseInfo>()
+        const client = yield* Testing.connect({
+          onInit: () => Upgrade.refuse(1013, "try again later", { last: "{\"type\":\"unavailable\"}" }),
+          onMessage: (state: null) => Effect.succeed(Action.continueConnection(state)),
+          onClose: (_state, info) => Queue.offer(closes, info)
+        }).pipe(Effect.provide(captureLogs(lines)))
+        assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "{\"type\":\"unavailable\"}" })
+        assert.deepStrictEqual(yield* client.closed, { code: 1013, reason: "try again later" })
+        assert.deepStrictEqual(yield* client.closeInfo, { code: 1013, reason: "try again later", initiator: "server" })
+        assert.isTrue(yield* Queue.isEmpty(closes), "no state, so no onClose")
+        assert.deepStrictEqual(lines.filter((line) => /^(ERROR|WARN|FATAL)/.test(line)), [])
+      }))
+
+    it.scoped("onMessage refuses: the close is the handler's, onClose runs with it", () =>
+      Effect.gen(function*() {
+        const closes = yield* Queue.unbounded<CloseInfo>()
+        const client = yield* Testing.connect({
+          onInit: () => Effect.succeed(Upgrade.initial(null)),
+          onMessage: () => Upgrade.refuse(4001, "session expired"),
+          onClose: (_state, info) => Queue.offer(closes, info)
+        })
+        yield* client.sendText("anything")
+        assert.deepStrictEqual(yield* client.closed, { code: 4001, reason: "session expired" })
+        assert.deepStrictEqual(yield* Queue.take(closes), {
+          code: 4001,
+          reason: "session expired",
+          initiator: "server"
+        })
+      }))
+
+    it.scoped("an invalid code is a CloseError: a handler failure, 1011", () =>
+      Effect.gen(function*() {
+        const lines: Array<string> = []
+        const client = yield* Testing.connect({
+          onInit: () => Upgrade.refuse(999),
+          onMessage: (state: null) => Effect.succeed(Action.continueConnection(state)),
+          onClose: () => Effect.void
+        }).pipe(Effect.provide(captureLogs(lines)))
+        assert.strictEqual((yield* client.closed).code, 1011)
+        assert.isTrue(lines.some((line) => line.startsWith("ERROR") && line.includes("CloseError")), lines.join("\n"))
       }))
   })
 })

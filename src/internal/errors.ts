@@ -38,3 +38,18 @@ export class CloseError extends Data.TaggedError("CloseError")<{
       : `close reason is ${utf8Length(this.closeReason)} bytes of UTF-8; at most 123 fit in a close frame`
   }
 }
+
+/**
+ * A handler ends the connection on purpose with a close code (`Upgrade.refuse`): not a failure. The
+ * loop sends `last` (if any), then the close frame, and logs nothing; documented at `Upgrade.Refusal`.
+ */
+export class Refusal extends Data.TaggedError("Refusal")<{
+  readonly code: number
+  readonly reason: string
+  /** A last message sent before the close frame: text, or binary. */
+  readonly last?: string | Uint8Array | undefined
+}> {
+  override get message(): string {
+    return `the connection was refused with ${this.code}${this.reason === "" ? "" : ` (${this.reason})`}`
+  }
+}

@@ -29,6 +29,7 @@ import type { ConnectionImpl } from "./connection.js"
 import * as Close from "./core/close.js"
 import * as Lifecycle from "./core/lifecycle.js"
 import { RateLimit, type RateSettings } from "./core/rate.js"
+import { Refusal } from "./errors.js"
 import type { Inbox, Item } from "./inbox.js"
 import type * as Liveness from "./liveness.js"
 import * as Metrics from "./metrics.js"
@@ -386,7 +387,21 @@ export class Loop<State, Custom, E, R> implements Sink {
    */
   private finish(exit: Exit.Exit<CloseInfo | undefined, E>): Effect.Effect<void, never, R> {
     return Effect.gen(this, function*() {
-      const ending = Lifecycle.end(this.phase, outcomeOf(exit))
+      const refusal = refusalOf(exit)
+      // a refusal is a close the handler decided: its last message, then its close frame
+      if (refusal !== undefined && this.transport.isOpen()) {
+        if (refusal.last !== undefined) {
+          if (typeof refusal.last === "string") this.transport.sendText(refusal.last)
+          else this.transport.sendBinary(refusal.last)
+        }
+        this.transport.close(refusal.code, refusal.reason)
+      }
+      const ending = Lifecycle.end(
+        this.phase,
+        refusal === undefined
+          ? outcomeOf(exit)
+          : { _tag: "Decided", info: { code: refusal.code, reason: refusal.reason, initiator: "server" } }
+      )
       // the end runs once: a second end (none is expected) finds the connection ending already
       if (ending === undefined) return
       this.phase = ending.phase
@@ -433,6 +448,13 @@ export class Loop<State, Custom, E, R> implements Sink {
 }
 
 const interrupted = Exit.interrupt(FiberId.none)
+
+/** The `Refusal` a handler failed with on purpose (`Upgrade.refuse`), if that is how the turn ended. */
+const refusalOf = (exit: Exit.Exit<CloseInfo | undefined, unknown>): Refusal | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) && failure.value instanceof Refusal ? failure.value : undefined
+}
 
 /** How a turn's exit ended the connection, for the core's close-code rules. */
 const outcomeOf = (exit: Exit.Exit<CloseInfo | undefined, unknown>): Lifecycle.Outcome =>
