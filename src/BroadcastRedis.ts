@@ -33,6 +33,7 @@
  * ```
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
@@ -68,25 +69,35 @@ export interface Options extends Broadcast.Options {
   /** Put before each topic to make its channel name. Default `"effect-websocket:"`. */
   readonly prefix?: string | undefined
   /**
-   * How long building the layer waits for Redis, in milliseconds. Past it the layer is built anyway
-   * (a warning is logged) and keeps connecting: the app serves, broadcasting locally meanwhile.
-   * Default 5,000.
+   * How long building the layer waits for Redis (a number is milliseconds). Past it the layer is
+   * built anyway (a warning is logged) and keeps connecting: the app serves, broadcasting locally
+   * meanwhile. Default 5 seconds.
    */
-  readonly connectTimeout?: number | undefined
+  readonly connectTimeout?: Duration.DurationInput | undefined
   /**
-   * How long `subscribe` waits for Redis to confirm a new channel, in milliseconds, while Redis is
-   * connected. Past it `subscribe` returns anyway (a warning is logged, once until Redis confirms
+   * How long `subscribe` waits for Redis to confirm a new channel (a number is milliseconds), while
+   * Redis is connected. Past it `subscribe` returns anyway (a warning is logged, once until Redis confirms
    * again): the subscription is live in this process at once, and across nodes once Redis confirms
    * it, so a Redis that accepts connections but does not answer cannot hold `onInit` until
-   * `initTimeout`. Default 5,000.
+   * `initTimeout`. Default 5 seconds.
    */
-  readonly subscribeTimeout?: number | undefined
+  readonly subscribeTimeout?: Duration.DurationInput | undefined
   /**
-   * How long closing the layer waits for Redis to end each connection (`QUIT`), in milliseconds.
-   * Past it the connection is dropped (`disconnect`), and closing waits as long again at most for its
-   * socket to close, so that an unreachable Redis cannot hold a shutdown. Default 1,000.
+   * How long closing the layer waits for Redis to end each connection it opened (`QUIT`; a number is
+   * milliseconds). Past it the connection is dropped (`disconnect`), and closing waits as long again
+   * at most for its socket to close, so that an unreachable Redis cannot hold a shutdown. Default 1
+   * second.
    */
-  readonly closeTimeout?: number | undefined
+  readonly closeTimeout?: Duration.DurationInput | undefined
+  /**
+   * An `ioredis` client of the app's to publish on, instead of a connection of the layer's own: an
+   * app that keeps state in Redis then needs two connections in all, not three. The app owns it: the
+   * layer neither connects nor closes it (close it after the layer, in a scope around the layer's),
+   * and a publish while Redis is away follows that client's `enableOfflineQueue` (the layer's own
+   * publish connection fails at once). Subscribing always takes a connection of its own, which the
+   * layer opens and closes.
+   */
+  readonly publisher?: Redis | undefined
   /**
    * More `ioredis` options, for both connections (TLS, a password, a `retryStrategy`...). A
    * `connectionName` becomes the two connections' prefix: `<connectionName>:publish` and
@@ -110,6 +121,14 @@ const encode = (origin: Buffer, data: string | Uint8Array): Buffer => {
   buffer.set(payload, 2 + originLength)
   return buffer
 }
+
+/** A duration option in milliseconds (a number is milliseconds, as `Duration.DurationInput` reads it). */
+const millis = (value: Duration.DurationInput | undefined, fallback: number): number =>
+  value === undefined ? fallback : Duration.toMillis(Duration.decode(value))
+
+/** Resolves once the app's own client is ready; it connects by itself (or the app connects it). */
+const whenReady = (redis: Redis): Promise<void> =>
+  redis.status === "ready" ? Promise.resolve() : new Promise((resolve) => redis.once("ready", () => resolve()))
 
 /**
  * Succeeds once `redis` has ended: its socket closed, and it will not reconnect. `start` is what ends
@@ -200,18 +219,19 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
       return redis
     }
     // a publish fails at once when Redis is away instead of waiting in a queue
-    const publisher = connect("publish", { enableOfflineQueue: false })
+    const owned = options?.publisher === undefined
+    const publisher = options?.publisher ?? connect("publish", { enableOfflineQueue: false })
     // subscriptions made while Redis is away wait for it, and every channel is resubscribed on reconnect
     const subscriber = connect("subscribe", {
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
       autoResubscribe: true
     })
-    const closeTimeout = options?.closeTimeout ?? 1_000
+    const closeTimeout = millis(options?.closeTimeout, 1_000)
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closing = true
-        return Effect.all([close(publisher, closeTimeout), close(subscriber, closeTimeout)], {
+        return Effect.all([owned ? close(publisher, closeTimeout) : Effect.void, close(subscriber, closeTimeout)], {
           concurrency: "unbounded",
           discard: true
         })
@@ -250,11 +270,14 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
       hub.deliver(topic, internal.share(message[1] === textKind ? payload.toString("utf8") : payload), undefined)
     })
 
-    const connectTimeout = options?.connectTimeout ?? 5_000
-    const subscribeTimeout = options?.subscribeTimeout ?? 5_000
+    const connectTimeout = millis(options?.connectTimeout, 5_000)
+    const subscribeTimeout = millis(options?.subscribeTimeout, 5_000)
     let slowWarned = false
     const ready = yield* Effect.promise(() =>
-      Promise.all([publisher.connect(), subscriber.connect()]).then(() => true, () => false)
+      Promise.all([owned ? publisher.connect() : whenReady(publisher), subscriber.connect()]).then(
+        () => true,
+        () => false
+      )
     ).pipe(Effect.timeoutTo({ duration: connectTimeout, onSuccess: (ok) => ok, onTimeout: () => false }))
     if (!ready) {
       yield* Effect.logWarning(

@@ -280,6 +280,36 @@ describe("Broadcast over Redis", () => {
     40_000
   )
 
+  it.scopedLive(
+    "publishes on the app's own client (two connections in all), and leaves that client open when it closes",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* redisServer
+        const look = yield* inspector(redis.url)
+        const app = yield* Effect.acquireRelease(
+          Effect.sync(() => new Redis(redis.url, { connectionName: "app" })),
+          (client) => Effect.sync(() => client.disconnect())
+        )
+        const listening = yield* node(redis.url)
+        const { broadcast, close } = yield* closable({
+          url: redis.url,
+          publisher: app,
+          closeTimeout: "1 second",
+          redis: { connectionName: "shared" }
+        })
+        const client = yield* within("join", listening.join("lobby"))
+        yield* Broadcast.publish("lobby", "from the app's client").pipe(Effect.provide(broadcast))
+        yield* readUntil(client, "from the app's client")
+        const names = yield* clientNames(look)
+        assert.includeMembers(names, ["app", "shared:subscribe"])
+        assert.notInclude(names, "shared:publish", "no publish connection of the layer's own")
+        yield* close
+        assert.strictEqual(app.status, "ready", "the app's client is the app's to close")
+        assert.strictEqual(yield* Effect.promise(() => app.set("room:lobby", "still mine")), "OK")
+      }),
+    30_000
+  )
+
   describe("closing the layer", () => {
     it.scopedLive(
       "returns once Redis has ended both connections, and logs nothing alarming",
