@@ -3,7 +3,7 @@
 import { HttpRouter, HttpServer } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Option } from "effect"
-import { NodeServer } from "effect-websocket"
+import { NodeServer } from "effect-websocket/node"
 import { createServer } from "node:http"
 import { BroadcastLive, joinRoom } from "./chat-room.js"
 import { demoPage } from "./demo-page.js"
