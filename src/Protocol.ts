@@ -47,6 +47,7 @@ import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { dual } from "effect/Function"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -170,6 +171,14 @@ export interface Invalid extends internal.Invalid {}
 export type Message<In, Custom = never> = Decoded<In> | Invalid | CustomMessage<Custom> | ConnectionClosed
 
 /**
+ * What a typed route's `onMessage` receives when frames that do not decode close the connection
+ * (`onInvalid: "close"`, the default): no `Invalid`, which never reaches it.
+ * @since 0.1.0
+ * @category models
+ */
+export type Valid<In, Custom = never> = Exclude<Message<In, Custom>, Invalid>
+
+/**
  * A connection of a route whose server sends `Out` values: `send` takes only those. It is a plain
  * `Connection` too.
  * @since 0.1.0
@@ -203,10 +212,20 @@ export type EncodeError = internal.EncodeError
  * @since 0.1.0
  * @category sending
  */
-export const send: <Out>(
-  connection: Connection<Out>,
-  value: NoInfer<Out>
-) => Effect.Effect<void, SendError | EncodeError> = internal.send
+export const send: {
+  /**
+   * @since 0.1.0
+   */
+  <Out>(connection: Connection<Out>, value: NoInfer<Out>): Effect.Effect<void, SendError | EncodeError>
+  /**
+   * @since 0.1.0
+   */
+  <const Out>(value: Out): (connection: Connection<Out>) => Effect.Effect<void, SendError | EncodeError>
+} = dual(
+  (args) => args.length === 2,
+  <Out>(connection: Connection<Out>, value: Out): Effect.Effect<void, SendError | EncodeError> =>
+    internal.send(connection, value)
+)
 
 /**
  * Encodes `value` once and publishes it to `topic` (see `Broadcast.publish`): every subscriber gets
@@ -214,31 +233,64 @@ export const send: <Out>(
  * @since 0.1.0
  * @category sending
  */
-export const publish = <In, Out>(
-  protocol: Protocol<In, Out>,
-  topic: string,
-  value: NoInfer<Out>,
-  options?: { readonly except?: PlainConnection | undefined }
-): Effect.Effect<void, EncodeError | Broadcast.BroadcastError, Broadcast.Broadcast> =>
-  Effect.suspend((): Effect.Effect<void, EncodeError | Broadcast.BroadcastError, Broadcast.Broadcast> => {
-    const encoded = protocol.encode(value)
-    return Either.isLeft(encoded)
-      ? Effect.fail(new internal.EncodeError({ error: encoded.left }))
-      : Broadcast.publish(topic, encoded.right, options)
-  })
+export const publish: {
+  /**
+   * @since 0.1.0
+   */
+  <const V>(
+    topic: string,
+    value: V,
+    options?: { readonly except?: PlainConnection | undefined }
+  ): <In, Out>(
+    // the value must be an outgoing message of the protocol: otherwise a second argument is missing
+    ...protocol: [V] extends [Out] ? [protocol: Protocol<In, Out>]
+      : [protocol: Protocol<In, Out>, valueIsNotAnOutgoingMessage: never]
+  ) => Effect.Effect<void, EncodeError | Broadcast.BroadcastError, Broadcast.Broadcast>
+  /**
+   * @since 0.1.0
+   */
+  <In, Out>(
+    protocol: Protocol<In, Out>,
+    topic: string,
+    value: NoInfer<Out>,
+    options?: { readonly except?: PlainConnection | undefined }
+  ): Effect.Effect<void, EncodeError | Broadcast.BroadcastError, Broadcast.Broadcast>
+} = dual(
+  (args) => isProtocol(args[0]),
+  <In, Out>(
+    protocol: Protocol<In, Out>,
+    topic: string,
+    value: Out,
+    options?: { readonly except?: PlainConnection | undefined }
+  ): Effect.Effect<void, EncodeError | Broadcast.BroadcastError, Broadcast.Broadcast> =>
+    Effect.suspend((): Effect.Effect<void, EncodeError | Broadcast.BroadcastError, Broadcast.Broadcast> => {
+      const encoded = protocol.encode(value)
+      return Either.isLeft(encoded)
+        ? Effect.fail(new internal.EncodeError({ error: encoded.left }))
+        : Broadcast.publish(topic, encoded.right, options)
+    })
+)
+
+/**
+ * Is this value a `Protocol`?
+ * @since 0.1.0
+ * @category guards
+ */
+export const isProtocol = (u: unknown): u is Protocol<unknown, unknown> =>
+  typeof u === "object" && u !== null && TypeId in u
 
 /**
  * A typed route's handlers, as `Upgrade.HandlersFor` with decoded messages and a typed connection.
  * @since 0.1.0
  * @category models
  */
-export interface Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose> {
+export interface Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose, M = Message<In, Custom>> {
   readonly onInit: (
     connection: Connection<Out>
   ) => Effect.Effect<readonly [State, Option.Option<Stream.Stream<Custom, EInit, RInit>>], EInit, RInit>
   readonly onMessage: (
     state: State,
-    message: Message<In, Custom>,
+    message: M,
     connection: Connection<Out>
   ) => Effect.Effect<Action<NoInfer<State>, Custom, E, R>, E, R>
   readonly onClose: (state: State, info: CloseInfo, connection: Connection<Out>) => Effect.Effect<void, never, RClose>
@@ -262,13 +314,37 @@ export interface Options extends Upgrade.Options {
   readonly strictFrames?: boolean | undefined
 }
 
+/** The route a typed `upgradeWebSocket` returns. */
+type Route<R> = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  Upgrade.OptionsError,
+  HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Exclude<R, Scope.Scope>
+>
+
 /**
  * `Upgrade.upgradeWebSocket` for a route that speaks `protocol`: the handlers receive decoded
- * messages and a connection that sends `Out` values.
+ * messages and a connection that sends `Out` values. With `onInvalid: "close"` (the default) the
+ * messages are `Valid`: a frame that does not decode never reaches `onMessage`; with
+ * `onInvalid: "deliver"` they may be `Invalid` too.
  * @since 0.1.0
  * @category constructors
  */
-export const upgradeWebSocket = <
+export function upgradeWebSocket<
+  State,
+  In,
+  Out,
+  Custom = never,
+  EInit = never,
+  RInit = never,
+  E = never,
+  R = never,
+  RClose = never
+>(
+  protocol: Protocol<In, Out>,
+  handlers: Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose, Valid<In, Custom>>,
+  options?: Options & { readonly onInvalid?: "close" | undefined }
+): Route<RInit | R | RClose>
+export function upgradeWebSocket<
   State,
   In,
   Out,
@@ -281,12 +357,13 @@ export const upgradeWebSocket = <
 >(
   protocol: Protocol<In, Out>,
   handlers: Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose>,
+  options: Options
+): Route<RInit | R | RClose>
+export function upgradeWebSocket<State, In, Out, Custom, EInit, RInit, E, R, RClose>(
+  protocol: Protocol<In, Out>,
+  handlers: Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose, any>,
   options?: Options
-): Effect.Effect<
-  HttpServerResponse.HttpServerResponse,
-  Upgrade.OptionsError,
-  HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Exclude<RInit | R | RClose, Scope.Scope>
-> => {
+): Route<RInit | R | RClose> {
   const { onInvalid = "close", strictFrames = true, ...upgrade } = options ?? {}
   const wrap = { onInvalid, strictFrames }
   const typed = (connection: PlainConnection) => connection as Connection<Out>

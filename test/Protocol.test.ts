@@ -494,7 +494,59 @@ describe("Protocol", () => {
       }))
   })
 
+  describe("dual", () => {
+    it.scoped("send and publish read data-first and data-last", () =>
+      Effect.gen(function*() {
+        const route = Protocol.upgradeWebSocket(Chat, {
+          onInit: (connection) =>
+            Effect.gen(function*() {
+              yield* connection.pipe(Protocol.send({ type: "said", text: "data-last", count: 1 }))
+              yield* Broadcast.subscribe(connection, "room")
+              return Upgrade.initial(null)
+            }),
+          onMessage: (state) => Effect.succeed(Action.continueConnection(state)),
+          onClose: () => Effect.void
+        }, { heartbeat: false })
+        const client = Testing.typed(Chat, yield* Testing.connectTo(route, "/"))
+        assert.deepStrictEqual(yield* client.receive, said("data-last", 1))
+        yield* Protocol.publish("room", { type: "said", text: "to the room", count: 2 })(Chat)
+        // @ts-expect-error: not an outgoing message of Chat
+        Protocol.publish("room", { type: "say", text: "wrong" })(Chat)
+        assert.deepStrictEqual(yield* client.receive, said("to the room", 2))
+        yield* Protocol.publish(Chat, "room", { type: "said", text: "data-first", count: 3 })
+        assert.deepStrictEqual(yield* client.receive, said("data-first", 3))
+      }).pipe(Effect.provide(Broadcast.layer())))
+  })
+
   describe("types", () => {
+    it("onInvalid close (the default): onMessage never sees Invalid; deliver: it may", () => {
+      type In = Schema.Schema.Type<typeof Incoming>
+      Protocol.upgradeWebSocket(Chat, {
+        onInit: () => Effect.succeed(Upgrade.initial(null)),
+        onMessage: (state, message) => {
+          expectTypeOf(message).toEqualTypeOf<Protocol.Valid<In>>()
+          // @ts-expect-error: Invalid never reaches a route that closes on it
+          if (message._tag === "Invalid") return Effect.succeed(Action.continueConnection(state))
+          return Effect.succeed(Action.continueConnection(state))
+        },
+        onClose: () => Effect.void
+      })
+      Protocol.upgradeWebSocket(Chat, {
+        onInit: () => Effect.succeed(Upgrade.initial(null)),
+        onMessage: (state, message) => {
+          expectTypeOf(message).toEqualTypeOf<Protocol.Message<In>>()
+          return Effect.succeed(Action.continueConnection(state))
+        },
+        onClose: () => Effect.void
+      }, { onInvalid: "deliver" })
+    })
+
+    it("send takes no plain connection", () => {
+      const plain = {} as Connection.Connection
+      // @ts-expect-error: a plain connection has no protocol
+      Protocol.send(plain, { type: "said", text: "x", count: 1 })
+    })
+
     it("onMessage receives the decoded type, and send takes only the outgoing type", () => {
       Protocol.upgradeWebSocket(Chat, {
         onInit: (connection) => {
@@ -516,7 +568,8 @@ describe("Protocol", () => {
         },
         onClose: () => Effect.void
       })
-      const typedSend = Protocol.send<Schema.Schema.Type<typeof Outgoing>>
+      type Out = Schema.Schema.Type<typeof Outgoing>
+      const typedSend = (connection: Protocol.Connection<Out>, value: Out) => Protocol.send(connection, value)
       expectTypeOf(typedSend).returns.toEqualTypeOf<
         Effect.Effect<void, Connection.SendError | Protocol.EncodeError>
       >()
