@@ -123,6 +123,15 @@ export interface TestClient {
   readonly drop: Effect.Effect<void>
   /** The next frame from the server. Fails with `Closed` when the connection closed and every frame was read, or `NoFrame` after `receiveTimeout`. */
   readonly receive: Effect.Effect<Frame, TestClientError>
+  /**
+   * Reads frames until one satisfies `predicate` and returns it; the frames before it are read and
+   * dropped. Fails like `receive` when none comes: `NoFrame` (each frame within `receiveTimeout`) or
+   * `Closed`.
+   */
+  readonly receiveUntil: {
+    <A extends Frame>(refinement: (frame: Frame) => frame is A): Effect.Effect<A, TestClientError>
+    (predicate: (frame: Frame) => boolean): Effect.Effect<Frame, TestClientError>
+  }
   /** Every frame from the server until the connection closes; fails with `NoFrame` like `receive`. */
   readonly frames: Stream.Stream<Frame, TestClientError>
   /**
@@ -247,6 +256,18 @@ export interface TypedTestClient<In, Out> {
   readonly send: (value: In) => Effect.Effect<void, TestClientError | Protocol.EncodeError>
   /** The next frame, decoded; fails with `Undecodable` if it does not decode. */
   readonly receive: Effect.Effect<Out, TestClientError>
+  /**
+   * Reads decoded messages until one satisfies `predicate` and returns it, dropping those before
+   * (`client.receiveUntil((m) => m.type === "joined")`). Fails as `receive` does when none comes.
+   */
+  readonly receiveUntil: {
+    <A extends Out>(refinement: (message: Out) => message is A): Effect.Effect<A, TestClientError>
+    (predicate: (message: Out) => boolean): Effect.Effect<Out, TestClientError>
+  }
+  /** The close as the client saw it: `client.closed`. */
+  readonly closed: Effect.Effect<Closed, TestClientError>
+  /** How the server side ended the connection: `client.closeInfo`. */
+  readonly closeInfo: Effect.Effect<CloseInfo, TestClientError>
 }
 
 /**

@@ -129,9 +129,10 @@ export interface RateLimitOptions {
  *
  * Liveness and limits:
  *
- * - `heartbeat`: `interval` after the previous heartbeat the server pings, and closes the connection
- *   (1001, `"heartbeat timeout"`, initiator `"timeout"`) if no pong arrives within `timeout` (default
- *   30 s and 10 s); `false` turns it off.
+ * - `heartbeat`: the server pings every `interval`, and closes the connection (1001, `"heartbeat
+ *   timeout"`, initiator `"timeout"`) if no pong arrives within `timeout` of a ping (default 30 s and
+ *   10 s): a peer that goes silent is closed between `timeout` and `interval + timeout` after its last
+ *   pong (10 to 40 s by default); `false` turns it off.
  * - `idleTimeout`: no data frame either way for this long closes the connection (1001, `"idle
  *   timeout"`, initiator `"timeout"`); pings and pongs do not count. Off by default (`false`): the
  *   heartbeat already closes a peer that is gone.
@@ -186,9 +187,11 @@ export interface RateLimitOptions {
  */
 export interface Options {
   /**
-   * Pings the peer `interval` after the previous heartbeat and closes the connection (1001,
-   * `"heartbeat timeout"`, initiator `"timeout"`) if no pong comes within `timeout`. Default
-   * `{ interval: "30 seconds", timeout: "10 seconds" }`; `false` turns it off.
+   * Pings the peer every `interval` and closes the connection (1001, `"heartbeat timeout"`,
+   * initiator `"timeout"`) if no pong comes within `timeout` of a ping; no second ping goes out
+   * while one awaits its pong. A peer that goes silent is closed between `timeout` and
+   * `interval + timeout` after its last pong. Default `{ interval: "30 seconds", timeout: "10 seconds" }`
+   * (closed 10 to 40 s after it went silent); `false` turns it off.
    */
   readonly heartbeat?:
     | false

@@ -1,7 +1,7 @@
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Ref, Schedule, Scope, Stream, TestClock } from "effect"
-import { Action, Connection, Testing, Upgrade } from "effect-websocket"
+import { Effect, Exit, Fiber, Option, Ref, Schedule, Schema, Scope, Stream, TestClock } from "effect"
+import { Action, Connection, Protocol, Testing, Upgrade } from "effect-websocket"
 import { sleepers } from "./support/clock.js"
 import { echo } from "./support/echo.js"
 
@@ -180,6 +180,55 @@ describe("Testing", () => {
       Effect.gen(function*() {
         const error = yield* Effect.flip(Testing.connect(echo(), { upgrade: { maxMessageSize: 0 } }))
         assert.strictEqual(error._tag, "OptionsError")
+      }))
+  })
+
+  describe("receiveUntil", () => {
+    it.scoped("reads frames until one matches and returns it; what came before is dropped", () =>
+      Effect.gen(function*() {
+        const client = yield* Testing.connect(echo(), quiet)
+        for (const text of ["noise", "more noise", "wanted", "after"]) yield* client.sendText(text)
+        const wanted = yield* client.receiveUntil((frame): frame is Testing.Frame & { _tag: "Text" } =>
+          frame._tag === "Text" && frame.text === "wanted"
+        )
+        assert.strictEqual(wanted.text, "wanted")
+        assert.deepStrictEqual(yield* client.receive, { _tag: "Text", text: "after" })
+      }))
+
+    it.scoped("fails with Closed when the connection closes before a match", () =>
+      Effect.gen(function*() {
+        const client = yield* Testing.connect(echo({ stopOn: "bye" }), quiet)
+        yield* client.sendText("bye")
+        const error = yield* Effect.flip(client.receiveUntil((frame) => frame._tag === "Binary"))
+        assert.strictEqual(error.reason, "Closed")
+      }))
+
+    it.scoped("on a typed client: decoded messages until one matches; closed and closeInfo are there too", () =>
+      Effect.gen(function*() {
+        const Chat = Protocol.json({
+          incoming: Schema.String,
+          outgoing: Schema.Struct({ type: Schema.Literal("joined", "said"), text: Schema.String })
+        })
+        const route = Protocol.upgradeWebSocket(Chat, {
+          onInit: (connection) =>
+            Effect.as(Protocol.send(connection, { type: "joined", text: "alice" }), Upgrade.initial(null)),
+          onMessage: (state, message, connection) =>
+            message._tag === "Decoded"
+              ? Effect.as(
+                Effect.orDie(Protocol.send(connection, { type: "said", text: message.value })),
+                message.value === "bye" ? Action.stopConnection() : Action.continueConnection(state)
+              )
+              : Effect.succeed(Action.continueConnection(state)),
+          onClose: () => Effect.void
+        }, { heartbeat: false })
+        const client = Testing.typed(Chat, yield* Testing.connectTo(route, "/"))
+        yield* client.send("one")
+        yield* client.send("two")
+        const said = yield* client.receiveUntil((message) => message.type === "said" && message.text === "two")
+        assert.deepStrictEqual(said, { type: "said", text: "two" })
+        yield* client.send("bye")
+        assert.deepStrictEqual(yield* client.closed, { code: 1000, reason: "" })
+        assert.deepStrictEqual(yield* client.closeInfo, { code: 1000, reason: "", initiator: "server" })
       }))
   })
 

@@ -93,6 +93,7 @@ const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestC
       connection.peerDrop()
     }),
     receive,
+    receiveUntil: (predicate: (frame: Frame) => boolean) => until(receive, predicate),
     frames: Stream.repeatEffectOption(
       Effect.catchIf(receive, (error) => error.reason === "Closed", () => Effect.fail(Option.none())).pipe(
         Effect.mapError((error) => (Option.isOption(error) ? error : Option.some(error)))
@@ -164,21 +165,33 @@ export const run = <E, R>(
     Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
   >
 
+/** Runs `next` until what it gives satisfies `predicate`. */
+const until = <A, E>(next: Effect.Effect<A, E>, predicate: (a: A) => boolean): Effect.Effect<A, E> => {
+  const loop: Effect.Effect<A, E> = Effect.flatMap(next, (a) => (predicate(a) ? Effect.succeed(a) : loop))
+  return loop
+}
+
 export const typed = <In, Out>(
   protocol: Protocol<In, Out>,
   client: TestClient
-): TypedTestClient<In, Out> => ({
-  client,
-  send: (value) =>
-    Effect.suspend((): Effect.Effect<void, TestClientError | EncodeError> => {
-      const encoded = protocol.encodeIncoming(value)
-      if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ error: encoded.left }))
-      return typeof encoded.right === "string" ? client.sendText(encoded.right) : client.sendBinary(encoded.right)
-    }),
-  receive: Effect.flatMap(client.receive, (frame) => {
+): TypedTestClient<In, Out> => {
+  const receive: Effect.Effect<Out, TestClientError> = Effect.flatMap(client.receive, (frame) => {
     const decoded = protocol.decodeOutgoing(frame._tag === "Text" ? frame.text : frame.data)
     return Either.isRight(decoded)
       ? Effect.succeed(decoded.right)
       : Effect.fail(new TestClientError({ reason: "Undecodable", frame, error: decoded.left }))
   })
-})
+  return {
+    client,
+    send: (value) =>
+      Effect.suspend((): Effect.Effect<void, TestClientError | EncodeError> => {
+        const encoded = protocol.encodeIncoming(value)
+        if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ error: encoded.left }))
+        return typeof encoded.right === "string" ? client.sendText(encoded.right) : client.sendBinary(encoded.right)
+      }),
+    receive,
+    receiveUntil: (predicate: (message: Out) => boolean) => until(receive, predicate),
+    closed: client.closed,
+    closeInfo: client.closeInfo
+  }
+}

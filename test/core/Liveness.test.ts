@@ -18,7 +18,7 @@ describe("core/Liveness", () => {
   })
 
   describe("heartbeat", () => {
-    it("pings one interval after the start, then one interval after each heartbeat completed", () => {
+    it("pings every interval, from one interval after the start; the pong is awaited for the timeout", () => {
       const deadlines = new Deadlines()
       deadlines.start(0, heartbeat)
       assert.strictEqual(deadlines.next(heartbeat), 30_000)
@@ -26,9 +26,36 @@ describe("core/Liveness", () => {
       assert.strictEqual(deadlines.due(30_000, heartbeat), "ping")
       assert.strictEqual(deadlines.next(heartbeat), 40_000, "the pong is awaited for the timeout")
       deadlines.pong()
-      assert.isUndefined(deadlines.due(40_000, heartbeat))
-      assert.strictEqual(deadlines.next(heartbeat), 70_000, "the next ping: an interval after the heartbeat's end")
-      assert.strictEqual(deadlines.due(70_000, heartbeat), "ping")
+      assert.strictEqual(deadlines.next(heartbeat), 60_000, "the next ping: an interval after the last")
+      assert.isUndefined(deadlines.due(59_999, heartbeat))
+      assert.strictEqual(deadlines.due(60_000, heartbeat), "ping")
+      // a sweep that wakes late keeps the schedule
+      deadlines.pong()
+      assert.strictEqual(deadlines.due(90_080, heartbeat), "ping")
+      deadlines.pong()
+      assert.strictEqual(deadlines.next(heartbeat), 120_000)
+    })
+
+    it("a timeout longer than the interval: no second ping while one awaits its pong", () => {
+      const slow = timing({ interval: 10_000, timeout: 15_000 }, undefined)!
+      const deadlines = new Deadlines()
+      deadlines.start(0, slow)
+      assert.strictEqual(deadlines.due(10_000, slow), "ping")
+      assert.isUndefined(deadlines.due(20_000, slow), "the pong of the first is still awaited")
+      deadlines.pong()
+      assert.strictEqual(deadlines.due(22_000, slow), "ping")
+      assert.strictEqual(deadlines.due(37_000, slow), "heartbeat")
+    })
+
+    it("a peer that goes silent is closed between timeout and interval + timeout after its last pong", () => {
+      const deadlines = new Deadlines()
+      deadlines.start(0, heartbeat)
+      deadlines.due(30_000, heartbeat)
+      deadlines.pong()
+      // silent from 30 s (its last pong): the next ping at 60 s, closed at 70 s = 30 + interval + timeout
+      assert.strictEqual(deadlines.due(60_000, heartbeat), "ping")
+      assert.strictEqual(deadlines.next(heartbeat), 70_000)
+      assert.strictEqual(deadlines.due(70_000, heartbeat), "heartbeat")
     })
 
     it("a pong that does not come within the timeout is due as a heartbeat timeout", () => {
@@ -69,7 +96,7 @@ describe("core/Liveness", () => {
         if (due !== undefined) seen.push(`${now} ${due}`)
         if (due === "ping") deadlines.pong()
       }
-      assert.deepStrictEqual(seen, ["10000 ping", "21000 ping", "30000 idle"])
+      assert.deepStrictEqual(seen, ["10000 ping", "20000 ping", "30000 idle"])
     })
   })
 })

@@ -8,7 +8,7 @@
 /** A route's liveness settings in milliseconds. */
 export interface Timing {
   readonly heartbeat: boolean
-  /** Between the end of one heartbeat and the next ping; 0 without a heartbeat. */
+  /** Between two pings; 0 without a heartbeat. */
   readonly interval: number
   /** How long a pong may take; 0 without a heartbeat. */
   readonly timeout: number
@@ -62,36 +62,34 @@ export class Deadlines {
     this.lastActivity = now
   }
 
-  /** The peer answered a ping. */
+  /** The peer answered a ping (or sent a pong of its own, which proves as much). */
   pong(): void {
     this.awaitingPong = false
+    this.pongDue = -1
   }
 
   /**
-   * What is due at `now`, if anything. A ping is due `interval` after the previous heartbeat completed
-   * and counts as sent (its pong is awaited for `timeout`); a timeout ends the watch.
+   * What is due at `now`, if anything. A ping is due every `interval`, and counts as sent: its pong
+   * is awaited for `timeout`, and no other ping goes out meanwhile (with a `timeout` longer than the
+   * `interval`, the next ping waits for the pong). A pong that does not come in time ends the watch:
+   * a peer that goes silent is closed between `timeout` and `interval + timeout` after its last pong.
    */
   due(now: number, timing: Timing): Due | undefined {
     if (now - this.lastActivity >= timing.idle) return "idle"
     if (!timing.heartbeat) return undefined
-    if (this.pongDue >= 0 && now >= this.pongDue) {
-      if (this.awaitingPong) return "heartbeat"
-      this.nextPing = this.pongDue + timing.interval
-      this.pongDue = -1
-    }
-    if (this.pongDue < 0 && now >= this.nextPing) {
-      this.awaitingPong = true
-      this.pongDue = now + timing.timeout
-      return "ping"
-    }
-    return undefined
+    if (this.awaitingPong) return now >= this.pongDue ? "heartbeat" : undefined
+    if (now < this.nextPing) return undefined
+    this.awaitingPong = true
+    this.pongDue = now + timing.timeout
+    this.nextPing = Math.max(this.nextPing + timing.interval, now)
+    return "ping"
   }
 
   /** The time of the next deadline. */
   next(timing: Timing): number {
     return Math.min(
       this.lastActivity + timing.idle,
-      timing.heartbeat ? (this.pongDue >= 0 ? this.pongDue : this.nextPing) : Number.POSITIVE_INFINITY
+      timing.heartbeat ? (this.awaitingPong ? this.pongDue : this.nextPing) : Number.POSITIVE_INFINITY
     )
   }
 }
