@@ -1,5 +1,5 @@
 // npm run docs:sync: re-copies every marked example block (`<!-- examples/NAME.ts -->` and the ```ts
-// block after it) in README.md and docs/*.md from the file's current content. test/readme.test.ts
+// block after it) in README.md and docs/*.md from the file's current content. test/docs/readme.test.ts
 // fails while a copy differs from its file.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"

@@ -1,5 +1,6 @@
 /** A real `ws` client for end-to-end tests: messages are buffered from the start, waits are bounded. */
 import { Deferred, Effect, Exit, FiberId, Queue, type Scope } from "effect"
+import type { Closed } from "effect-websocket/Testing"
 import WebSocket from "ws"
 import { within } from "./server.js"
 
@@ -8,7 +9,7 @@ export interface WsClient {
   /** The next text message from the server. */
   readonly next: Effect.Effect<string>
   /** The close the client saw. */
-  readonly closed: Effect.Effect<{ readonly code: number; readonly reason: string }>
+  readonly closed: Effect.Effect<Closed>
 }
 
 /** Connects to `url`; succeeds with the client once open, or with the status of a refused handshake. */
@@ -23,7 +24,7 @@ export const connectWs = (
       Effect.async<WsClient | { readonly status: number }>((resume) => {
         const ws = protocols === undefined ? new WebSocket(url, options) : new WebSocket(url, protocols, options)
         const messages = Effect.runSync(Queue.unbounded<string>())
-        const closed = Deferred.unsafeMake<{ code: number; reason: string }>(FiberId.none)
+        const closed = Deferred.unsafeMake<Closed>(FiberId.none)
         ws.on("error", () => {})
         ws.on("message", (data: Buffer) => messages.unsafeOffer(data.toString("utf8")))
         ws.on("close", (code: number, reason: Buffer) => {

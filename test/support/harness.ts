@@ -8,17 +8,13 @@ import { Deferred, Duration, Effect, ExecutionStrategy, Exit, Queue, Ref, Scope 
 import type { Connection, Upgrade } from "effect-websocket"
 import type * as Net from "node:net"
 import WebSocket from "ws"
-import type { Frame } from "../../src/Testing.js"
+import type { Closed, Frame } from "../../src/Testing.js"
 import * as Testing from "../../src/Testing.js"
 import * as UpgradeModule from "../../src/Upgrade.js"
-import { captureLogs, serve, within } from "./server.js"
+import { captureLogs } from "./logs.js"
+import { serve, within } from "./server.js"
 
 export type { Frame }
-
-export interface Closed {
-  readonly code: number
-  readonly reason: string
-}
 
 /** The client end of one connection, as a test drives it. */
 export interface Client {
@@ -56,13 +52,6 @@ const route = <State, Custom, E>(
   options: Upgrade.Options | undefined
 ) =>
   options === undefined ? UpgradeModule.upgradeWebSocket(handlers) : UpgradeModule.upgradeWebSocket(handlers, options)
-
-export const handshakeHeaders = {
-  upgrade: "websocket",
-  connection: "Upgrade",
-  "sec-websocket-version": "13",
-  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="
-}
 
 export const memory: Harness = {
   name: "memory",

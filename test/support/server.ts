@@ -1,22 +1,15 @@
 /** A real Node server on 127.0.0.1, port 0, for as long as the surrounding scope. */
 import { type HttpApp, HttpServer } from "@effect/platform"
-import { Deferred, Duration, Effect, Exit, Layer, Logger, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import { type Acceptor } from "effect-websocket"
 import { NodeServer } from "effect-websocket/node"
 import { createServer } from "node:http"
 import * as Net from "node:net"
-
-export const captureLogs = (lines: Array<string>) =>
-  Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ cause, logLevel, message }) => {
-      const text = `${logLevel.label} ${Array.isArray(message) ? message.map(String).join(" ") : String(message)}`
-      lines.push(cause._tag === "Empty" ? text : `${text} ${String(cause)}`)
-    })
-  )
+import { captureLogs } from "./logs.js"
 
 export interface RunningServer {
   readonly port: number
+  /** What the server logged, each line as `captureLogs` writes it. */
   readonly logs: Array<string>
   /** The sockets of the upgrade requests the server saw, in order: the server's side of each connection. */
   readonly sockets: ReadonlyArray<Net.Socket>
@@ -52,6 +45,14 @@ export const within = <A, E, R>(what: string, self: Effect.Effect<A, E, R>, seco
     Effect.timeoutFail({ duration: Duration.seconds(seconds), onTimeout: () => new Error(`timed out: ${what}`) }),
     Effect.orDie
   )
+
+/** Runs `check` every `every` until it succeeds with `true`; the test fails after `seconds`. */
+export const eventually = <E, R>(
+  what: string,
+  check: Effect.Effect<boolean, E, R>,
+  seconds = 10,
+  every: Duration.DurationInput = "20 millis"
+) => within(what, Effect.repeat(check, { until: (ok) => ok, schedule: Schedule.spaced(every) }), seconds)
 
 /** A raw TCP connection, for requests and frames a well-behaved client would never send. */
 export interface RawSocket {
@@ -110,6 +111,14 @@ export const rawConnect = (port: number): Effect.Effect<RawSocket, never, Scope.
       ended: within("server closes the socket", Deferred.await(ended))
     }
   })
+
+/** The headers of a valid handshake request (RFC 6455, 4.1), with the RFC's sample key. */
+export const handshakeHeaders = {
+  upgrade: "websocket",
+  connection: "Upgrade",
+  "sec-websocket-version": "13",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="
+}
 
 /** A request head; `Host: 127.0.0.1` unless `headers` has a Host of its own. */
 export const handshakeRequest = (path: string, headers: Record<string, string>, method = "GET") =>

@@ -322,7 +322,7 @@ export const takeHead = (socket: Duplex): Buffer | undefined => {
  * response onto the socket unless the Node `ServerResponse` it resolves is already ended
  * (`handleResponse` checks `writableEnded`). So the response is taken off the socket and ended
  * first: it writes nothing, and it never emits the 'finish' that would make the platform end the
- * socket. test/NodeServer.test.ts pins this on the installed platform.
+ * socket. test/e2e/NodeServer.test.ts pins this on the installed platform.
  */
 export const accept = (
   request: HttpServerRequest.HttpServerRequest,

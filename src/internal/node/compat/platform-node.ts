@@ -1,7 +1,7 @@
 /**
  * What the library assumes of @effect/platform-node (0.108) beyond its public API, in one place.
  * Each assumption has a test that fails on an installed version that breaks it
- * (test/compat.test.ts, test/NodeServer.test.ts); where the library cannot rely on one, it says so
+ * (test/unit/compat.test.ts, test/e2e/NodeServer.test.ts); where the library cannot rely on one, it says so
  * in a warning instead of going on silently.
  *
  * Once the route has returned, the platform keeps the request's fiber from two places for as long as

@@ -1,6 +1,6 @@
 /**
  * What the library assumes of `ws` beyond its documented API, in one place. Each assumption has a
- * test that fails on an installed `ws` that breaks it (test/compat.test.ts); none falls back silently.
+ * test that fails on an installed `ws` that breaks it (test/unit/compat.test.ts); none falls back silently.
  *
  * - A `WebSocket` reports a connection's events by calling its own `emit` (lib/websocket.js): a
  *   subclass that overrides `emit` receives them with no listener closure per connection.
@@ -68,7 +68,7 @@ const senderFrame = typeof Sender?.frame === "function"
 /**
  * `data` as one unmasked, uncompressed, final frame (opcode 1 for text, 2 for binary), built by
  * `ws`'s own `Sender.frame`; `undefined` when the installed `ws` has none, and the caller sends
- * through `ws` per connection instead (test/compat.test.ts fails on such a `ws`).
+ * through `ws` per connection instead (test/unit/compat.test.ts fails on such a `ws`).
  */
 export const frame = (data: Buffer, binary: boolean): Buffer | undefined =>
   senderFrame === undefined

@@ -1,0 +1,300 @@
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Config, ConfigProvider, Context, Effect, Exit, Layer, Queue, Scope } from "effect"
+import { type Acceptor, Action, type Connection, Upgrade } from "effect-websocket"
+import { NodeServer } from "effect-websocket/node"
+import { createServer } from "node:http"
+import type * as Net from "node:net"
+import { connectWs, openWs } from "../support/client.js"
+import { echo } from "../support/echo.js"
+import { collected } from "../support/gc.js"
+import { captureLogs } from "../support/logs.js"
+import { clientFrame, handshakeHeaders, handshakeRequest, rawConnect, serve, statusOf } from "../support/server.js"
+
+const portOf = Effect.map(HttpServer.HttpServer, (server) => (server.address as { readonly port: number }).port)
+
+/** A service a route's handlers use, released with its layer: the released flag is what onClose sees. */
+class Store extends Context.Tag("test/Store")<Store, { readonly alive: () => boolean }>() {}
+
+/**
+ * Serves a route whose `onClose` records whether `Store` is still alive, with `Store` and the server
+ * layer composed by `compose`, in a scope of its own; returns the port, the events seen and the close.
+ */
+const serveWithStore = (
+  compose: (
+    app: Layer.Layer<never, never, Store | HttpServer.HttpServer | Acceptor.Acceptor>,
+    store: Layer.Layer<Store>,
+    server: Layer.Layer<NodeServer.Services, unknown>
+  ) => Layer.Layer<never, unknown>
+) =>
+  Effect.gen(function*() {
+    const events: Array<string> = []
+    const store = Layer.scoped(
+      Store,
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          let alive = true
+          return { alive: () => alive, release: () => (alive = false) }
+        }),
+        (store) => Effect.sync(() => (events.push("store released"), store.release()))
+      )
+    )
+    const route = Upgrade.upgradeWebSocket({
+      onInit: () => Effect.succeed(Upgrade.initial(null)),
+      onMessage: (state) => Effect.succeed(Action.continueConnection(state)),
+      onClose: (_state, info) =>
+        Effect.map(Store, (store) => {
+          events.push(`onClose ${info.code} ${info.initiator} store alive=${store.alive()}`)
+        })
+    })
+    let port = 0
+    const server = NodeServer.layer(() => {
+      const created = createServer()
+      created.once("listening", () => (port = (created.address() as Net.AddressInfo).port))
+      return created
+    }, { port: 0, host: "127.0.0.1" })
+    const scope = yield* Scope.make()
+    yield* Layer.buildWithScope(
+      compose(HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route))), store, server),
+      scope
+    ).pipe(Effect.orDie)
+    return { port, events, close: Scope.close(scope, Exit.void) }
+  })
+
+describe("NodeServer", () => {
+  describe("shutdown order", () => {
+    const orders = {
+      "NodeServer.layer provided last (the README's order)": (app, store, server) =>
+        app.pipe(Layer.provide(store), Layer.provide(server)),
+      "NodeServer.layer provided first": (app, store, server) => app.pipe(Layer.provide(server), Layer.provide(store)),
+      "both in one Layer.mergeAll": (app, store, server) => app.pipe(Layer.provide(Layer.mergeAll(store, server))),
+      "the server merged over the app (provideMerge)": (app, store, server) =>
+        app.pipe(Layer.provide(store), Layer.provideMerge(server))
+    } satisfies Record<string, Parameters<typeof serveWithStore>[0]>
+    for (const [name, compose] of Object.entries(orders)) {
+      it.scopedLive(`connections close with 1001 and run onClose while the route's services live: ${name}`, () =>
+        Effect.gen(function*() {
+          const served = yield* serveWithStore(compose)
+          const clients = yield* Effect.all([1, 2, 3].map(() => openWs(`ws://127.0.0.1:${served.port}/ws`)))
+          yield* served.close
+          for (const client of clients) assert.strictEqual((yield* client.closed).code, 1001)
+          assert.deepStrictEqual(served.events, [
+            "onClose 1001 shutdown store alive=true",
+            "onClose 1001 shutdown store alive=true",
+            "onClose 1001 shutdown store alive=true",
+            "store released"
+          ])
+        }))
+    }
+  })
+
+  describe("layer", () => {
+    it.scopedLive("answers 503 to an upgrade request while nothing serves, and closes its socket", () =>
+      Effect.gen(function*() {
+        const context = yield* Layer.build(NodeServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+        const port = yield* Effect.provide(portOf, context)
+        const raw = yield* rawConnect(port)
+        yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
+        const received = yield* raw.ended
+        assert.strictEqual(statusOf(received), 503, received.toString("latin1"))
+      }))
+
+    it.scopedLive("a WebSocket route on the platform's NodeHttpServer.layer: 500, and one line saying to use NodeServer.layer", () =>
+      Effect.gen(function*() {
+        const lines: Array<string> = []
+        const router = HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo())))
+        // what a user gets by casting the Acceptor requirement away
+        const app = router as unknown as HttpRouter.HttpRouter<never, never>
+        const context = yield* HttpServer.serve(app).pipe(
+          Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+          Layer.provide(captureLogs(lines)),
+          Layer.build
+        )
+        const port = yield* Effect.provide(portOf, context)
+        for (let i = 0; i < 3; i++) {
+          const refused = yield* connectWs(`ws://127.0.0.1:${port}/ws`)
+          assert.deepStrictEqual(refused, { status: 500 })
+        }
+        const advice = lines.filter((line) => line.includes("NodeServer.layer"))
+        assert.strictEqual(advice.length, 1, lines.join("\n"))
+        assert.match(advice[0], /^ERROR .*no Acceptor/)
+      }))
+
+    it.scopedLive("two servers serving one route value count its limits apart", () =>
+      Effect.gen(function*() {
+        const route = Upgrade.upgradeWebSocket(echo(), { maxConnections: 1, heartbeat: false })
+        const router = HttpRouter.empty.pipe(HttpRouter.get("/ws", route))
+        const first = yield* serve(router)
+        const second = yield* serve(router)
+        yield* openWs(`ws://127.0.0.1:${first.port}/ws`)
+        const other = yield* openWs(`ws://127.0.0.1:${second.port}/ws`)
+        other.ws.send("served")
+        assert.strictEqual(yield* other.next, "served")
+        assert.deepStrictEqual(yield* connectWs(`ws://127.0.0.1:${first.port}/ws`), { status: 503 })
+      }))
+
+    it.scopedLive("layerFrom: WebSocket routes on the app's own server and platform layer, closed with 1001 at shutdown", () =>
+      Effect.gen(function*() {
+        const closes = yield* Queue.unbounded<Connection.CloseInfo>()
+        const router = HttpRouter.empty.pipe(
+          HttpRouter.get("/", HttpServerResponse.text("plain")),
+          HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo({ closes })))
+        )
+        const scope = yield* Scope.make()
+        const context = yield* HttpServer.serve(router).pipe(
+          Layer.provideMerge(NodeServer.layerFrom(
+            () => createServer({ keepAliveTimeout: 1000 }),
+            (server) => NodeHttpServer.layer(server, { port: 0, host: "127.0.0.1" })
+          )),
+          Layer.buildWithScope(scope)
+        )
+        const port = yield* Effect.provide(portOf, context)
+        assert.strictEqual(
+          yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())),
+          "plain"
+        )
+        const client = yield* openWs(`ws://127.0.0.1:${port}/ws`)
+        client.ws.send("own server")
+        assert.strictEqual(yield* client.next, "own server")
+        yield* Scope.close(scope, Exit.void)
+        assert.strictEqual((yield* client.closed).code, 1001)
+        assert.strictEqual((yield* Queue.take(closes)).initiator, "shutdown")
+      }))
+
+    it.scopedLive("serves HTTP and WebSocket routes like NodeHttpServer.layer", () =>
+      Effect.gen(function*() {
+        const echoRoute = Upgrade.upgradeWebSocket(echo())
+        const router = HttpRouter.empty.pipe(
+          HttpRouter.get("/", HttpServerResponse.text("plain")),
+          HttpRouter.get("/ws", echoRoute)
+        )
+        const context = yield* HttpServer.serve(router).pipe(
+          Layer.provideMerge(NodeServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+          Layer.build
+        )
+        const port = yield* Effect.provide(portOf, context)
+        const response = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()))
+        assert.strictEqual(response, "plain")
+        const client = yield* openWs(`ws://127.0.0.1:${port}/ws`)
+        client.ws.send("echo")
+        assert.strictEqual(yield* client.next, "echo")
+        // a path without a route gets the router's 404, not a dropped socket
+        const raw = yield* rawConnect(port)
+        yield* raw.write(handshakeRequest("/nowhere", handshakeHeaders))
+        assert.strictEqual(statusOf(yield* raw.readUntil((bytes) => bytes.includes("\r\n\r\n"))), 404)
+      }))
+
+    it.scopedLive("delivers a first frame sent in the same packet as the handshake", () =>
+      Effect.gen(function*() {
+        const echoRoute = Upgrade.upgradeWebSocket(echo())
+        const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", echoRoute)))
+        const raw = yield* rawConnect(server.port)
+        yield* raw.write(Buffer.concat([
+          Buffer.from(handshakeRequest("/ws", handshakeHeaders)),
+          clientFrame(0x1, Buffer.from("sent with the handshake"))
+        ]))
+        const received = yield* raw.readUntil((bytes) => bytes.includes("sent with the handshake"))
+        assert.strictEqual(statusOf(received), 101)
+      }))
+  })
+
+  describe("detached connections", () => {
+    it.scopedLive("the platform writes nothing onto an upgraded socket once the route has returned", () =>
+      Effect.gen(function*() {
+        const server = yield* serve(
+          HttpRouter.empty.pipe(HttpRouter.get("/ws", Upgrade.upgradeWebSocket(echo())))
+        )
+        const raw = yield* rawConnect(server.port)
+        yield* raw.write(handshakeRequest("/ws", handshakeHeaders))
+        const head = yield* raw.readUntil((bytes) => bytes.includes("\r\n\r\n"))
+        assert.strictEqual(statusOf(head), 101)
+        // the route returned with the 101 and the platform handled its response meanwhile
+        yield* Effect.sleep("100 millis")
+        yield* raw.write(clientFrame(0x1, Buffer.from("ping")))
+        const headEnd = head.indexOf("\r\n\r\n") + 4
+        const received = yield* raw.readUntil((bytes) => bytes.length >= headEnd + 6)
+        yield* Effect.sleep("50 millis")
+        assert.deepStrictEqual(
+          [...raw.socket.readableEnded ? ["ended"] : [], received.subarray(headEnd).toString("latin1")],
+          ["\x81\x04ping"],
+          "after the 101 only the echo frame arrives, and the socket stays open"
+        )
+      }))
+
+    it.scopedLive("an open connection does not keep the request's fiber (its context, its span)", () =>
+      Effect.gen(function*() {
+        let routeFiber: WeakRef<object> | undefined
+        const route = Effect.withFiberRuntime<
+          HttpServerResponse.HttpServerResponse,
+          never,
+          HttpServerRequest.HttpServerRequest | Acceptor.Acceptor
+        >((fiber) => {
+          routeFiber = new WeakRef(fiber)
+          return Upgrade.upgradeWebSocket(echo())
+        })
+        const server = yield* serve(HttpRouter.empty.pipe(HttpRouter.get("/ws", route)))
+        const client = yield* openWs(`ws://127.0.0.1:${server.port}/ws`)
+        client.ws.send("hello")
+        assert.strictEqual(yield* client.next, "hello")
+        assert.isTrue(yield* Effect.promise(() => collected(routeFiber!)), "the route's fiber is collected")
+        client.ws.send("still open")
+        assert.strictEqual(yield* client.next, "still open")
+      }))
+
+    it.scopedLive("pins @effect/platform-node: a route that ended the request's ServerResponse gets nothing written", () =>
+      Effect.gen(function*() {
+        // the platform alone (no NodeServer.layer): what the Node acceptor relies on
+        const route = Effect.gen(function*() {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const socket = NodeHttpServerRequest.toIncomingMessage(request).socket
+          const response = NodeHttpServerRequest.toServerResponse(request)
+          response.detachSocket(socket as Net.Socket)
+          response.end()
+          socket.write("written by the route")
+          // what ws does once the peer has gone (Node's HTTP sockets allow half-open connections)
+          socket.on("end", () => socket.destroy())
+          return HttpServerResponse.text("never written", { status: 200 })
+        })
+        const context = yield* HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.get("/raw", route))).pipe(
+          Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+          Layer.build
+        )
+        const port = yield* Effect.provide(portOf, context)
+        const raw = yield* rawConnect(port)
+        yield* raw.write(handshakeRequest("/raw", handshakeHeaders))
+        yield* raw.readUntil((bytes) => bytes.includes("written by the route"))
+        yield* Effect.sleep("100 millis")
+        const received = yield* raw.readUntil(() => true)
+        assert.strictEqual(received.toString("latin1"), "written by the route")
+        assert.isFalse(raw.socket.readableEnded, "the platform did not end the socket")
+      }))
+  })
+
+  describe("layerConfig", () => {
+    it.scopedLive("reads the listen options from Config", () =>
+      Effect.gen(function*() {
+        const layer = NodeServer.layerConfig(createServer, {
+          port: Config.integer("PORT"),
+          host: Config.string("HOST")
+        })
+        const context = yield* Layer.build(layer).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PORT", "0"], ["HOST", "127.0.0.1"]])))
+        )
+        const address = yield* Effect.provide(HttpServer.HttpServer, context).pipe(
+          Effect.map((server) => server.address)
+        )
+        assert.strictEqual(address._tag, "TcpAddress")
+        assert.strictEqual((address as { readonly hostname: string }).hostname, "127.0.0.1")
+      }))
+
+    it.scopedLive("fails with a ConfigError when the configuration is missing", () =>
+      Effect.gen(function*() {
+        const result = yield* Layer.build(NodeServer.layerConfig(createServer, { port: Config.integer("PORT") })).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map())),
+          Effect.flip
+        )
+        assert.strictEqual(result._tag, "ConfigError")
+      }))
+  })
+})
