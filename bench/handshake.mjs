@@ -1,4 +1,4 @@
-// npm run bench:handshake [-- --quick] [-- --repeat N]: new connections per second. Each cycle opens a TCP
+// npm run bench:handshake [-- --quick] [-- --repeat N] [-- --baseline DIR]: new connections per second. Each cycle opens a TCP
 // connection, does the WebSocket handshake, sends one 32-byte message, waits for its echo, sends a
 // close frame and waits for the server to close: what a reconnecting client costs the server,
 // including `onInit` and the route behind `HttpRouter`. 50 cycles run at a time, from 127.0.0.1-8 in
@@ -90,11 +90,22 @@ const servers = [
   { name: "effect-websocket app", args: ["--import", "tsx", join(here, "servers/effect-websocket-app.ts")] },
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
 ]
+// --baseline DIR: also runs DIR's effect-websocket server (a checkout of the commit before a change,
+// with node_modules), to measure the change in the same run
+const baselineFlag = process.argv.indexOf("--baseline")
+if (baselineFlag > 0) {
+  const dir = process.argv[baselineFlag + 1]
+  servers.push({
+    name: "baseline",
+    cwd: dir,
+    args: ["--import", "tsx", join(dir, "bench/servers/effect-websocket.ts")]
+  })
+}
 const settings = { durationMs: quick ? 1500 : 5000, warmupMs: quick ? 500 : 1500, concurrency: 50 }
 
-const run = (command, args, onLine) =>
+const run = (command, args, onLine, cwd = join(here, "..")) =>
   new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "inherit"] })
     let output = ""
     child.stdout.on("data", (chunk) => {
       output += chunk
@@ -118,7 +129,7 @@ for (let round = 0; round < repeat; round++) {
         child = started
         const match = /PORT (\d+)/.exec(output)
         if (match) resolve(Number(match[1]))
-      }).catch(reject)
+      }, server.cwd).catch(reject)
     })
     try {
       const [clientCommand, clientArgs] = pinned(1, [
