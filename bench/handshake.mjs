@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { baselineServers } from "./baseline.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -90,17 +91,7 @@ const servers = [
   { name: "effect-websocket app", args: ["--import", "tsx", join(here, "servers/effect-websocket-app.ts")] },
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
 ]
-// --baseline DIR: also runs DIR's effect-websocket server (a checkout of the commit before a change,
-// with node_modules), to measure the change in the same run
-const baselineFlag = process.argv.indexOf("--baseline")
-if (baselineFlag > 0) {
-  const dir = process.argv[baselineFlag + 1]
-  servers.push({
-    name: "baseline",
-    cwd: dir,
-    args: ["--import", "tsx", join(dir, "bench/servers/effect-websocket.ts")]
-  })
-}
+servers.push(...baselineServers())
 const settings = { durationMs: quick ? 1500 : 5000, warmupMs: quick ? 500 : 1500, concurrency: 50 }
 
 const run = (command, args, onLine, cwd = join(here, "..")) =>

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { baselineServers } from "./baseline.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes("--quick")
@@ -31,17 +32,7 @@ const servers = [
   }))
 )
 
-// --baseline DIR: also measures DIR's effect-websocket server (a checkout of the commit before, with
-// node_modules), to compare a change with what it changes in the same run
-const baselineFlag = process.argv.indexOf("--baseline")
-if (baselineFlag > 0) {
-  const dir = process.argv[baselineFlag + 1]
-  servers.push({
-    name: "baseline",
-    cwd: dir,
-    args: ["--import", "tsx", join(dir, "bench/servers/effect-websocket.ts")]
-  })
-}
+servers.push(...baselineServers())
 
 const start = (server) =>
   new Promise((resolve, reject) => {

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { baselineServers } from "./baseline.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes("--quick")
@@ -32,17 +33,7 @@ const servers = [
   { name: "typed JSON", json: true, args: ["--import", "tsx", join(here, "servers/effect-json-typed.ts")] }
 ]
 
-// --baseline DIR: also runs DIR's effect-websocket server (another checkout, e.g. a `git worktree` of the
-// previous commit, with node_modules), to measure a change against what it changes in the same run
-const baselineFlag = process.argv.indexOf("--baseline")
-if (baselineFlag > 0) {
-  const dir = process.argv[baselineFlag + 1]
-  servers.push({
-    name: "baseline",
-    cwd: dir,
-    args: ["--import", "tsx", join(dir, "bench/servers/effect-websocket.ts")]
-  })
-}
+servers.push(...baselineServers())
 
 const onlyFlag = process.argv.indexOf("--only")
 const only = onlyFlag > 0 ? process.argv[onlyFlag + 1].split(",").map((part) => part.trim()) : undefined
