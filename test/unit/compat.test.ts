@@ -13,6 +13,7 @@ import { handshakeHeaders, handshakeRequest, rawConnect, serve, within } from ".
 describe("compat", () => {
   describe("ws", () => {
     it("Sender.frame builds unmasked final frames: text, binary, and the 16-bit length form", () => {
+      assert.isTrue(CompatWs.framing, "the installed ws exports Sender.frame")
       assert.deepStrictEqual(CompatWs.frame(Buffer.from("hi"), false), Buffer.from([0x81, 0x02, 0x68, 0x69]))
       assert.deepStrictEqual(CompatWs.frame(Buffer.from([1, 2]), true), Buffer.from([0x82, 0x02, 1, 2]))
       const long = CompatWs.frame(Buffer.alloc(200, 7), false)

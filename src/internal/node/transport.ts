@@ -204,7 +204,10 @@ export class NodeTransport implements Transport, CompatWs.Events {
    * with its own context: the message goes through `ws`.
    */
   sendShared(message: Shared): SendError | undefined {
-    const frame = this.extensions === "" ? frameOf(message) : undefined
+    if (!CompatWs.framing) {
+      warnOnce("the installed ws has no Sender.frame; each broadcast is framed once per subscriber (more CPU)")
+    }
+    const frame = this.extensions === "" && CompatWs.framing ? frameOf(message) : undefined
     if (frame === undefined) {
       return message.binary ? this.sendBinary(message.data as Uint8Array) : this.sendText(message.data as string)
     }
@@ -361,20 +364,18 @@ export const accept = (
   }
   if (transport !== "gone") {
     const problem = CompatPlatform.forgetRequest(request, socket)
-    if (problem !== undefined) warnOnce(problem)
+    if (problem !== undefined) warnOnce(`${problem}; idle connections keep the request's fiber (more memory)`)
   }
   return transport
 }
 
-let warnedRequest = false
+const warned = new Set<string>()
 
-/** Says once, loudly, that idle connections keep the platform's request fiber on this version. */
+/** Says once per process, loudly, that an assumption about a dependency no longer holds (compat/). */
 const warnOnce = (problem: string): void => {
-  if (warnedRequest) return
-  warnedRequest = true
-  Effect.runFork(
-    Effect.logWarning(`effect-websocket: ${problem}; idle connections keep the request's fiber (more memory)`)
-  )
+  if (warned.has(problem)) return
+  warned.add(problem)
+  Effect.runFork(Effect.logWarning(`effect-websocket: ${problem}`))
 }
 
 interface Server {

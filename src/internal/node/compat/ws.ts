@@ -65,6 +65,9 @@ const senderFrame = typeof Sender?.frame === "function"
   ? Sender.frame as (data: Buffer, options: FrameOptions) => Array<Buffer>
   : undefined
 
+/** Whether the installed `ws` can build frames (`Sender.frame`); when not, broadcasts go through `ws` per connection. */
+export const framing: boolean = senderFrame !== undefined
+
 /**
  * `data` as one unmasked, uncompressed, final frame (opcode 1 for text, 2 for binary), built by
  * `ws`'s own `Sender.frame`; `undefined` when the installed `ws` has none, and the caller sends
