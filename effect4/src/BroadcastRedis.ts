@@ -1,0 +1,338 @@
+/**
+ * A Redis backplane for `Broadcast`: several processes (a cluster's workers, several machines) share
+ * topics, so that a publish on any of them reaches the subscribers of all.
+ *
+ * Each process keeps its own subscriptions, as with `Broadcast.layer`, and talks to Redis with two
+ * `ioredis` connections, one to publish and one to subscribe. A process subscribes to a topic's
+ * channel (`prefix` + topic) when the topic gets its first subscriber in that process and
+ * unsubscribes when the last one leaves; a publish is delivered to the local subscribers at once and
+ * crosses Redis once, whatever the number of subscribers on each process, which each deliver it to
+ * their own. A process ignores its own publishes coming back from Redis.
+ *
+ * **Delivery is at most once**, as Redis Pub/Sub is (and socket.io's Redis adapter, and Phoenix
+ * PubSub): a message published while a process is disconnected from Redis does not reach that
+ * process's subscribers, and nothing is replayed. An app that must not lose a message keeps it
+ * somewhere durable (a database, a Redis Stream) with a sequence number, sends the number with each
+ * broadcast, and has a client that sees a gap (or reconnects) fetch what it missed.
+ *
+ * **When Redis goes away**, `publish` fails at once with `BroadcastError` (the local subscribers did
+ * get the message), subscriptions keep working locally, and the layer reconnects with backoff and
+ * resubscribes every channel by itself: nothing restarts, nothing crashes. The connection's loss and
+ * return are logged once each (warning, info); every failed attempt is logged at debug level.
+ *
+ * **Closing the layer** ends both connections in order (`QUIT`) and returns once Redis has closed
+ * them, or, when Redis does not answer, drops them after `closeTimeout`: it never waits for an
+ * unreachable Redis, and its own shutdown logs nothing above debug level. The connections are named
+ * `effect-websocket:publish` and `effect-websocket:subscribe` in Redis's `CLIENT LIST`.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
+ * const BroadcastLive = BroadcastRedis.layer({ url: "redis://127.0.0.1:6379" })
+ * ```
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import type * as IORedis from "ioredis"
+import type { Redis, RedisOptions } from "ioredis"
+import * as Broadcast from "./Broadcast.js"
+import * as internal from "./internal/broadcast.js"
+
+/**
+ * `ioredis`, an optional peer dependency loaded when a layer is built: an app that never uses Redis
+ * does not install it, and one that uses this module without it fails at startup with a message
+ * saying what to install.
+ */
+const ioredis: Effect.Effect<typeof IORedis> = Effect.tryPromise({
+  try: () => import("ioredis"),
+  catch: (cause) =>
+    new Error(
+      "effect-websocket/BroadcastRedis needs the ioredis package, an optional peer dependency: " +
+        "npm install ioredis@^5",
+      { cause }
+    )
+}).pipe(Effect.orDie)
+
+/**
+ * Options of the Redis backplane.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends Broadcast.Options {
+  /** The Redis server, as a `redis://` URL. Default `redis://127.0.0.1:6379`. */
+  readonly url?: string | undefined
+  /** Put before each topic to make its channel name. Default `"effect-websocket:"`. */
+  readonly prefix?: string | undefined
+  /**
+   * How long building the layer waits for Redis (a number is milliseconds). Past it the layer is
+   * built anyway (a warning is logged) and keeps connecting: the app serves, broadcasting locally
+   * meanwhile. Default 5 seconds.
+   */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long `subscribe` waits for Redis to confirm a new channel (a number is milliseconds), while
+   * Redis is connected. Past it `subscribe` returns anyway (a warning is logged, once until Redis confirms
+   * again): the subscription is live in this process at once, and across nodes once Redis confirms
+   * it, so a Redis that accepts connections but does not answer cannot hold `onInit` until
+   * `initTimeout`. Default 5 seconds.
+   */
+  readonly subscribeTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long closing the layer waits for Redis to end each connection it opened (`QUIT`; a number is
+   * milliseconds). Past it the connection is dropped (`disconnect`), and closing waits as long again
+   * at most for its socket to close, so that an unreachable Redis cannot hold a shutdown. Default 1
+   * second.
+   */
+  readonly closeTimeout?: Duration.DurationInput | undefined
+  /**
+   * An `ioredis` client of the app's to publish on, instead of a connection of the layer's own: an
+   * app that keeps state in Redis then needs two connections in all, not three. The app owns it: the
+   * layer neither connects nor closes it (close it after the layer, in a scope around the layer's),
+   * and a publish while Redis is away follows that client's `enableOfflineQueue` (the layer's own
+   * publish connection fails at once). Subscribing always takes a connection of its own, which the
+   * layer opens and closes.
+   */
+  readonly publisher?: Redis | undefined
+  /**
+   * More `ioredis` options, for both connections (TLS, a password, a `retryStrategy`...). A
+   * `connectionName` becomes the two connections' prefix: `<connectionName>:publish` and
+   * `<connectionName>:subscribe` (default `effect-websocket`).
+   */
+  readonly redis?: RedisOptions | undefined
+}
+
+const version = 1
+const textKind = 0
+const binaryKind = 1
+const originLength = 16
+
+/** `version, kind, origin (16 bytes), payload`: what crosses Redis for one publish. */
+const encode = (origin: Buffer, data: string | Uint8Array): Buffer => {
+  const payload = typeof data === "string" ? Buffer.from(data, "utf8") : data
+  const buffer = Buffer.allocUnsafe(2 + originLength + payload.length)
+  buffer[0] = version
+  buffer[1] = typeof data === "string" ? textKind : binaryKind
+  origin.copy(buffer, 2)
+  buffer.set(payload, 2 + originLength)
+  return buffer
+}
+
+/** A duration option in milliseconds (a number is milliseconds, as `Duration.DurationInput` reads it). */
+const millis = (value: Duration.DurationInput | undefined, fallback: number): number =>
+  value === undefined ? fallback : Duration.toMillis(Duration.decode(value))
+
+/** Resolves once the app's own client is ready; it connects by itself (or the app connects it). */
+const whenReady = (redis: Redis): Promise<void> =>
+  redis.status === "ready" ? Promise.resolve() : new Promise((resolve) => redis.once("ready", () => resolve()))
+
+/**
+ * Succeeds once `redis` has ended: its socket closed, and it will not reconnect. `start` is what ends
+ * it. Between two reconnection attempts there is no socket, and `disconnect` cancels the next one
+ * without an "end" event. Interruptible, so that a timeout can end the wait in a finalizer too.
+ */
+const ended = (redis: Redis, start: () => void): Effect.Effect<void> =>
+  Effect.interruptible(Effect.async<void>((resume) => {
+    const done = () => resume(Effect.void)
+    if (redis.status === "end") return done()
+    redis.once("end", done)
+    const socketless = redis.status === "reconnecting"
+    start()
+    if (socketless) {
+      redis.off("end", done)
+      return done()
+    }
+    return Effect.sync(() => {
+      redis.off("end", done)
+    })
+  }))
+
+/**
+ * Ends `redis` in order (`QUIT`, once the replies it waits for are in) and waits for its socket to
+ * close; a Redis that does not answer within `timeout` gets a `disconnect`, and as long again.
+ */
+const close = (redis: Redis, timeout: number): Effect.Effect<void> =>
+  ended(redis, () => {
+    if (redis.status === "ready") redis.quit().catch(() => redis.disconnect())
+    else redis.disconnect()
+  }).pipe(
+    Effect.timeoutTo({
+      duration: timeout,
+      onSuccess: () => Effect.void,
+      onTimeout: () =>
+        Effect.zipRight(
+          Effect.logDebug(`effect-websocket: Redis did not end the connection within ${timeout} ms; dropping it`),
+          Effect.timeoutTo(ended(redis, () => redis.disconnect()), {
+            duration: timeout,
+            onSuccess: () => Effect.void,
+            onTimeout: () =>
+              Effect.logDebug(`effect-websocket: the Redis connection's socket is still closing after ${timeout} ms`)
+          })
+        )
+    }),
+    Effect.flatten
+  )
+
+/**
+ * The broadcast service with a Redis backplane, in a scope: closing the scope ends the two Redis
+ * connections and waits for them to close (at most `closeTimeout` twice when Redis does not answer).
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { Redis } = yield* ioredis
+    const runtime = yield* Effect.runtime<never>()
+    const log = (effect: Effect.Effect<void>) => Runtime.runFork(runtime)(effect)
+    const url = options?.url ?? "redis://127.0.0.1:6379"
+    const prefix = options?.prefix ?? "effect-websocket:"
+    const origin = Buffer.from(crypto.getRandomValues(new Uint8Array(originLength)))
+    const name = options?.redis?.connectionName ?? "effect-websocket"
+    /** Set when the scope closes: the connections' ends from then on are ours, not a loss. */
+    let closing = false
+    const connect = (role: string, extra: RedisOptions) => {
+      const redis = new Redis(url, {
+        ...options?.redis,
+        ...extra,
+        connectionName: `${name}:${role}`,
+        lazyConnect: true
+      })
+      let lost = false
+      redis.on(
+        "error",
+        (error: Error) => log(Effect.logDebug(`effect-websocket: Redis ${role} connection: ${error.message}`))
+      )
+      redis.on("close", () => {
+        if (lost || closing) return
+        lost = true
+        log(Effect.logWarning(`effect-websocket: lost the Redis ${role} connection, reconnecting`))
+      })
+      redis.on("ready", () => {
+        if (!lost) return
+        lost = false
+        log(Effect.logInfo(`effect-websocket: Redis ${role} connection back`))
+      })
+      return redis
+    }
+    // a publish fails at once when Redis is away instead of waiting in a queue
+    const owned = options?.publisher === undefined
+    const publisher = options?.publisher ?? connect("publish", { enableOfflineQueue: false })
+    // subscriptions made while Redis is away wait for it, and every channel is resubscribed on reconnect
+    const subscriber = connect("subscribe", {
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResubscribe: true
+    })
+    const closeTimeout = millis(options?.closeTimeout, 1_000)
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        closing = true
+        return Effect.all([owned ? close(publisher, closeTimeout) : Effect.void, close(subscriber, closeTimeout)], {
+          concurrency: "unbounded",
+          discard: true
+        })
+      })
+    )
+
+    /** Channel subscriptions sent and not yet confirmed, by topic. */
+    const pending = new Map<string, Promise<void>>()
+    const hub: internal.Hub = new internal.Hub(
+      internal.policyOf(options?.whenFull),
+      options?.metricsTopic,
+      (topic) => {
+        const done = subscriber.subscribe(prefix + topic).then(
+          () => {},
+          (error: Error) => {
+            if (closing) return
+            log(Effect.logWarning(`effect-websocket: Redis could not subscribe to ${prefix + topic}: ${error.message}`))
+          }
+        ).finally(() => {
+          if (pending.get(topic) === done) pending.delete(topic)
+        })
+        pending.set(topic, done)
+      },
+      (topic) => {
+        pending.delete(topic)
+        subscriber.unsubscribe(prefix + topic).catch(() => {
+          // the connection is gone: a resubscribe after it comes back skips this channel
+        })
+      }
+    )
+    subscriber.on("messageBuffer", (channel: Buffer, message: Buffer) => {
+      if (message.length < 2 + originLength || message[0] !== version) return
+      if (message.subarray(2, 2 + originLength).equals(origin)) return
+      const topic = channel.toString("utf8").slice(prefix.length)
+      const payload = message.subarray(2 + originLength)
+      hub.deliver(topic, internal.share(message[1] === textKind ? payload.toString("utf8") : payload), undefined)
+    })
+
+    const connectTimeout = millis(options?.connectTimeout, 5_000)
+    const subscribeTimeout = millis(options?.subscribeTimeout, 5_000)
+    let slowWarned = false
+    const ready = yield* Effect.promise(() =>
+      Promise.all([owned ? publisher.connect() : whenReady(publisher), subscriber.connect()]).then(
+        () => true,
+        () => false
+      )
+    ).pipe(Effect.timeoutTo({ duration: connectTimeout, onSuccess: (ok) => ok, onTimeout: () => false }))
+    if (!ready) {
+      yield* Effect.logWarning(
+        `effect-websocket: Redis at ${url} is not reachable yet; broadcasting in this process only until it is`
+      )
+    }
+
+    const service = internal.make(hub, (topic, message) =>
+      Effect.tryPromise({
+        try: () => publisher.publish(prefix + topic, encode(origin, message.data)),
+        catch: (cause) => new internal.BroadcastError({ reason: "Unavailable", cause })
+      }).pipe(Effect.asVoid))
+    return {
+      ...service,
+      // live across nodes when it returns: waits for Redis to confirm a new channel, unless Redis is away
+      subscribe: (connection, topic) =>
+        Effect.suspend(() => {
+          hub.subscribe(internal.connectionImpl(connection), topic)
+          const confirmed = pending.get(topic)
+          if (confirmed === undefined || subscriber.status !== "ready") return Effect.void
+          return Effect.flatten(Effect.timeoutTo(Effect.promise(() => confirmed), {
+            duration: subscribeTimeout,
+            onSuccess: () => {
+              slowWarned = false
+              return Effect.void
+            },
+            onTimeout: () => {
+              if (slowWarned) return Effect.void
+              slowWarned = true
+              return Effect.logWarning(
+                `effect-websocket: Redis has not confirmed the subscription to ${prefix + topic} within ` +
+                  `${subscribeTimeout} ms; it is live in this process now, and on the other nodes once Redis confirms it ` +
+                  "(said once until Redis answers again)"
+              )
+            }
+          }))
+        })
+    } satisfies Broadcast.Broadcast
+  })
+
+/**
+ * The broadcast service with a Redis backplane, as a Layer; the Redis connections close with it.
+ * @example
+ * ```ts
+ * import { Config, Effect, Layer } from "effect"
+ * import { Broadcast } from "effect-websocket"
+ * import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
+ * // Redis when REDIS_URL is set, this process alone otherwise
+ * const BroadcastLive = Layer.unwrapEffect(
+ *   Effect.map(Config.option(Config.string("REDIS_URL")), (url) =>
+ *     url._tag === "Some" ? BroadcastRedis.layer({ url: url.value }) : Broadcast.layer())
+ * )
+ * ```
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<Broadcast.Broadcast> =>
+  Layer.scoped(Broadcast.Broadcast, make(options))

@@ -1,0 +1,348 @@
+/**
+ * Typed protocols: schemas over the frames of a route. The loop and the transports are unchanged:
+ * the route's handlers are wrapped so that frames are decoded before `onMessage` and values encoded
+ * on the way out.
+ */
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { constant, type LazyArg } from "effect/Function"
+import * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
+import type { Action } from "../Action.js"
+import type { Connection as PlainConnection, SendError } from "../Connection.js"
+import type { Message as PlainMessage } from "../Message.js"
+import * as Close from "./core/close.js"
+
+export const TypeId: unique symbol = Symbol.for("effect-websocket/Protocol")
+
+export class EncodeError extends Data.TaggedError("EncodeError")<{
+  /** What the schema said, formatted. */
+  readonly error: string
+}> {
+  override get message(): string {
+    return `the value does not encode with the protocol's outgoing schema: ${this.error}`
+  }
+}
+
+export interface Protocol<In, Out> {
+  readonly [TypeId]: typeof TypeId
+  readonly frames: "text" | "binary"
+  /** The failure is described only when read: closing with 1007 formats nothing. */
+  readonly decode: (data: string | Uint8Array) => Either.Either<In, LazyArg<string>>
+  readonly encode: (value: Out) => Either.Either<string | Uint8Array, string>
+  /** The client's side, for the test kit: what a client sends, and what it reads. */
+  readonly encodeIncoming: (value: In) => Either.Either<string | Uint8Array, string>
+  readonly decodeOutgoing: (data: string | Uint8Array) => Either.Either<Out, string>
+}
+
+/** The longest error text kept: a peer's frame, and so the schema's account of it, can be megabytes. */
+const maxErrorLength = 1024
+
+const bounded = (text: string): string => {
+  if (text.length <= maxErrorLength) return text
+  // a cut between the halves of a surrogate pair would leave half a character
+  const end = maxErrorLength - (/[\uD800-\uDBFF]/.test(text[maxErrorLength - 1]) ? 1 : 0)
+  return `${text.slice(0, end)}… (${text.length - end} more characters)`
+}
+
+/**
+ * A stack overflow: V8 and JavaScriptCore throw a RangeError, SpiderMonkey an InternalError; the
+ * formatter runs an Effect synchronously, which wraps what it throws in a FiberFailure.
+ */
+const isStackOverflow = (error: unknown): boolean => {
+  const thrown = Runtime.isFiberFailure(error) ? Cause.squash(error[Runtime.FiberFailureCauseId]) : error
+  return thrown instanceof RangeError || (thrown instanceof Error && thrown.name === "InternalError")
+}
+
+const tooDeep = "the value is nested too deeply to decode"
+const tooDeepToDescribe = "the value does not decode, and is nested too deeply to describe"
+const tooDeepToEncode = "the value is nested too deeply to encode"
+
+/** The schema's error, formatted; a value too deep for the formatter's recursion gets a fixed sentence. */
+const formatted = (error: ParseResult.ParseError): string => {
+  try {
+    return bounded(ParseResult.TreeFormatter.formatErrorSync(error))
+  } catch (cause) {
+    if (isStackOverflow(cause)) return tooDeepToDescribe
+    // anything else is a bug in the schema (a throwing message annotation): a defect, as before
+    throw cause
+  }
+}
+
+/**
+ * A schema's decoding, with its failure described only when read, and a stack overflow (a value
+ * nested deeper than a recursive schema can follow) a failure instead of a defect.
+ */
+const decoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return (input: unknown): Either.Either<A, LazyArg<string>> => {
+    let decoded: Either.Either<A, ParseResult.ParseError>
+    try {
+      decoded = decode(input)
+    } catch (cause) {
+      if (isStackOverflow(cause)) return Either.left(constant(tooDeep))
+      throw cause
+    }
+    if (Either.isRight(decoded)) {
+      // a Right carries no error: the same object serves
+      return decoded as unknown as Either.Either<A, LazyArg<string>>
+    }
+    const error = decoded.left
+    return Either.left(() => formatted(error))
+  }
+}
+
+/** A schema's encoding, its error formatted, a stack overflow a failure as in `decoder`. */
+const encoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  const encode = Schema.encodeEither(schema)
+  return (value: A): Either.Either<I, string> => {
+    let encoded: Either.Either<I, ParseResult.ParseError>
+    try {
+      encoded = encode(value)
+    } catch (cause) {
+      if (isStackOverflow(cause)) return Either.left(tooDeepToEncode)
+      throw cause
+    }
+    return Either.isRight(encoded)
+      ? encoded as unknown as Either.Either<I, string>
+      : Either.left(formatted(encoded.left))
+  }
+}
+
+const described = <A>(result: Either.Either<A, LazyArg<string>>): Either.Either<A, string> =>
+  Either.isRight(result) ? result as unknown as Either.Either<A, string> : Either.left(result.left())
+
+const textDecoder = new TextDecoder()
+
+/**
+ * Every spelling of the two keys in a JSON text, escapes included (`\u005f\u005fproto__`): JSON
+ * escapes only as `\uXXXX`, and both names are ASCII, so this is only looked for when the text has `\u00`.
+ */
+const escapedSuspect =
+  /(?:_|\\u005[fF]){2}(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[fF])(?:t|\\u0074)(?:o|\\u006[fF])(?:_|\\u005[fF]){2}|(?:c|\\u0063)(?:o|\\u006[fF])(?:n|\\u006[eE])(?:s|\\u0073)(?:t|\\u0074)(?:r|\\u0072)(?:u|\\u0075)(?:c|\\u0063)(?:t|\\u0074)(?:o|\\u006[fF])(?:r|\\u0072)/
+
+const mayReachPrototype = (text: string): boolean =>
+  text.includes("__proto__") || text.includes("constructor") || (text.includes("\\u00") && escapedSuspect.test(text))
+
+const hasOwn = (value: object, key: string): boolean => Object.prototype.hasOwnProperty.call(value, key)
+
+/**
+ * The first key of `json` (what `JSON.parse` made) that could reach a prototype once a decoder copies
+ * it with `out[key] = value`, as secure-json-parse refuses them: `__proto__`, and `constructor`
+ * holding an object with a `prototype`. Iterative: a value JSON.parse takes can be deeper than the stack.
+ */
+const prototypeKey = (json: unknown): string | undefined => {
+  const pending: Array<unknown> = [json]
+  while (pending.length > 0) {
+    const value = pending.pop()
+    if (typeof value !== "object" || value === null) continue
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === "object" && item !== null) pending.push(item)
+      continue
+    }
+    if (hasOwn(value, "__proto__")) return `a "__proto__" key`
+    const record = value as Record<string, unknown>
+    if (hasOwn(value, "constructor")) {
+      const constructor = record.constructor
+      if (typeof constructor === "object" && constructor !== null && hasOwn(constructor, "prototype")) {
+        return `a "constructor" key with a "prototype"`
+      }
+    }
+    for (const key in record) {
+      const item = record[key]
+      if (typeof item === "object" && item !== null) pending.push(item)
+    }
+  }
+  return undefined
+}
+
+type Path = { readonly key: string | number; readonly parent: Path } | undefined
+
+const pathText = (path: Path): string => {
+  let text = ""
+  for (let at = path; at !== undefined; at = at.parent) text = `[${JSON.stringify(at.key)}]${text}`
+  return text === "" ? "" : ` at ${text}`
+}
+
+/** What `JSON.stringify` writes for `value` under `key`: its `toJSON` (a `Date`'s), a boxed number's value. */
+const jsonOf = (value: unknown, key: string | number): unknown => {
+  if (typeof value !== "object" || value === null) return value
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    return (value as { toJSON: (key: string) => unknown }).toJSON(String(key))
+  }
+  return value instanceof Number ? value.valueOf() : value
+}
+
+const nonFinite = (item: unknown): boolean => typeof item === "number" && !Number.isFinite(item)
+
+/**
+ * What of `value` `JSON.stringify` writes as `null` although it is not `null` (a non-finite number; an
+ * `undefined`, a hole, a function or a symbol in an array), so that the frame would not be the value.
+ * Only asked when the written JSON has a `null`, which each of these leaves. Iterative, as `prototypeKey`.
+ */
+const lossy = (value: unknown): string | undefined => {
+  const root = jsonOf(value, "")
+  if (nonFinite(root)) return String(root)
+  const pending: Array<readonly [object, Path]> = typeof root === "object" && root !== null ? [[root, undefined]] : []
+  while (pending.length > 0) {
+    const [container, path] = pending.pop()!
+    const isArray = Array.isArray(container)
+    const keys: ReadonlyArray<string | number> = isArray ? Array.from(container.keys()) : Object.keys(container)
+    for (const key of keys) {
+      const item = jsonOf((container as Record<string | number, unknown>)[key], key)
+      if (nonFinite(item)) return `${String(item)}${pathText({ key, parent: path })}`
+      if (isArray && (item === undefined || typeof item === "function" || typeof item === "symbol")) {
+        const what = item === undefined ? "undefined (or a hole)" : `a ${typeof item}`
+        return `${what} in an array${pathText({ key, parent: path })}`
+      }
+      if (typeof item === "object" && item !== null) pending.push([item, { key, parent: path }])
+    }
+  }
+  return undefined
+}
+
+/** A schema applied to JSON: parsed first, so that its errors speak of the value, not of the JSON. */
+const jsonCodec = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = decoder(schema)
+  const encode = encoder(schema)
+  return {
+    decode: (data: string | Uint8Array): Either.Either<A, LazyArg<string>> => {
+      const text = typeof data === "string" ? data : textDecoder.decode(data)
+      let json: unknown
+      try {
+        json = JSON.parse(text)
+      } catch (error) {
+        return Either.left(() => bounded(`not JSON: ${(error as Error).message}`))
+      }
+      const key = mayReachPrototype(text) ? prototypeKey(json) : undefined
+      return key === undefined ? decode(json) : Either.left(() => `refused: ${key}, which could reach a prototype`)
+    },
+    encode: (value: A): Either.Either<string, string> => {
+      const encoded = encode(value)
+      if (Either.isLeft(encoded)) return Either.left(encoded.left)
+      let text: string | undefined
+      try {
+        // a value JSON refuses (a bigint, a cycle, too deep) is an error, not a defect
+        text = JSON.stringify(encoded.right)
+      } catch (error) {
+        return Either.left(bounded(`not JSON: ${(error as Error).message}`))
+      }
+      if (text === undefined) return Either.left("not JSON: undefined, a function or a symbol has no JSON form")
+      // every value JSON would write as null leaves a "null" in the text: the walk is for those frames only
+      const lost = text.includes("null") ? lossy(encoded.right) : undefined
+      return lost === undefined ? Either.right(text) : Either.left(bounded(`not JSON: ${lost} would be sent as null`))
+    }
+  }
+}
+
+export const json = <In, InEncoded, Out, OutEncoded>(
+  schemas: { readonly incoming: Schema.Schema<In, InEncoded>; readonly outgoing: Schema.Schema<Out, OutEncoded> }
+): Protocol<In, Out> => {
+  const incoming = jsonCodec(schemas.incoming)
+  const outgoing = jsonCodec(schemas.outgoing)
+  return {
+    [TypeId]: TypeId,
+    frames: "text",
+    decode: incoming.decode,
+    encode: outgoing.encode,
+    encodeIncoming: incoming.encode,
+    decodeOutgoing: (data) => described(outgoing.decode(data))
+  }
+}
+
+export const binary = <In, Out>(
+  schemas: { readonly incoming: Schema.Schema<In, Uint8Array>; readonly outgoing: Schema.Schema<Out, Uint8Array> }
+): Protocol<In, Out> => {
+  const decodeOutgoing = decoder(schemas.outgoing)
+  return {
+    [TypeId]: TypeId,
+    frames: "binary",
+    decode: decoder(schemas.incoming),
+    encode: encoder(schemas.outgoing),
+    encodeIncoming: encoder(schemas.incoming),
+    decodeOutgoing: (data) => described(decodeOutgoing(data))
+  }
+}
+
+/** A frame decoded by the route's protocol. */
+export interface Decoded<In> {
+  readonly _tag: "Decoded"
+  readonly value: In
+}
+
+/** A frame that did not decode (with `onInvalid: "deliver"`): the schema's error and the frame. */
+export interface Invalid {
+  readonly _tag: "Invalid"
+  readonly error: string
+  readonly raw: string | Uint8Array
+}
+
+/** What the typed layer keeps of a connection: its protocol, for `send`. */
+export const protocolOf = new WeakMap<PlainConnection, Protocol<unknown, unknown>>()
+
+export const send = <Out>(connection: PlainConnection, value: Out): Effect.Effect<void, SendError | EncodeError> =>
+  Effect.suspend((): Effect.Effect<void, SendError | EncodeError> => {
+    const protocol = protocolOf.get(connection) as Protocol<unknown, Out> | undefined
+    if (protocol === undefined) return Effect.dieMessage("Protocol.send: this connection's route has no protocol")
+    const encoded = protocol.encode(value)
+    if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ error: encoded.left }))
+    const connectionImpl = connection as unknown as {
+      send: (binary: boolean, data: string | Uint8Array) => Effect.Effect<void, SendError>
+    }
+    return connectionImpl.send(typeof encoded.right !== "string", encoded.right)
+  })
+
+export interface WrapOptions {
+  readonly onInvalid: "close" | "deliver"
+  readonly strictFrames: boolean
+}
+
+const invalidClose = { code: Close.InvalidPayload, reason: "invalid message" } as const
+const unsupported = { code: 1003, reason: "unsupported frame type" } as const
+
+type AnyAction = Action<unknown, unknown, unknown, unknown>
+
+const wrongKindError = (tag: "TextMessage" | "BinaryMessage", frames: "text" | "binary") => () =>
+  `a ${tag === "TextMessage" ? "text" : "binary"} frame on a ${frames} protocol`
+
+/**
+ * What `onMessage` does with a plain message: decode a data frame and hand it on, or close (1007 for
+ * a frame that does not decode, 1003 for the wrong kind of frame), or hand on the failure. Built
+ * once per route: the hot path allocates nothing of its own beyond the decoded message.
+ */
+export const wrapMessage = <In, Out, State, Connection>(
+  protocol: Protocol<In, Out>,
+  options: WrapOptions,
+  handle: (
+    state: State,
+    message: Decoded<In> | Invalid | PlainMessage<unknown>,
+    connection: Connection
+  ) => Effect.Effect<AnyAction, unknown, unknown>,
+  stop: (code: number, reason: string) => Effect.Effect<AnyAction>
+) => {
+  const wrongKind = stop(unsupported.code, unsupported.reason)
+  const invalid = stop(invalidClose.code, invalidClose.reason)
+  return (
+    state: State,
+    message: PlainMessage<unknown>,
+    connection: Connection
+  ): Effect.Effect<AnyAction, unknown, unknown> => {
+    switch (message._tag) {
+      case "TextMessage":
+      case "BinaryMessage": {
+        const raw = message._tag === "TextMessage" ? message.text : message.data
+        const rightKind = (message._tag === "TextMessage") === (protocol.frames === "text")
+        if (!rightKind && options.strictFrames) return wrongKind
+        const decoded = rightKind ? protocol.decode(raw) : Either.left(wrongKindError(message._tag, protocol.frames))
+        if (Either.isRight(decoded)) return handle(state, { _tag: "Decoded", value: decoded.right }, connection)
+        if (options.onInvalid === "close") return invalid
+        return handle(state, { _tag: "Invalid", error: decoded.left(), raw }, connection)
+      }
+      default:
+        return handle(state, message, connection)
+    }
+  }
+}

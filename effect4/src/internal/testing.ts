@@ -1,0 +1,197 @@
+/**
+ * The test kit's implementation: the in-memory acceptor and the client end of a connection. The
+ * public face, with the docs, is `Testing.ts`.
+ */
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Acceptor from "../Acceptor.js"
+import * as Message from "../Message.js"
+import type { Closed, ConnectOptions, Frame, TestClient, TypedTestClient } from "../Testing.js"
+import * as InternalAcceptor from "./acceptor.js"
+import * as Close from "./core/close.js"
+import { CloseError } from "./errors.js"
+import { MemoryConnection } from "./memory/transport.js"
+import { EncodeError, type Protocol } from "./protocol.js"
+
+export class TestClientError extends Data.TaggedError("TestClientError")<{
+  readonly reason: "Closed" | "NoFrame" | "NotClosed" | "UnexpectedFrame" | "Rejected" | "Undecodable"
+  readonly closed?: Closed | undefined
+  readonly frame?: Frame | undefined
+  readonly response?: HttpServerResponse.HttpServerResponse | undefined
+  /** With `Undecodable`: what the protocol's schema said. */
+  readonly error?: string | undefined
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "Closed":
+        return `the connection is closed${this.closed ? ` (${this.closed.code} ${this.closed.reason})` : ""}`
+      case "NoFrame":
+        return "no frame arrived from the server within the receive timeout"
+      case "NotClosed":
+        return "the connection did not close within the receive timeout"
+      case "UnexpectedFrame":
+        return `a frame arrived when none was expected: ${JSON.stringify(this.frame)}`
+      case "Rejected":
+        return `the route answered ${this.response?.status} instead of upgrading`
+      case "Undecodable":
+        return `a frame from the server does not decode with the protocol: ${this.error}`
+    }
+  }
+}
+
+const handshakeHeaders: Readonly<Record<string, string>> = {
+  upgrade: "websocket",
+  connection: "Upgrade",
+  "sec-websocket-version": "13",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="
+}
+
+/** A real-time timer: the client's waits fail, not hang, when what a test waits for never comes. */
+const realTime = (millis: number) =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), millis)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+const guarded = <A, E>(self: Effect.Effect<A, E>, millis: number, reason: "NoFrame" | "NotClosed") =>
+  Effect.raceFirst(self, Effect.zipRight(realTime(millis), Effect.fail(new TestClientError({ reason }))))
+
+const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestClient => {
+  const closedError = Effect.suspend(() =>
+    Effect.fail(new TestClientError({ reason: "Closed", closed: connection.closedAs }))
+  )
+  const ifOpen = (send: () => boolean) => Effect.suspend(() => (send() ? Effect.void : closedError))
+  const sendWhenReadable = (send: () => boolean) => Effect.zipRight(connection.awaitReadable, ifOpen(send))
+  // waiting never consumes a frame, so the real-time guard can interrupt it without losing one
+  const receive: Effect.Effect<Frame, TestClientError> = Effect.suspend(() => {
+    const frame = connection.readFrame()
+    if (frame !== undefined) return Effect.succeed(frame)
+    if (connection.closedAs !== undefined) return closedError
+    return Effect.zipRight(guarded(connection.awaitFrame, receiveTimeout, "NoFrame"), receive)
+  })
+  return {
+    sendText: (text) => sendWhenReadable(() => connection.peerSend(Message.TextMessage(text))),
+    sendBinary: (data) => sendWhenReadable(() => connection.peerSend(Message.BinaryMessage(data))),
+    close: (code, reason = "") =>
+      Effect.suspend((): Effect.Effect<void, TestClientError | CloseError> => {
+        if (code !== undefined) {
+          const invalid = Close.validateClose(code, reason)
+          if (invalid !== undefined) return Effect.fail(new CloseError({ reason: invalid, code, closeReason: reason }))
+        }
+        return ifOpen(() => connection.peerClose(code, reason))
+      }),
+    drop: Effect.sync(() => {
+      connection.peerDrop()
+    }),
+    receive,
+    receiveUntil: (predicate: (frame: Frame) => boolean) => until(receive, predicate),
+    frames: Stream.repeatEffectOption(
+      Effect.catchIf(receive, (error) => error.reason === "Closed", () => Effect.fail(Option.none())).pipe(
+        Effect.mapError((error) => (Option.isOption(error) ? error : Option.some(error)))
+      )
+    ),
+    expectNoFrame: (duration) =>
+      Effect.raceFirst(
+        Effect.zipRight(
+          connection.awaitFrame,
+          Effect.suspend(() =>
+            connection.hasFrame()
+              ? Effect.fail(new TestClientError({ reason: "UnexpectedFrame", frame: connection.peekFrame() }))
+              : Effect.never
+          )
+        ),
+        realTime(Duration.toMillis(Duration.decode(duration)))
+      ),
+    closed: guarded(Deferred.await(connection.peerClosed), receiveTimeout, "NotClosed"),
+    // told once onClose ran and the transport closed: then the connection no longer counts anywhere
+    closeInfo: guarded(Deferred.await(connection.closeInfo), receiveTimeout, "NotClosed"),
+    pings: Effect.sync(() => connection.pings)
+  }
+}
+
+/**
+ * The test kit's clients are connections of one server, whatever their scopes: a route's limits
+ * (`maxConnections`) count them together.
+ */
+const testServer = {}
+
+export const run = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  url: string,
+  options: ConnectOptions | undefined
+): Effect.Effect<
+  TestClient,
+  E | TestClientError,
+  Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
+> =>
+  Effect.gen(function*() {
+    const accepted = yield* Deferred.make<MemoryConnection>()
+    const target = new URL(url, "http://localhost")
+    // a Host as a browser sends it, so that an Origin header in `options.headers` meets the same check
+    const web = HttpServerRequest.fromWeb(
+      new Request(target, { headers: { host: target.host, ...options?.headers, ...handshakeHeaders } })
+    )
+    const request = options?.remoteAddress === undefined ? web : web.modify({ remoteAddress: options.remoteAddress })
+    // the connection lives in the caller's scope: its close is the server's shutdown
+    const acceptor = yield* InternalAcceptor.make((_request, handshake, connect) => {
+      const connection = new MemoryConnection(connect, {
+        answersPings: options?.autoPong !== false,
+        maxMessageSize: handshake.wire.maxMessageSize
+      })
+      Deferred.unsafeDone(accepted, Exit.succeed(connection))
+      return connection
+    }, { onEnded: (transport, info) => (transport as MemoryConnection).ended(info), server: testServer })
+    const response = yield* app.pipe(
+      Effect.scoped,
+      Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+      Effect.provideService(InternalAcceptor.Acceptor, acceptor)
+    )
+    const connection = yield* Deferred.poll(accepted)
+    const receiveTimeout = Duration.toMillis(options?.receiveTimeout ?? Duration.seconds(2))
+    if (Option.isSome(connection)) return makeClient(yield* connection.value, receiveTimeout)
+    return yield* Effect.fail(new TestClientError({ reason: "Rejected", response }))
+  }) as Effect.Effect<
+    TestClient,
+    E | TestClientError,
+    Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
+  >
+
+/** Runs `next` until what it gives satisfies `predicate`. */
+const until = <A, E>(next: Effect.Effect<A, E>, predicate: (a: A) => boolean): Effect.Effect<A, E> => {
+  const loop: Effect.Effect<A, E> = Effect.flatMap(next, (a) => (predicate(a) ? Effect.succeed(a) : loop))
+  return loop
+}
+
+export const typed = <In, Out>(
+  protocol: Protocol<In, Out>,
+  client: TestClient
+): TypedTestClient<In, Out> => {
+  const receive: Effect.Effect<Out, TestClientError> = Effect.flatMap(client.receive, (frame) => {
+    const decoded = protocol.decodeOutgoing(frame._tag === "Text" ? frame.text : frame.data)
+    return Either.isRight(decoded)
+      ? Effect.succeed(decoded.right)
+      : Effect.fail(new TestClientError({ reason: "Undecodable", frame, error: decoded.left }))
+  })
+  return {
+    client,
+    send: (value) =>
+      Effect.suspend((): Effect.Effect<void, TestClientError | EncodeError> => {
+        const encoded = protocol.encodeIncoming(value)
+        if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ error: encoded.left }))
+        return typeof encoded.right === "string" ? client.sendText(encoded.right) : client.sendBinary(encoded.right)
+      }),
+    receive,
+    receiveUntil: (predicate: (message: Out) => boolean) => until(receive, predicate),
+    closed: client.closed,
+    closeInfo: client.closeInfo
+  }
+}
