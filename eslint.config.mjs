@@ -4,7 +4,18 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "bench/results/**", "test/.jsdoc-*/**"] },
+  {
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "bench/results/**",
+      "test/.jsdoc-*/**",
+      "effect4/dist/**",
+      "effect4/node_modules/**",
+      // the shared core, linted once where it lives (src/internal/core)
+      "effect4/src/internal/core/**"
+    ]
+  },
   ...tseslint.configs.recommended,
   {
     plugins: { "@effect": effect },
@@ -41,8 +52,8 @@ export default tseslint.config(
     }
   },
   {
-    files: ["src/**/*.ts"],
-    ignores: ["src/internal/**/compat/**"],
+    files: ["src/**/*.ts", "effect4/src/**/*.ts"],
+    ignores: ["src/internal/**/compat/**", "effect4/src/internal/**/compat/**"],
     rules: {
       "no-restricted-syntax": ["error", {
         selector: "MemberExpression[property.name='locals']",
@@ -68,6 +79,32 @@ export default tseslint.config(
           group: ["effect", "effect/*", "@effect/*", "ws", "node:*", "../*", "!./*"],
           message: "src/internal/core/ imports nothing but itself: no Effect, no platform, no sockets"
         }]
+      }]
+    }
+  },
+  // the Effect 4 line: HTTP is effect/http/*; @effect/platform would resolve the root's Effect 3 copy
+  {
+    files: ["effect4/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        paths: [{ name: "@effect/platform", message: "Effect 4: import from effect/http/* (this is Effect 3's)" }],
+        patterns: [{ group: ["@effect/platform/*"], message: "Effect 4: import from effect/http/* (this is Effect 3's)" }]
+      }]
+    }
+  },
+  {
+    files: ["effect4/src/**/*.ts"],
+    ignores: ["effect4/src/internal/node/**"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        paths: [
+          { name: "ws", message: "only effect4/src/internal/node/ imports ws" },
+          { name: "@effect/platform", message: "Effect 4: import from effect/http/* (this is Effect 3's)" }
+        ],
+        patterns: [
+          { group: ["node:*"], allowTypeImports: true, message: "only effect4/src/internal/node/ imports node:*" },
+          { group: ["@effect/platform/*"], message: "Effect 4: import from effect/http/* (this is Effect 3's)" }
+        ]
       }]
     }
   }

@@ -1,4 +1,6 @@
-// npm run bench:handshake [-- --quick] [-- --repeat N] [-- --baseline DIR]: new connections per second. Each cycle opens a TCP
+// npm run bench:handshake [-- --quick] [-- --repeat N] [-- --baseline DIR] [-- --effect4] [-- --servers "ws,..."]: new
+// connections per second. --effect4 adds the Effect 4 line (bench/effect4.mjs: its app server and floor, and ws, on
+// Node 22), its × ws against ws on Node 22; --servers keeps some servers only (and their references). Each cycle opens a TCP
 // connection, does the WebSocket handshake, sends one 32-byte message, waits for its echo, sends a
 // close frame and waits for the server to close: what a reconnecting client costs the server,
 // including `onInit` and the route behind `HttpRouter`. 50 cycles run at a time, from 127.0.0.1-8 in
@@ -10,6 +12,7 @@ import * as Net from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { baselineServers } from "./baseline.mjs"
+import { APP4, effect4Servers, referenceOf, selectServers, targets, verdict, WS_NODE22 } from "./effect4.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -82,16 +85,18 @@ const quick = process.argv.includes("--quick")
 const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0
 const pinned = (
   core,
-  args
-) => (hasTaskset ? ["taskset", ["-c", String(core), process.execPath, ...args]] : [process.execPath, args])
-const servers = [
+  args,
+  node = process.execPath
+) => (hasTaskset ? ["taskset", ["-c", String(core), node, ...args]] : [node, args])
+const allServers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
   { name: "Effect floor", args: ["--import", "tsx", join(here, "servers/effect-floor.ts")] },
   { name: "effect-websocket", args: ["--import", "tsx", join(here, "servers/effect-websocket.ts")] },
   { name: "effect-websocket app", args: ["--import", "tsx", join(here, "servers/effect-websocket-app.ts")] },
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
 ]
-servers.push(...baselineServers())
+allServers.push(...baselineServers(), ...effect4Servers())
+const servers = selectServers(allServers)
 const settings = { durationMs: quick ? 1500 : 5000, warmupMs: quick ? 500 : 1500, concurrency: 50 }
 
 const run = (command, args, onLine, cwd = join(here, "..")) =>
@@ -113,14 +118,14 @@ const runs = new Map(servers.map((server) => [server.name, []]))
 for (let round = 0; round < repeat; round++) {
   const order = servers.map((_, i) => servers[(i + round) % servers.length])
   for (const server of order) {
-    const [command, args] = pinned(0, server.args)
+    const [command, args] = pinned(0, server.args, server.node)
     let child
     const port = await new Promise((resolve, reject) => {
       run(command, args, (output, started) => {
         child = started
         const match = /PORT (\d+)/.exec(output)
         if (match) resolve(Number(match[1]))
-      }, server.cwd).catch(reject)
+      }, server.cwd).then(() => reject(new Error(`${server.name} exited before it listened`)), reject)
     })
     try {
       const [clientCommand, clientArgs] = pinned(1, [
@@ -141,21 +146,35 @@ const rows = servers.map((server) => {
   const results = runs.get(server.name)
   return {
     server: server.name,
+    reference: referenceOf(servers, server.name),
     rate: median(results.map((result) => result.rate)),
     failed: results.reduce((sum, result) => sum + result.failed, 0),
     rates: results.map((result) => result.rate)
   }
 })
 process.stderr.write("\n")
-const ws = rows.find((row) => row.server === "ws")
+const rateOf = (name) => rows.find((row) => row.server === name)?.rate
+for (const row of rows) {
+  row.ratio = rateOf(row.reference) > 0 ? row.rate / rateOf(row.reference) : null
+  if (row.reference !== "ws") row.ratioNode20 = rateOf("ws") > 0 ? row.rate / rateOf("ws") : null
+}
 const pad = (value, width) => String(value).padStart(width)
 console.log(`medians of ${repeat} runs per server`)
-console.log(`${pad("server", 18)} ${pad("conns/s", 9)} ${pad("failed", 7)} ${pad("x ws", 6)}  runs`)
+if (servers.some((server) => server.effect4)) console.log(`the Effect 4 servers' x ws is against ${WS_NODE22}`)
+console.log(`${pad("server", 22)} ${pad("conns/s", 9)} ${pad("failed", 7)} ${pad("x ws", 6)}  runs`)
 for (const row of rows) {
   console.log(
-    `${pad(row.server, 18)} ${pad(row.rate, 9)} ${pad(row.failed, 7)} ${pad((row.rate / ws.rate).toFixed(2), 6)}  ${
+    `${pad(row.server, 22)} ${pad(row.rate, 9)} ${pad(row.failed, 7)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)}  ${
       row.rates.join(" ")
     }`
+  )
+}
+const app4 = rows.find((row) => row.server === APP4)
+if (app4) {
+  console.log(
+    `\nEffect 4 target: ${APP4} ${app4.rate} connections/s, x ws ${app4.ratio?.toFixed(2) ?? "-"} (Node 22) ${
+      verdict(targets.handshake, app4.ratio)
+    }, ${app4.ratioNode20?.toFixed(2) ?? "-"} (Node 20)`
   )
 }
 mkdirSync(join(here, "results"), { recursive: true })

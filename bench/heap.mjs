@@ -3,13 +3,15 @@
 // before and after opening 1,000 idle connections (GC first, through GET /memory), and prints the
 // difference per connection by object kind (V8 type and constructor name), largest first. With
 // --retainers Name, also prints what keeps three objects of that name alive (the first path found).
-// Loopback only; the server is killed at the end.
+// Loopback only; the server is killed at the end. With --effect4, the server is one of effect4/bench (default
+// servers/effect-websocket-app.ts), run from effect4/ on Node 22 as bench/effect4.mjs runs them.
 import { spawn } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { node22 } from "../scripts/node22.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
@@ -17,19 +19,21 @@ const retainersFlag = args.indexOf("--retainers")
 const retainersOf = retainersFlag >= 0 ? args[retainersFlag + 1] : undefined
 const ownersFlag = args.indexOf("--owners")
 const ownersOf = ownersFlag >= 0 ? args[ownersFlag + 1] : undefined
+const effect4 = args.includes("--effect4")
 const serverFile = args.find((arg, i) => !arg.startsWith("--") && i !== retainersFlag + 1 && i !== ownersFlag + 1) ??
-  "servers/effect-websocket.ts"
+  (effect4 ? "servers/effect-websocket-app.ts" : "servers/effect-websocket.ts")
+const serverDir = effect4 ? join(here, "..", "effect4", "bench") : here
 const count = 1000
 const dir = mkdtempSync(join(tmpdir(), "heap-"))
 
-const child = spawn(process.execPath, [
+const child = spawn(effect4 ? node22() : process.execPath, [
   "--expose-gc",
   "--heapsnapshot-signal=SIGUSR2",
   `--diagnostic-dir=${dir}`,
   "--import",
   "tsx",
-  join(here, serverFile)
-], { cwd: join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
+  join(serverDir, serverFile)
+], { cwd: join(serverDir, ".."), stdio: ["ignore", "pipe", "inherit"] })
 const port = await new Promise((resolve) => {
   let output = ""
   child.stdout.on("data", (chunk) => {

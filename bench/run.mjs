@@ -1,4 +1,6 @@
-// npm run bench [-- --quick] [-- --repeat N] [-- --only "ping-pong 100 conn 32 B,pipelined 1000"] [-- --baseline DIR]:
+// npm run bench [-- --quick] [-- --repeat N] [-- --only "ping-pong 100 conn 32 B,pipelined 1000"] [-- --baseline DIR]
+// [-- --effect4] [-- --servers "ws,effect-websocket app"]: --effect4 adds the Effect 4 line (bench/effect4.mjs: its app
+// server and floor, and ws, on Node 22) with its targets, --servers keeps some servers only (and their references).
 // echo servers as separate processes (server on core 0,
 // client on core 1 where taskset exists), one load generator per scenario, ratios against raw ws (and the Effect floor) from
 // the same run. Runs on a shared machine are noisy, so each scenario runs `repeat` times (3 in a full
@@ -8,6 +10,17 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { baselineServers } from "./baseline.mjs"
+import {
+  APP4,
+  effect4Servers,
+  FLOOR4,
+  floorOf,
+  referenceOf,
+  selectServers,
+  targets,
+  verdict,
+  WS_NODE22
+} from "./effect4.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes("--quick")
@@ -20,7 +33,7 @@ const pinned = (
   args
 ) => (hasTaskset ? ["taskset", ["-c", String(core), command, ...args]] : [command, args])
 
-const servers = [
+const allServers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
   { name: "effect-websocket", args: ["--import", "tsx", join(here, "servers/effect-websocket.ts")] },
   // as an app writes it: Effect.gen handlers reading two services from Layers
@@ -33,7 +46,8 @@ const servers = [
   { name: "typed JSON", json: true, args: ["--import", "tsx", join(here, "servers/effect-json-typed.ts")] }
 ]
 
-servers.push(...baselineServers())
+allServers.push(...baselineServers(), ...effect4Servers())
+const servers = selectServers(allServers)
 
 const onlyFlag = process.argv.indexOf("--only")
 const only = onlyFlag > 0 ? process.argv[onlyFlag + 1].split(",").map((part) => part.trim()) : undefined
@@ -65,7 +79,7 @@ for (const mode of quick ? ["ping-pong"] : ["ping-pong", "pipelined"]) {
 
 const start = (server) =>
   new Promise((resolve, reject) => {
-    const [command, args] = pinned(0, process.execPath, server.args)
+    const [command, args] = pinned(0, server.node ?? process.execPath, server.args)
     const child = spawn(command, args, { cwd: server.cwd ?? join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
     let output = ""
     child.stdout.on("data", (chunk) => {
@@ -143,39 +157,87 @@ const sameScenario = (server, result) =>
     r.server === server && r.mode === result.mode && r.connections === result.connections && r.size === result.size &&
     r.json === result.json
   )
-// the reference is raw ws; the floor column is the Effect floor, or for JSON the hand-parsed route
+// the reference is raw ws on the server's Node; the floor column is the Effect floor of the server's Effect line, or
+// for JSON the hand-parsed route. An Effect 4 server also gets its ratio against ws on this Node (ratioNode20).
 const rows = results.map((result) => {
-  const reference = sameScenario(result.json ? "ws JSON" : "ws", result)
-  const floor = sameScenario(result.json ? "hand-parsed JSON" : "Effect floor", result)
+  const referenceName = result.json ? "ws JSON" : referenceOf(servers, result.server)
+  const reference = sameScenario(referenceName, result)
+  const floor = sameScenario(result.json ? "hand-parsed JSON" : floorOf(servers, result.server), result)
+  const ws = sameScenario("ws", result)
   return {
     ...result,
+    reference: referenceName,
     ratio: reference && reference.rate > 0 ? result.rate / reference.rate : null,
     p99Ratio: reference && reference.p99 > 0 ? result.p99 / reference.p99 : null,
-    floorRatio: floor && floor.rate > 0 ? result.rate / floor.rate : null
+    floorRatio: floor && floor.rate > 0 ? result.rate / floor.rate : null,
+    ...(referenceName !== "ws" && !result.json && ws && ws.rate > 0 ? { ratioNode20: result.rate / ws.rate } : {})
   }
 })
 const pad = (value, width) => String(value).padStart(width)
 console.log(`\nmedians of ${repeat} run${repeat === 1 ? "" : "s"} per scenario and server`)
+if (servers.some((server) => server.effect4)) {
+  console.log(`the Effect 4 servers' x ws is against ${WS_NODE22}, their x floor against ${FLOOR4}`)
+}
 console.log(
-  `${pad("scenario", 30)} ${pad("server", 18)} ${pad("msgs/s", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${
+  `${pad("scenario", 30)} ${pad("server", 22)} ${pad("msgs/s", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${
     pad("x ws", 6)
   } ${pad("p99 x ws", 9)} ${pad("x floor", 8)}`
 )
 for (const row of rows) {
   console.log(
-    `${pad(`${row.json ? "json " : ""}${row.mode} ${row.connections}c ${row.size}B`, 30)} ${pad(row.server, 18)} ${
+    `${pad(`${row.json ? "json " : ""}${row.mode} ${row.connections}c ${row.size}B`, 30)} ${pad(row.server, 22)} ${
       pad(row.rate, 9)
     } ${pad(row.p50, 8)} ${pad(row.p99, 8)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)} ${
       pad(row.p99Ratio?.toFixed(2) ?? "-", 9)
     } ${pad(row.floorRatio?.toFixed(2) ?? "-", 8)}`
   )
 }
+// the Effect 4 line against its targets, with each run's rate (the spread) next to the medians
+const effect4Rows = (scenario) => {
+  const find = (server) =>
+    rows.find((row) =>
+      row.server === server && !row.json && `${row.mode} ${row.connections} conn ${row.size} B` === scenario
+    )
+  return { app: find(APP4), floor: find(FLOOR4), app3: find("effect-websocket app"), floor3: find("Effect floor") }
+}
+if (rows.some((row) => row.server === APP4)) {
+  console.log("\nEffect 4 targets (medians; each run's msgs/s in brackets)")
+  const runsOf = (row) => (row ? `[${row.runs.map((run) => run.rate).join(" ")}]` : "")
+  for (
+    const [scenario, target] of [
+      ["ping-pong 100 conn 32 B", targets.pingPong],
+      ["pipelined 1000 conn 32 B", targets.pipelined]
+    ]
+  ) {
+    const { app, app3, floor, floor3 } = effect4Rows(scenario)
+    if (app === undefined) continue
+    console.log(
+      `${scenario}: ${APP4} ${app.rate} ${runsOf(app)}, ${FLOOR4} ${floor?.rate ?? "-"} ${runsOf(floor)}: x floor ${
+        app.floorRatio?.toFixed(2) ?? "-"
+      } ${verdict(target, app.floorRatio)}; x ws ${app.ratio?.toFixed(2) ?? "-"} (Node 22), ${
+        app.ratioNode20?.toFixed(2) ?? "-"
+      } (Node 20); Effect 3 app x its floor ${app3?.floorRatio?.toFixed(2) ?? "-"} (${app3?.rate ?? "-"} / ${
+        floor3?.rate ?? "-"
+      })`
+    )
+  }
+}
 mkdirSync(join(here, "results"), { recursive: true })
 const file = join(here, "results", quick ? "quick.json" : "full.json")
 writeFileSync(
   file,
   JSON.stringify(
-    { date: new Date().toISOString(), quick, repeat, taskset: hasTaskset, node: process.version, rows },
+    {
+      date: new Date().toISOString(),
+      quick,
+      repeat,
+      taskset: hasTaskset,
+      node: process.version,
+      nodes: Object.fromEntries(
+        servers.filter((server) => server.node).map((server) => [server.name, server.nodeVersion])
+      ),
+      rows
+    },
     null,
     2
   )

@@ -25,9 +25,9 @@
  *
  * @since 0.1.0
  */
-import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as Scope from "effect/Scope"
 import type { CloseInfo, SendError } from "./Connection.js"
 import * as internal from "./internal/acceptor.js"
@@ -212,7 +212,7 @@ export interface Acceptor {
  * @since 0.1.0
  * @category tags
  */
-export const Acceptor: Context.Tag<Acceptor, Acceptor> = internal.Acceptor
+export const Acceptor: Context.Service<Acceptor, Acceptor> = internal.Acceptor
 
 /**
  * An acceptor whose connections live in the current `Scope`. When the scope closes, `onShutdown`

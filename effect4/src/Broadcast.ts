@@ -71,11 +71,11 @@ export type TypeId = typeof TypeId
 export interface Broadcast extends internal.Service {}
 
 /**
- * The `Broadcast` service's tag.
- * @since 0.1.0
+ * The `Broadcast` service's key (a `Context.Service`; yield it to get the service).
+ * @since 2.0.0
  * @category tags
  */
-export const Broadcast: Context.Tag<Broadcast, Broadcast> = internal.Broadcast
+export const Broadcast: Context.Service<Broadcast, Broadcast> = internal.Broadcast
 
 /**
  * What a subscriber whose socket already holds its outbound high-water mark gets from a publish:

@@ -36,7 +36,6 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type * as IORedis from "ioredis"
 import type { Redis, RedisOptions } from "ioredis"
@@ -60,7 +59,7 @@ const ioredis: Effect.Effect<typeof IORedis> = Effect.tryPromise({
 
 /**
  * Options of the Redis backplane.
- * @since 0.1.0
+ * @since 2.0.0
  * @category models
  */
 export interface Options extends Broadcast.Options {
@@ -73,7 +72,7 @@ export interface Options extends Broadcast.Options {
    * built anyway (a warning is logged) and keeps connecting: the app serves, broadcasting locally
    * meanwhile. Default 5 seconds.
    */
-  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly connectTimeout?: Duration.Input | undefined
   /**
    * How long `subscribe` waits for Redis to confirm a new channel (a number is milliseconds), while
    * Redis is connected. Past it `subscribe` returns anyway (a warning is logged, once until Redis confirms
@@ -81,14 +80,14 @@ export interface Options extends Broadcast.Options {
    * it, so a Redis that accepts connections but does not answer cannot hold `onInit` until
    * `initTimeout`. Default 5 seconds.
    */
-  readonly subscribeTimeout?: Duration.DurationInput | undefined
+  readonly subscribeTimeout?: Duration.Input | undefined
   /**
    * How long closing the layer waits for Redis to end each connection it opened (`QUIT`; a number is
    * milliseconds). Past it the connection is dropped (`disconnect`), and closing waits as long again
    * at most for its socket to close, so that an unreachable Redis cannot hold a shutdown. Default 1
    * second.
    */
-  readonly closeTimeout?: Duration.DurationInput | undefined
+  readonly closeTimeout?: Duration.Input | undefined
   /**
    * An `ioredis` client of the app's to publish on, instead of a connection of the layer's own: an
    * app that keeps state in Redis then needs two connections in all, not three. The app owns it: the
@@ -122,9 +121,9 @@ const encode = (origin: Buffer, data: string | Uint8Array): Buffer => {
   return buffer
 }
 
-/** A duration option in milliseconds (a number is milliseconds, as `Duration.DurationInput` reads it). */
-const millis = (value: Duration.DurationInput | undefined, fallback: number): number =>
-  value === undefined ? fallback : Duration.toMillis(Duration.decode(value))
+/** A duration option in milliseconds (a number is milliseconds, as `Duration.Input` reads it). */
+const millis = (value: Duration.Input | undefined, fallback: number): number =>
+  value === undefined ? fallback : Duration.toMillis(value)
 
 /** Resolves once the app's own client is ready; it connects by itself (or the app connects it). */
 const whenReady = (redis: Redis): Promise<void> =>
@@ -136,7 +135,7 @@ const whenReady = (redis: Redis): Promise<void> =>
  * without an "end" event. Interruptible, so that a timeout can end the wait in a finalizer too.
  */
 const ended = (redis: Redis, start: () => void): Effect.Effect<void> =>
-  Effect.interruptible(Effect.async<void>((resume) => {
+  Effect.interruptible(Effect.callback<void>((resume) => {
     const done = () => resume(Effect.void)
     if (redis.status === "end") return done()
     redis.once("end", done)
@@ -160,21 +159,18 @@ const close = (redis: Redis, timeout: number): Effect.Effect<void> =>
     if (redis.status === "ready") redis.quit().catch(() => redis.disconnect())
     else redis.disconnect()
   }).pipe(
-    Effect.timeoutTo({
+    Effect.timeoutOrElse({
       duration: timeout,
-      onSuccess: () => Effect.void,
-      onTimeout: () =>
-        Effect.zipRight(
+      orElse: () =>
+        Effect.andThen(
           Effect.logDebug(`effect-websocket: Redis did not end the connection within ${timeout} ms; dropping it`),
-          Effect.timeoutTo(ended(redis, () => redis.disconnect()), {
+          Effect.timeoutOrElse(ended(redis, () => redis.disconnect()), {
             duration: timeout,
-            onSuccess: () => Effect.void,
-            onTimeout: () =>
+            orElse: () =>
               Effect.logDebug(`effect-websocket: the Redis connection's socket is still closing after ${timeout} ms`)
           })
         )
-    }),
-    Effect.flatten
+    })
   )
 
 /**
@@ -186,8 +182,9 @@ const close = (redis: Redis, timeout: number): Effect.Effect<void> =>
 export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { Redis } = yield* ioredis
-    const runtime = yield* Effect.runtime<never>()
-    const log = (effect: Effect.Effect<void>) => Runtime.runFork(runtime)(effect)
+    // what the connections' events log runs with the layer's context (its logger, its log level)
+    const context = yield* Effect.context<never>()
+    const log = (effect: Effect.Effect<void>) => Effect.runForkWith(context)(effect)
     const url = options?.url ?? "redis://127.0.0.1:6379"
     const prefix = options?.prefix ?? "effect-websocket:"
     const origin = Buffer.from(crypto.getRandomValues(new Uint8Array(originLength)))
@@ -278,7 +275,7 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
         () => true,
         () => false
       )
-    ).pipe(Effect.timeoutTo({ duration: connectTimeout, onSuccess: (ok) => ok, onTimeout: () => false }))
+    ).pipe(Effect.timeoutOrElse({ duration: connectTimeout, orElse: () => Effect.succeed(false) }))
     if (!ready) {
       yield* Effect.logWarning(
         `effect-websocket: Redis at ${url} is not reachable yet; broadcasting in this process only until it is`
@@ -298,22 +295,23 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
           hub.subscribe(internal.connectionImpl(connection), topic)
           const confirmed = pending.get(topic)
           if (confirmed === undefined || subscriber.status !== "ready") return Effect.void
-          return Effect.flatten(Effect.timeoutTo(Effect.promise(() => confirmed), {
-            duration: subscribeTimeout,
-            onSuccess: () => {
+          return Effect.timeoutOrElse(
+            Effect.promise(() => confirmed).pipe(Effect.andThen(Effect.sync(() => {
               slowWarned = false
-              return Effect.void
-            },
-            onTimeout: () => {
-              if (slowWarned) return Effect.void
-              slowWarned = true
-              return Effect.logWarning(
-                `effect-websocket: Redis has not confirmed the subscription to ${prefix + topic} within ` +
-                  `${subscribeTimeout} ms; it is live in this process now, and on the other nodes once Redis confirms it ` +
-                  "(said once until Redis answers again)"
-              )
+            }))),
+            {
+              duration: subscribeTimeout,
+              orElse: () => {
+                if (slowWarned) return Effect.void
+                slowWarned = true
+                return Effect.logWarning(
+                  `effect-websocket: Redis has not confirmed the subscription to ${prefix + topic} within ` +
+                    `${subscribeTimeout} ms; it is live in this process now, and on the other nodes once Redis ` +
+                    "confirms it (said once until Redis answers again)"
+                )
+              }
             }
-          }))
+          )
         })
     } satisfies Broadcast.Broadcast
   })
@@ -322,17 +320,17 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
  * The broadcast service with a Redis backplane, as a Layer; the Redis connections close with it.
  * @example
  * ```ts
- * import { Config, Effect, Layer } from "effect"
+ * import { Config, Effect, Layer, Option } from "effect"
  * import { Broadcast } from "effect-websocket"
  * import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
  * // Redis when REDIS_URL is set, this process alone otherwise
- * const BroadcastLive = Layer.unwrapEffect(
- *   Effect.map(Config.option(Config.string("REDIS_URL")), (url) =>
- *     url._tag === "Some" ? BroadcastRedis.layer({ url: url.value }) : Broadcast.layer())
+ * const BroadcastLive = Layer.unwrap(
+ *   Effect.map(Config.option(Config.String("REDIS_URL")), (url) =>
+ *     Option.isSome(url) ? BroadcastRedis.layer({ url: url.value }) : Broadcast.layer())
  * )
  * ```
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options?: Options): Layer.Layer<Broadcast.Broadcast> =>
-  Layer.scoped(Broadcast.Broadcast, make(options))
+  Layer.effect(Broadcast.Broadcast, make(options))

@@ -27,9 +27,9 @@
  *
  * @since 0.1.0
  */
-import type * as Headers from "effect/http/Headers"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import type * as Headers from "effect/http/Headers"
 import type * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import type { ConnectionImpl } from "./internal/connection.js"

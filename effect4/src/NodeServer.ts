@@ -2,29 +2,33 @@
  * Serving HTTP and WebSocket routes on Node: the server Layer to use wherever a router has
  * `upgradeWebSocket` routes, in place of `NodeHttpServer.layer` from @effect/platform-node.
  *
- * It is `NodeHttpServer.layer` (same arguments, same services: `HttpServer`, `HttpPlatform`,
- * `Etag.Generator`, `NodeContext`) on a Node server that the library prepares first, plus the
- * `Acceptor` that WebSocket routes require: the open connections belong to it, so they live as long
- * as the server and close with 1001 when it shuts down (see `Acceptor`). Why the bare
- * platform layer is unsafe with WebSocket routes: @effect/platform-node 0.108 (the last release of
- * the Effect 3 line) attaches no `'error'` listener to the socket of an upgrade request, so a peer
- * that resets the connection while the server refuses or answers a handshake crashes the whole
- * process with an unhandled `'error'` event, whether or not the request reaches this library.
+ * It is `NodeHttpServer.layer` (same arguments but the `websocket` option, same services:
+ * `HttpServer`, `HttpPlatform`, `Etag.Generator`, `NodeServices`) on a Node server that the library
+ * prepares first, plus the `Acceptor` that WebSocket routes require: the open connections belong to
+ * it, so they live as long as the server and close with 1001 when it shuts down (see `Acceptor`), each
+ * running its `onClose` while the services of the routes are still there. The bare platform layer
+ * serves no `upgradeWebSocket` route (they answer 500, and say so once in the log), and its shutdown
+ * ends upgraded sockets without a close frame.
  *
  * On a server built by this Layer:
  *
  * - every upgrade request's socket has an `'error'` listener from the moment Node hands it over; a
  *   socket error is logged at debug level (annotated with `remoteAddress`) and never thrown, and the
  *   request's fiber ends as the platform interrupts it when the socket closes;
- * - an upgrade request that nothing serves (before `HttpServer.serve` attaches, or after the server
- *   started shutting down) is answered with 503 and its socket closed, instead of being dropped.
+ * - the bytes a client sends right after its handshake, in the same packet (its first frames), reach
+ *   the connection;
+ * - an upgrade request that nothing serves (before `HttpServer.serve` attaches, or once the server
+ *   has shut down) is answered with 503 and its socket closed, instead of being dropped; while the
+ *   connections close, WebSocket routes answer new handshakes with 503;
+ * - an idle connection keeps nothing of the request's fiber.
  *
  * @example
  * ```ts
- * import { HttpRouter, HttpServer } from "@effect/platform"
  * import { NodeRuntime } from "@effect/platform-node"
  * import { Effect, Layer } from "effect"
- * import { Action, Connection, NodeServer, Upgrade } from "effect-websocket"
+ * import { HttpRouter } from "effect/http"
+ * import { Action, Connection, Upgrade } from "effect-websocket"
+ * import { NodeServer } from "effect-websocket/node"
  * import { createServer } from "node:http"
  *
  * const echo = Upgrade.upgradeWebSocket({
@@ -35,9 +39,8 @@
  *       : Effect.succeed(Action.continueConnection(state)),
  *   onClose: () => Effect.void
  * })
- * const router = HttpRouter.empty.pipe(HttpRouter.get("/echo", echo))
  *
- * HttpServer.serve(router).pipe(
+ * HttpRouter.serve(HttpRouter.add("GET", "/echo", echo)).pipe(
  *   Layer.provide(NodeServer.layer(createServer, { port: 8080 })),
  *   Layer.launch,
  *   NodeRuntime.runMain
@@ -46,67 +49,79 @@
  *
  * @since 0.1.0
  */
-import type * as HttpServerError from "effect/http/HttpServerError"
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import type { LazyArg } from "effect/Function"
+import type * as HttpServerError from "effect/http/HttpServerError"
 import type * as Layer from "effect/Layer"
 import type * as Http from "node:http"
-import type * as Net from "node:net"
 import type * as Acceptor from "./Acceptor.js"
 import * as internal from "./internal/node/server.js"
 
 /**
  * The services a server Layer provides: those of `NodeHttpServer.layer` (`HttpServer`,
- * `HttpPlatform`, `Etag.Generator`, `NodeContext`) and the `Acceptor` that WebSocket routes need.
+ * `HttpPlatform`, `Etag.Generator`, `NodeServices`) and the `Acceptor` that WebSocket routes need.
  *
- * @since 0.1.0
+ * @since 2.0.0
  * @category models
  */
 export type Services = internal.Provided | Acceptor.Acceptor
 
 /**
+ * The options of `layer`: those of `NodeHttpServer.layer` (the listen options, `gracefulShutdownTimeout`,
+ * `disablePreemptiveShutdown`) but `websocket`, which configures the platform's own `ws` server:
+ * WebSocket routes take theirs (`maxMessageSize`, `compression`) from `upgradeWebSocket`.
+ *
+ * `gracefulShutdownTimeout` bounds the wait for HTTP requests once the WebSocket connections have
+ * closed; each connection's close is bounded by its route's `closeTimeout`.
+ *
+ * @since 2.0.0
+ * @category models
+ */
+export type Options = internal.Options
+
+/**
  * An HTTP server on the Node server `evaluate` creates, listening with `options` (`{ port: 0 }` for a
  * free port), for as long as the Layer's scope. Fails with `ServeError` when it cannot listen.
+ * `options` are those of `NodeHttpServer.layer` but `websocket` (see `Options`).
  *
  * @example
  * ```ts
- * import { NodeServer } from "effect-websocket"
+ * import { NodeServer } from "effect-websocket/node"
  * import { createServer } from "node:http"
  *
  * const ServerLive = NodeServer.layer(createServer, { port: 8080, host: "127.0.0.1" })
  * ```
  *
- * @since 0.1.0
+ * @since 2.0.0
  * @category layers
  */
 export const layer: (
   evaluate: LazyArg<Http.Server>,
-  options: Net.ListenOptions
+  options: Options
 ) => Layer.Layer<Services, HttpServerError.ServeError> = internal.layer
 
 /**
- * `layer` with its listen options read from `Config`. Fails with `ServeError` when it cannot listen,
- * or `ConfigError` when the configuration is missing or invalid.
+ * `layer` with its options read from `Config`. Fails with `ServeError` when it cannot listen, or
+ * `Config.ConfigError` when the configuration is missing or invalid.
  *
  * @example
  * ```ts
  * import { Config } from "effect"
- * import { NodeServer } from "effect-websocket"
+ * import { NodeServer } from "effect-websocket/node"
  * import { createServer } from "node:http"
  *
  * const ServerLive = NodeServer.layerConfig(createServer, {
- *   port: Config.integer("PORT").pipe(Config.withDefault(8080))
+ *   port: Config.Port("PORT").pipe(Config.withDefault(8080))
  * })
  * ```
  *
- * @since 0.1.0
+ * @since 2.0.0
  * @category layers
  */
 export const layerConfig: (
   evaluate: LazyArg<Http.Server>,
-  options: Config.Config.Wrap<Net.ListenOptions>
-) => Layer.Layer<Services, HttpServerError.ServeError | ConfigError.ConfigError> = internal.layerConfig
+  options: Config.Wrap<Options>
+) => Layer.Layer<Services, HttpServerError.ServeError | Config.ConfigError> = internal.layerConfig
 
 /**
  * WebSocket routes on a server Layer the app builds itself: `platform` receives the Node server to
@@ -130,7 +145,7 @@ export const layerConfig: (
  * )
  * ```
  *
- * @since 0.1.0
+ * @since 2.0.0
  * @category layers
  */
 export const layerFrom: <E, R>(

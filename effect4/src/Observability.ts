@@ -1,21 +1,24 @@
 /**
  * What the library tells operators: its metrics, the spans it makes and the log annotations it sets,
- * by name. Nothing here needs wiring: the metrics are in Effect's global registry (any exporter, such
- * as @effect/opentelemetry's, or `Metric.snapshot`, sees them), the spans go to the tracer the server
- * runs with, and the annotations reach whatever `Logger` is installed.
+ * by name. Nothing here needs wiring: the metrics are in Effect's default `MetricRegistry` (any
+ * exporter that reads it, such as `effect/observability/OtlpMetrics` or `PrometheusMetrics`, or
+ * `Metric.snapshot`, sees them), the spans go to the tracer the server runs with, and the annotations
+ * reach whatever `Logger` is installed.
  *
  * - **Logs.** Every line logged inside a connection (its handlers', its selector's, the library's)
  *   carries the annotations `websocket.connection` (the connection's id) and `websocket.route` (the
  *   route's path pattern, such as `/rooms/:room`, or the request's path without a router). A handler
  *   failure is one error line with its cause; a protocol violation or a timeout is one info line with
  *   `websocket.closeCode` and `websocket.closeReason`; nothing is logged per message.
- * - **Spans.** With a tracer installed (`@effect/opentelemetry`, `Layer.setTracer`), each connection
+ * - **Spans.** With a tracer installed (`effect/observability/OtlpTracer`, `Effect.withTracer`, a
+ *   `Layer` of `Tracer.Tracer`), each connection
  *   has a `websocket.connection` span (kind `server`), child of the upgrade request's span and parent
  *   of the handlers' own spans, from the handshake to the end of `onClose`. With Effect's built-in
  *   tracer, which exports nowhere, no span is made: an idle connection costs nothing for tracing.
  *   The route option `traceMessages: true` adds a `websocket.message` span around each `onMessage`.
  * - **Metrics.** `metrics` below: every name starts with `websocket_`, counters end in `_total`,
- *   sizes are bytes and durations seconds.
+ *   sizes are bytes and durations seconds. A series is read with `Metric.withAttributes` (Effect 3's
+ *   labels are Effect 4's attributes).
  *
  * @example
  * ```ts
@@ -24,6 +27,10 @@
  *
  * // how many connections are open now, as an exporter would read it
  * const open = Effect.map(Metric.value(Observability.metrics.connectionsOpen), (state) => state.value)
+ *
+ * // one series of a metric with attributes: the connections the peer closed with 1000
+ * const byPeer = Metric.withAttributes(Observability.metrics.connectionsClosed, { code: "1000", initiator: "peer" })
+ * const closedByPeer = Effect.map(Metric.value(byPeer), (state) => state.count)
  * ```
  *
  * @since 0.1.0
@@ -33,10 +40,12 @@ import * as internal from "./internal/metrics.js"
 import * as trace from "./internal/trace.js"
 
 /**
- * The library's metrics, each an `effect/Metric` (read one with `yield*`, or all with
- * `Metric.snapshot`). Labels are in braces.
+ * The library's metrics, each an `effect/Metric` (read one with `Metric.value`, a series of it with
+ * `Metric.value(Metric.withAttributes(metric, { ... }))`, or all with `Metric.snapshot`), in Effect's
+ * default `MetricRegistry`. Each update is of one series, by the attributes in the table (the labels of
+ * Effect 3): the metric itself, without attributes, is the series of those that have none.
  *
- * | name | type | labels | unit |
+ * | name | type | attributes | unit |
  * | --- | --- | --- | --- |
  * | `websocket_connections_open` | gauge | | connections |
  * | `websocket_connections_opened_total` | counter | | connections |
@@ -61,29 +70,31 @@ import * as trace from "./internal/trace.js"
  * `websocket_rate_limited_total` counts the messages over a route's `rateLimit`, by what followed
  * (`pause` counts each time reading stopped). A broadcast `topic` label is `"*"` for every topic unless
  * the layer's `metricsTopic` says otherwise (`Broadcast.topicPrefix` labels by the part before the
- * first `:`; see `Broadcast.Options`): Effect's registry keeps every label it sees. Handler durations are measured on the connection's `Clock`
- * (a `TestClock` in tests), for handlers that complete.
+ * first `:`; see `Broadcast.Options`): Effect's registry keeps every series it sees. Handler durations
+ * are measured on the connection's `Clock` (a `TestClock` in tests), for handlers that complete. The
+ * library updates the default registry whatever `Metric.MetricRegistry` or
+ * `Metric.CurrentMetricAttributes` the server's fibers run with.
  *
- * @since 0.1.0
+ * @since 2.0.0
  * @category metrics
  */
 export const metrics: {
-  readonly connectionsOpen: Metric.Metric.Gauge<number>
-  readonly connectionsOpened: Metric.Metric.Counter<number>
-  readonly connectionsClosed: Metric.Metric.Counter<number>
-  readonly upgradesRejected: Metric.Metric.Counter<number>
-  readonly messagesReceived: Metric.Metric.Counter<number>
-  readonly messagesSent: Metric.Metric.Counter<number>
-  readonly bytesReceived: Metric.Metric.Counter<number>
-  readonly bytesSent: Metric.Metric.Counter<number>
-  readonly sendErrors: Metric.Metric.Counter<number>
-  readonly handlerDuration: Metric.Metric.Histogram<number>
-  readonly timeouts: Metric.Metric.Counter<number>
-  readonly backpressure: Metric.Metric.Counter<number>
-  readonly rateLimited: Metric.Metric.Counter<number>
-  readonly broadcastPublished: Metric.Metric.Counter<number>
-  readonly broadcastDelivered: Metric.Metric.Counter<number>
-  readonly broadcastDropped: Metric.Metric.Counter<number>
+  readonly connectionsOpen: Metric.Gauge<number>
+  readonly connectionsOpened: Metric.Counter<number>
+  readonly connectionsClosed: Metric.Counter<number>
+  readonly upgradesRejected: Metric.Counter<number>
+  readonly messagesReceived: Metric.Counter<number>
+  readonly messagesSent: Metric.Counter<number>
+  readonly bytesReceived: Metric.Counter<number>
+  readonly bytesSent: Metric.Counter<number>
+  readonly sendErrors: Metric.Counter<number>
+  readonly handlerDuration: Metric.Histogram<number>
+  readonly timeouts: Metric.Counter<number>
+  readonly backpressure: Metric.Counter<number>
+  readonly rateLimited: Metric.Counter<number>
+  readonly broadcastPublished: Metric.Counter<number>
+  readonly broadcastDelivered: Metric.Counter<number>
+  readonly broadcastDropped: Metric.Counter<number>
 } = {
   connectionsOpen: internal.connectionsOpen,
   connectionsOpened: internal.connectionsOpened,
@@ -98,9 +109,9 @@ export const metrics: {
   timeouts: internal.timeouts,
   backpressure: internal.backpressure,
   rateLimited: internal.rateLimited,
-  broadcastPublished: internal.broadcastPublished,
-  broadcastDelivered: internal.broadcastDelivered,
-  broadcastDropped: internal.broadcastDropped
+  broadcastPublished: internal.broadcastPublishedTotal,
+  broadcastDelivered: internal.broadcastDeliveredTotal,
+  broadcastDropped: internal.broadcastDroppedTotal
 }
 
 /**

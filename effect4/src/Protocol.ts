@@ -9,7 +9,7 @@
  * and `ConnectionClosed` as before), and whose connection is a `Protocol.Connection<Out>`: `send`
  * takes only an `Out` (anything else is a compile error) and encodes it once.
  *
- * A frame that does not decode (not JSON, the wrong shape, a failed refinement, nested deeper than
+ * A frame that does not decode (not JSON, the wrong shape, a failed check, nested deeper than
  * the schema can follow, a key that could reach a prototype: see `json`) closes the connection with
  * 1007 and the reason "invalid message", which does not echo the payload and is not logged as an
  * error; the schema's error is not even formatted. With `onInvalid: "deliver"` the handler receives
@@ -43,12 +43,12 @@
  * ```
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import { dual } from "effect/Function"
 import type * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -75,8 +75,8 @@ export type TypeId = typeof TypeId
 
 /**
  * A route's protocol: `In` is what the client sends, decoded; `Out` what the server sends, before
- * encoding. Built by `json` or `binary`.
- * @since 0.1.0
+ * encoding. Built by `json` or `binary`. Its functions return a `Result` (an `Either` in 1.x).
+ * @since 2.0.0
  * @category models
  */
 export interface Protocol<In, Out> extends internal.Protocol<In, Out> {}
@@ -103,10 +103,10 @@ export type Outgoing<P> = P extends Protocol<infer _In, infer Out> ? Out : never
  * - **Prototype keys are refused.** A frame with a key `__proto__`, or a key `constructor` whose
  *   value is an object with a `prototype` key, anywhere in the value (escaped spellings such as
  *   `"\u005f\u005fproto__"` included), is invalid (1007, or `Invalid` with `onInvalid: "deliver"`),
- *   as secure-json-parse refuses it by default: `JSON.parse` keeps such a key as plain data, but a
- *   decoder that copies it (`Schema.Record`, a `Struct` with extra keys) would set the copy's
- *   prototype. Only a frame whose text contains one of the names (or a `\u00` escape that spells
- *   one) is searched.
+ *   as secure-json-parse refuses it by default: `JSON.parse` keeps such a key as plain data (and so
+ *   does Effect 4's `Schema.Record`), but code that copies the value by assignment
+ *   (`Object.assign`, `out[key] = value`) would set the copy's prototype. Only a frame whose text
+ *   contains one of the names (or a `\u00` escape that spells one) is searched.
  * - **Depth is bounded by the stack, not by a limit.** `JSON.parse` takes any depth; a value deeper
  *   than a recursive schema can follow, or whose error is too deep to describe, is invalid like any
  *   other (1007, or `Invalid` with a fixed sentence), never a defect (1011). A deep value the schema
@@ -123,27 +123,28 @@ export type Outgoing<P> = P extends Protocol<infer _In, infer Out> ? Out : never
  * import { Protocol } from "effect-websocket"
  *
  * const Settings = Protocol.json({
- *   incoming: Schema.Struct({ type: Schema.Literal("set"), data: Schema.Record({ key: Schema.String, value: Schema.Unknown }) }),
+ *   incoming: Schema.Struct({ type: Schema.Literal("set"), data: Schema.Record(Schema.String, Schema.Unknown) }),
  *   outgoing: Schema.Struct({ type: Schema.Literal("ratio"), value: Schema.Number })
  * })
  * // {"type":"set","data":{"__proto__":{"isAdmin":true}}} closes with 1007, and
  * // Protocol.send(connection, { type: "ratio", value: 1 / 0 }) fails with EncodeError
  * ```
- * @since 0.1.0
+ * @since 2.0.0
  * @category constructors
  */
 export const json: <In, InEncoded, Out, OutEncoded>(
-  schemas: { readonly incoming: Schema.Schema<In, InEncoded>; readonly outgoing: Schema.Schema<Out, OutEncoded> }
+  schemas: { readonly incoming: Schema.Codec<In, InEncoded>; readonly outgoing: Schema.Codec<Out, OutEncoded> }
 ) => Protocol<In, Out> = internal.json
 
 /**
  * Bytes in binary frames: each schema transforms a frame's bytes (`Uint8Array`) to a value and back,
- * in the format the app brings (MessagePack, a length-prefixed layout...).
- * @since 0.1.0
+ * in the format the app brings (MessagePack, a length-prefixed layout...): a `Schema.Codec<A, Uint8Array>`
+ * without services, such as `Schema.Uint8Array.pipe(Schema.decodeTo(...))`.
+ * @since 2.0.0
  * @category constructors
  */
 export const binary: <In, Out>(
-  schemas: { readonly incoming: Schema.Schema<In, Uint8Array>; readonly outgoing: Schema.Schema<Out, Uint8Array> }
+  schemas: { readonly incoming: Schema.Codec<In, Uint8Array>; readonly outgoing: Schema.Codec<Out, Uint8Array> }
 ) => Protocol<In, Out> = internal.binary
 
 /**
@@ -154,11 +155,12 @@ export const binary: <In, Out>(
 export interface Decoded<In> extends internal.Decoded<In> {}
 
 /**
- * A frame that did not decode, delivered with `onInvalid: "deliver"`: `error` is the schema's
- * formatted error (cut at 1,024 characters), or a fixed sentence for a frame that is not JSON, holds a
- * prototype key or is nested too deeply to decode or describe; `raw` is the frame (a string for a
- * text frame, bytes for a binary one).
- * @since 0.1.0
+ * A frame that did not decode, delivered with `onInvalid: "deliver"`: `error` is the schema's issue
+ * as `SchemaIssue.makeFormatterDefault()` formats it (cut at 1,024 characters; it says what was
+ * expected and where, without the value received), or a fixed sentence for a frame that is not JSON,
+ * holds a prototype key or is nested too deeply to decode or describe; `raw` is the frame (a string
+ * for a text frame, bytes for a binary one).
+ * @since 2.0.0
  * @category models
  */
 export interface Invalid extends internal.Invalid {}
@@ -190,11 +192,11 @@ export interface Connection<Out> extends PlainConnection {
 }
 
 /**
- * A value did not encode with the protocol's outgoing schema (a refinement failed, say), or has no
+ * A value did not encode with the protocol's outgoing schema (a check failed, say), or has no
  * faithful JSON form (a non-finite number, `undefined` in an array, a bigint: see `json`): nothing
- * was sent. `error` is the schema's formatted error (cut at 1,024 characters) or says what JSON
- * could not carry, and where.
- * @since 0.1.0
+ * was sent. `error` is the schema's issue as `SchemaIssue.makeFormatterDefault()` formats it (cut at
+ * 1,024 characters) or says what JSON could not carry, and where.
+ * @since 2.0.0
  * @category errors
  */
 export const EncodeError: typeof internal.EncodeError = internal.EncodeError
@@ -265,9 +267,9 @@ export const publish: {
   ): Effect.Effect<void, EncodeError | Broadcast.BroadcastError, Broadcast.Broadcast> =>
     Effect.suspend((): Effect.Effect<void, EncodeError | Broadcast.BroadcastError, Broadcast.Broadcast> => {
       const encoded = protocol.encode(value)
-      return Either.isLeft(encoded)
-        ? Effect.fail(new internal.EncodeError({ error: encoded.left }))
-        : Broadcast.publish(topic, encoded.right, options)
+      return Result.isFailure(encoded)
+        ? Effect.fail(new internal.EncodeError({ error: encoded.failure }))
+        : Broadcast.publish(topic, encoded.success, options)
     })
 )
 

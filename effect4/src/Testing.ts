@@ -3,8 +3,8 @@
  *
  * `connect(handlers)` runs `handlers` through the production `upgradeWebSocket` and loop, on an
  * in-memory transport instead of a socket, and returns a `TestClient`: the other end of the
- * connection. `connectTo(app, url)` does the same for a whole `HttpRouter` (or any HTTP app) and a
- * request with a query and headers, so route-level logic (reading `?user=`, refusing without a token)
+ * connection. `connectTo(app, url)` does the same for a whole HTTP app (the routes of an `HttpRouter`,
+ * made into one with `HttpRouter.toHttpEffect`) and a request with a query and headers, so route-level logic (reading `?user=`, refusing without a token)
  * is tested too; a route that answers without upgrading fails with `TestClientError` `"Rejected"`,
  * which carries the response.
  *
@@ -42,10 +42,10 @@
  *
  * @since 0.1.0
  */
-import type * as HttpServerRequest from "effect/http/HttpServerRequest"
-import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Acceptor from "./Acceptor.js"
@@ -138,7 +138,7 @@ export interface TestClient {
    * Succeeds when no frame arrives within `duration` of real time (frames already received but not
    * read count as arriving); fails with `UnexpectedFrame` otherwise, leaving the frame to `receive`.
    */
-  readonly expectNoFrame: (duration: Duration.DurationInput) => Effect.Effect<void, TestClientError>
+  readonly expectNoFrame: (duration: Duration.Input) => Effect.Effect<void, TestClientError>
   /** Waits for the close as the client saw it; fails with `NotClosed` after `receiveTimeout`. */
   readonly closed: Effect.Effect<Closed, TestClientError>
   /**
@@ -168,7 +168,7 @@ export interface TestClient {
 export interface ConnectOptions {
   readonly upgrade?: Options | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
-  readonly receiveTimeout?: Duration.DurationInput | undefined
+  readonly receiveTimeout?: Duration.Input | undefined
   readonly autoPong?: boolean | undefined
   readonly remoteAddress?: string | undefined
 }
@@ -211,22 +211,25 @@ export const connect = <State, Custom, EInit = never, RInit = never, E = never, 
 
 /**
  * Sends a WebSocket handshake for `url` (a path with an optional query, such as `"/chat?user=ann"`)
- * with `options.headers` through `app` (an `HttpRouter` or any HTTP app), and connects a test client
- * when the route upgrades. Fails with `TestClientError` `"Rejected"`, carrying the response, when the
- * route answers without upgrading, and with the app's own errors (a router's `RouteNotFound`).
+ * with `options.headers` through `app` (any HTTP app: a route, or the routes of an `HttpRouter` made
+ * into one with `HttpRouter.toHttpEffect`), and connects a test client when the route upgrades. Fails
+ * with `TestClientError` `"Rejected"`, carrying the response, when the route answers without
+ * upgrading, and with the app's own errors (a router's `HttpServerError` for an unknown route).
  *
  * @example
  * ```ts
- * import { HttpRouter, HttpServerResponse } from "@effect/platform"
  * import { Effect } from "effect"
+ * import { HttpRouter, HttpServerResponse } from "effect/http"
  * import { Testing } from "effect-websocket"
  *
- * const router = HttpRouter.empty.pipe(HttpRouter.get("/ws", HttpServerResponse.text("no", { status: 401 })))
+ * const Routes = HttpRouter.add("GET", "/ws", HttpServerResponse.text("no", { status: 401 }))
  *
- * const status = Testing.connectTo(router, "/ws").pipe(
- *   Effect.flip,
- *   Effect.map((error) => error._tag === "TestClientError" ? error.response?.status : undefined)
- * ) // 401
+ * // in a scope (`it.effect`): the router's Layer is built once, and lives as long as the scope
+ * const status = Effect.gen(function*() {
+ *   const app = yield* HttpRouter.toHttpEffect(Routes)
+ *   const error = yield* Effect.flip(Testing.connectTo(app, "/ws"))
+ *   return error._tag === "TestClientError" ? error.response?.status : undefined // 401
+ * })
  * ```
  *
  * @since 0.1.0

@@ -41,10 +41,10 @@
  *
  * @since 0.1.0
  */
-import type * as HttpServerRequest from "effect/http/HttpServerRequest"
-import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -195,16 +195,16 @@ export interface Options {
    */
   readonly heartbeat?:
     | false
-    | { readonly interval?: Duration.DurationInput; readonly timeout?: Duration.DurationInput }
+    | { readonly interval?: Duration.Input; readonly timeout?: Duration.Input }
     | undefined
   /**
    * Closes a connection with no data frame either way for this long (1001, `"idle timeout"`,
    * initiator `"timeout"`); pings and pongs do not count. Default `false` (off): the heartbeat already
    * closes a peer that is gone, so this is for an app that wants to reclaim live but quiet sessions.
    */
-  readonly idleTimeout?: false | Duration.DurationInput | undefined
+  readonly idleTimeout?: false | Duration.Input | undefined
   /** Interrupts an `onInit` still running after this long and closes with 1011. Default 10 seconds. */
-  readonly initTimeout?: Duration.DurationInput | undefined
+  readonly initTimeout?: Duration.Input | undefined
   /**
    * The bound on bytes queued for the peer. `highWaterMark` in bytes (default 1 MiB); at it, a send
    * follows `policy`: `"suspend"` (default) waits for the queue to drain, up to `sendTimeout` (default
@@ -221,21 +221,21 @@ export interface Options {
      */
     readonly policy?: "suspend" | "fail" | "close" | undefined
     /** How long a suspended send waits before failing with `Timeout`. Default 10 seconds. */
-    readonly sendTimeout?: Duration.DurationInput | undefined
+    readonly sendTimeout?: Duration.Input | undefined
   } | undefined
   /** Open connections of this route; beyond it the upgrade gets 503 with `Retry-After`. Default unlimited. */
   readonly maxConnections?: number | undefined
   /** Open connections of this route per remote address; beyond it, 429. Default unlimited. */
   readonly maxConnectionsPerAddress?: number | undefined
   /** The `Retry-After` of the `maxConnections` 503, rounded up to seconds. Default 5 seconds. */
-  readonly retryAfter?: Duration.DurationInput | undefined
+  readonly retryAfter?: Duration.Input | undefined
   /**
    * Largest message accepted, in bytes, after reassembly and decompression; a larger one closes with
    * 1009, checked from the declared length before buffering. Default 1 MiB (1048576).
    */
   readonly maxMessageSize?: number | undefined
   /** How long the server waits for the peer's closing handshake before dropping it. Default 5 seconds. */
-  readonly closeTimeout?: Duration.DurationInput | undefined
+  readonly closeTimeout?: Duration.Input | undefined
   /**
    * Messages that may wait for the handler. At capacity the socket is not read (TCP backpressure) and
    * the selector stream waits; nothing is dropped. Default 1024.

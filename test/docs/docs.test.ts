@@ -3,12 +3,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
-const src = fileURLToPath(new URL("../../src/", import.meta.url))
-const modules = readdirSync(src).filter((name) => name.endsWith(".ts"))
+// both lines: the Effect 3 package (src/) and the Effect 4 package (effect4/src/)
+const folders = ["../../src/", "../../effect4/src/"].map((folder) => fileURLToPath(new URL(folder, import.meta.url)))
+const modules = folders.flatMap((src) =>
+  readdirSync(src).filter((name) => name.endsWith(".ts")).map((name) => ({ src, name }))
+)
 
 describe("public modules", () => {
-  for (const name of modules) {
-    it(`${name}: every export has a JSDoc block with @since`, () => {
+  for (const { name, src } of modules) {
+    it(`${src.includes("effect4") ? "effect4/" : ""}${name}: every export has a JSDoc block with @since`, () => {
       const lines = readFileSync(`${src}${name}`, "utf8").split("\n")
       const undocumented: Array<string> = []
       const seen = new Set<string>()

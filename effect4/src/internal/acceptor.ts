@@ -57,7 +57,9 @@ export class AcceptorImpl implements AcceptorService {
   })
 }
 
-export const Acceptor = Context.GenericTag<AcceptorService>("effect-websocket/Acceptor")
+export const Acceptor: Context.Service<AcceptorService, AcceptorService> = Context.Service<AcceptorService>(
+  "effect-websocket/Acceptor"
+)
 
 export const make = (
   accept: Accept,
@@ -73,7 +75,7 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         acceptor.closing = true
-        return Effect.zipRight(options?.onShutdown ?? Effect.void, acceptor.shutdown)
+        return Effect.andThen(options?.onShutdown ?? Effect.void, acceptor.shutdown)
       })
     )
     return acceptor

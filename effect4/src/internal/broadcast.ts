@@ -5,7 +5,6 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import type * as MetricLabel from "effect/MetricLabel"
 import type { Shared } from "../Acceptor.js"
 import type { Connection } from "../Connection.js"
 import type { ConnectionImpl } from "./connection.js"
@@ -52,7 +51,7 @@ export interface Service {
   readonly dropped: (topic: string) => Effect.Effect<number>
 }
 
-export const Broadcast = Context.GenericTag<Service>("effect-websocket/Broadcast")
+export const Broadcast: Context.Service<Service, Service> = Context.Service<Service>("effect-websocket/Broadcast")
 
 const bufferFull = { code: Close.PolicyViolation, reason: "broadcast buffer full", initiator: "error" } as const
 
@@ -79,13 +78,16 @@ export const topicPrefix = (topic: string): string => {
 
 const sameLabel = (): string => allTopics
 
+/** The metric labels of one topic label, as the metrics module makes them (once per label). */
+type Labels = ReturnType<typeof Metrics.topicLabel>
+
 /**
  * The subscriptions of one process (core/hub.ts) and delivery to them. `onFirst` and `onLast` are told
  * when a topic gains its first local subscriber and loses its last (a backplane subscribes to the
  * topic's channel then).
  */
 export class Hub {
-  private readonly subscriptions: Subscriptions<ConnectionImpl, ReadonlyArray<MetricLabel.MetricLabel>>
+  private readonly subscriptions: Subscriptions<ConnectionImpl, Labels>
 
   constructor(
     private readonly whenFull: (topic: string) => WhenFull | undefined,
@@ -150,7 +152,7 @@ export class Hub {
   }
 
   /** The metric labels of `topic`. */
-  labels(topic: string): ReadonlyArray<MetricLabel.MetricLabel> {
+  labels(topic: string): Labels {
     return this.subscriptions.topic(topic)?.extra ?? Metrics.topicLabel(this.metricsTopic(topic))
   }
 

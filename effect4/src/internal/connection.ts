@@ -1,6 +1,6 @@
+import * as Effect from "effect/Effect"
 import type * as Headers from "effect/http/Headers"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
-import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { CloseInfo, Connection } from "../Connection.js"
@@ -43,7 +43,7 @@ export class ConnectionImpl implements Connection {
     readonly route: string
   ) {
     this.remoteAddress = request.remoteAddress
-    this.protocol = Option.fromNullable(protocol)
+    this.protocol = Option.fromNullishOr(protocol)
     this.headers = request.headers
     this.url = request.url
   }
@@ -99,11 +99,11 @@ export class ConnectionImpl implements Connection {
         })
       case "suspend":
         return this.afterDrain(binary, data).pipe(
-          Effect.timeoutFail({
+          Effect.timeoutOrElse({
             duration: this.outbound.sendTimeout,
-            onTimeout: () => {
+            orElse: () => {
               Metrics.sendFailed("Timeout")
-              return new SendError({ reason: "Timeout" })
+              return Effect.fail(new SendError({ reason: "Timeout" }))
             }
           })
         )
@@ -129,7 +129,7 @@ export class ConnectionImpl implements Connection {
     return Effect.suspend(() =>
       !this.transport.isOpen() || this.transport.bufferedAmount() < this.outbound.highWaterMark
         ? this.write(binary, data)
-        : Effect.zipRight(this.transport.awaitDrain, this.afterDrain(binary, data))
+        : Effect.andThen(this.transport.awaitDrain, this.afterDrain(binary, data))
     )
   }
 }

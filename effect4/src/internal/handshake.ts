@@ -2,7 +2,7 @@
 import type * as Headers from "effect/http/Headers"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import { invalidHeaders, type ResolvedOptions } from "./options.js"
 import * as Origin from "./origin.js"
 
@@ -71,8 +71,8 @@ export type Refusal =
   | { readonly _tag: "CrossOrigin"; readonly origin: string | undefined; readonly host: string | undefined }
   | { readonly _tag: "OptionFailed"; readonly cause: unknown }
 
-const invalidRequest = (response: HttpServerResponse.HttpServerResponse): Either.Either<Decision, Refusal> =>
-  Either.left({ _tag: "Invalid", response })
+const invalidRequest = (response: HttpServerResponse.HttpServerResponse): Result.Result<Decision, Refusal> =>
+  Result.fail({ _tag: "Invalid", response })
 
 /**
  * Validates the request and applies the options: origin, subprotocol (400 when required and none
@@ -81,14 +81,14 @@ const invalidRequest = (response: HttpServerResponse.HttpServerResponse): Either
 export const decide = (
   request: HttpServerRequest.HttpServerRequest,
   options: ResolvedOptions
-): Either.Either<Decision, Refusal> => {
+): Result.Result<Decision, Refusal> => {
   const headers = request.headers
   const rejection = validate(request.method, headers)
   if (rejection !== undefined) return invalidRequest(rejection)
   try {
     const origin = headers["origin"]
     if (!Origin.allows(options.origins, origin, headers["host"])) {
-      return Either.left({ _tag: "CrossOrigin", origin, host: headers["host"] })
+      return Result.fail({ _tag: "CrossOrigin", origin, host: headers["host"] })
     }
     const offered = offeredProtocols(headers["sec-websocket-protocol"])
     if (offered === undefined) return invalidRequest(reject(400, "Invalid Sec-WebSocket-Protocol header"))
@@ -101,19 +101,19 @@ export const decide = (
       return invalidRequest(reject(400, "No acceptable subprotocol"))
     }
     if (options.headers === undefined) {
-      return Either.right(protocol === undefined ? noProtocol : { protocol, headers: noHeaders })
+      return Result.succeed(protocol === undefined ? noProtocol : { protocol, headers: noHeaders })
     }
     const extra = options.headers(request)
     const invalid = invalidHeaders(extra)
     if (invalid.length > 0) {
-      return Either.left({
+      return Result.fail({
         _tag: "OptionFailed",
         cause: `invalid 101 response headers from the headers option: ${invalid.join(", ")}`
       })
     }
-    return Either.right({ protocol, headers: extra })
+    return Result.succeed({ protocol, headers: extra })
   } catch (cause) {
     // a function given as an option threw
-    return Either.left({ _tag: "OptionFailed", cause })
+    return Result.fail({ _tag: "OptionFailed", cause })
   }
 }

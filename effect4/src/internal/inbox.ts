@@ -69,7 +69,7 @@ export class Inbox<Custom> {
 
   /** Adds an item, first waiting while the inbox is at capacity. */
   offer(item: Item<Custom>): Effect.Effect<void> {
-    return Effect.zipRight(
+    return Effect.andThen(
       (this.space ??= new Signal()).until(() => this.queue.hasSpace()),
       Effect.sync(() => this.push(item))
     )

@@ -1,6 +1,6 @@
 /** Connection limits of one route: the core's counts (core/limits.ts), answered before the upgrade. */
-import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Duration from "effect/Duration"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Core from "./core/limits.js"
 import type { ResolvedOptions } from "./options.js"
 

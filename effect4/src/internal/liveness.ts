@@ -7,12 +7,10 @@
  * sweep fiber, which sleeps until the nearest deadline among them. The sweep runs only while it has
  * connections to watch.
  */
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
-import * as Runtime from "effect/Runtime"
 import * as Close from "./core/close.js"
 import * as Core from "./core/liveness.js"
 import * as Metrics from "./metrics.js"
@@ -39,11 +37,11 @@ export class Liveness {
   /** Starts the timers from now: the first ping is due one interval later. */
   start(clock: Clock.Clock, timing: Core.Timing): void {
     this.clock = clock
-    this.deadlines.start(clock.unsafeCurrentTimeMillis(), timing)
+    this.deadlines.start(clock.currentTimeMillisUnsafe(), timing)
   }
 
   touch(): void {
-    if (this.clock !== undefined) this.deadlines.touch(this.clock.unsafeCurrentTimeMillis())
+    if (this.clock !== undefined) this.deadlines.touch(this.clock.currentTimeMillisUnsafe())
   }
 
   pong(): void {
@@ -78,7 +76,7 @@ export class Liveness {
 class Sweep {
   readonly members = new Set<Liveness>()
   /** The running sweep fiber, if any; a fiber that is no longer this one stops at its next wake-up. */
-  fiber: Fiber.RuntimeFiber<void> | undefined = undefined
+  fiber: Fiber.Fiber<void> | undefined = undefined
   running: object | undefined = undefined
 }
 
@@ -115,11 +113,9 @@ export class Sweeper {
       const running = sweep
       const token = {}
       running.running = token
-      // a root fiber on the connection's clock: a fiber forked from the connection would keep its
-      // fiber refs (the request, the handlers' services) for as long as the sweep runs
-      const fiber = Runtime.runFork(Runtime.defaultRuntime)(
-        Effect.withClock(this.run(running, token, clock, timing), clock)
-      )
+      // a root fiber that sleeps on the connection's clock: a fiber forked from the connection would
+      // keep its context (the request, the handlers' services) for as long as the sweep runs
+      const fiber = Effect.runFork(this.run(running, token, clock, timing))
       // the sweep may already have found nothing to watch and ended
       if (running.running === token) running.fiber = fiber
       return Effect.void
@@ -134,13 +130,13 @@ export class Sweeper {
     sweep.fiber = undefined
     sweep.running = undefined
     // a sleeping sweep would keep the process alive until its next deadline
-    fiber?.unsafeInterruptAsFork(FiberId.none)
+    fiber?.interruptUnsafe()
   }
 
   private run(sweep: Sweep, token: object, clock: Clock.Clock, timing: Core.Timing): Effect.Effect<void> {
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       if (sweep.running !== token) return Effect.void
-      const now = clock.unsafeCurrentTimeMillis()
+      const now = clock.currentTimeMillisUnsafe()
       let next = Number.POSITIVE_INFINITY
       for (const member of sweep.members) {
         const deadline = member.check(now, timing)
@@ -152,7 +148,7 @@ export class Sweeper {
         sweep.running = undefined
         return Effect.void
       }
-      return Effect.zipRight(Clock.sleep(Duration.millis(Math.max(next, now + timing.gap) - now)), loop)
+      return Effect.andThen(clock.sleep(Duration.millis(Math.max(next, now + timing.gap) - now)), loop)
     })
     return loop
   }

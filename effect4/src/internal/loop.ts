@@ -10,13 +10,12 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Incoming, Sink } from "../Acceptor.js"
@@ -73,15 +72,15 @@ export interface Owner {
  */
 export class Loop<State, Custom, E, R> implements Sink {
   private state: State | undefined = undefined
-  private selector: Fiber.RuntimeFiber<void> | undefined = undefined
+  private selector: Fiber.Fiber<void> | undefined = undefined
   /** Whether a turn runs; `running` is its fiber once `runFork` has returned it. */
   private busy = false
-  private running: Fiber.RuntimeFiber<void> | undefined = undefined
+  private running: Fiber.Fiber<void> | undefined = undefined
   /** The connection's phase (core/lifecycle.ts): every decision about its life reads and sets it. */
   private phase: Lifecycle.Phase = Lifecycle.accepted
   /** Who waits for the connection to be over (`Closed`). */
   private waiters: Array<(effect: Effect.Effect<void>) => void> | undefined = undefined
-  private readonly runFork: (effect: Effect.Effect<void, never, R | Scope.Scope>) => Fiber.RuntimeFiber<void>
+  private readonly runFork: (effect: Effect.Effect<void, never, R | Scope.Scope>) => Fiber.Fiber<void>
   /**
    * When the handler running now started, in milliseconds on `clock`; -1 at the start of a batch.
    * Within a batch, the time one handler ended is the time the next one starts: one clock read a message.
@@ -89,8 +88,8 @@ export class Loop<State, Custom, E, R> implements Sink {
   private started = -1
 
   /**
-   * @param runtime the route's runtime (the handlers' services, the request, the log annotations)
-   *   with `scope` in its context
+   * @param context the route's context (the handlers' services, the request), with `scope`, the
+   *   connection's log annotations and parent span
    * @param scope the connection's own `Scope`, closed after `onClose`
    * @param owner told once, when the connection is over
    * @param clock the connection's clock, which times the handlers
@@ -102,20 +101,20 @@ export class Loop<State, Custom, E, R> implements Sink {
     private readonly liveness: Liveness.Liveness,
     readonly connection: ConnectionImpl,
     readonly settings: Settings,
-    runtime: Runtime.Runtime<R | Scope.Scope>,
-    private readonly scope: Scope.CloseableScope,
+    context: Context.Context<R | Scope.Scope>,
+    private readonly scope: Scope.Closeable,
     private readonly owner: Owner,
     private readonly clock: Clock.Clock
   ) {
-    this.runFork = Runtime.runFork(runtime)
+    this.runFork = Effect.runForkWith(context)
     this.rate = settings.rateLimit === undefined
       ? undefined
-      : new RateLimit(settings.rateLimit, clock.unsafeCurrentTimeMillis())
+      : new RateLimit(settings.rateLimit, clock.currentTimeMillisUnsafe())
   }
 
   /** The peer's rate limit, and the timer that resumes reading once a paused peer is within it. */
   private readonly rate: RateLimit | undefined
-  private rateTimer: Fiber.RuntimeFiber<void> | undefined = undefined
+  private rateTimer: Fiber.Fiber<void> | undefined = undefined
 
   /** From the transport: a message (of `bytes` on the wire, when the transport knows) or the end. */
   push(item: Incoming, bytes?: number): void {
@@ -133,7 +132,7 @@ export class Loop<State, Custom, E, R> implements Sink {
 
   /** Whether a message of `size` bytes goes to the inbox, after the rate limit had its say. */
   private withinRate(rate: RateLimit, size: number): boolean {
-    const now = this.clock.unsafeCurrentTimeMillis()
+    const now = this.clock.currentTimeMillisUnsafe()
     switch (rate.settings.onExceeded) {
       case "close":
         if (rate.admit(now, size)) return true
@@ -161,13 +160,13 @@ export class Loop<State, Custom, E, R> implements Sink {
 
   /** Reads from the peer again once it is within its rate limit, `wait` milliseconds from now or later. */
   private resumeAfter(wait: number): void {
-    this.rateTimer = Effect.runFork(Effect.zipRight(this.clock.sleep(Duration.millis(wait)), this.rateElapsed))
+    this.rateTimer = Effect.runFork(Effect.andThen(this.clock.sleep(Duration.millis(wait)), this.rateElapsed))
   }
 
   private readonly rateElapsed = Effect.sync(() => {
     this.rateTimer = undefined
     if (Lifecycle.isEnding(this.phase)) return
-    const wait = this.rate!.wait(this.clock.unsafeCurrentTimeMillis())
+    const wait = this.rate!.wait(this.clock.currentTimeMillisUnsafe())
     if (wait > 0) this.resumeAfter(wait)
     else this.inbox.unthrottle()
   })
@@ -188,11 +187,11 @@ export class Loop<State, Custom, E, R> implements Sink {
   }
 
   /** `onInit`'s deadline, while `onInit` runs suspended. */
-  private initDeadline: Fiber.RuntimeFiber<void> | undefined = undefined
+  private initDeadline: Fiber.Fiber<void> | undefined = undefined
 
   /** Sleeps `initTimeout`, then interrupts the turn still in `onInit`: it closes with 1011. */
   private initTimer(): Effect.Effect<void> {
-    return Effect.zipRight(
+    return Effect.andThen(
       Effect.sleep(this.settings.initTimeout),
       Effect.sync(() => {
         this.initDeadline = undefined
@@ -200,7 +199,7 @@ export class Loop<State, Custom, E, R> implements Sink {
         if (this.phase._tag !== "Initializing" || turn === undefined) return
         this.phase = Lifecycle.initTimedOut(this.phase)
         Metrics.timedOut("init")
-        turn.unsafeInterruptAsFork(FiberId.none)
+        turn.interruptUnsafe()
       })
     )
   }
@@ -208,7 +207,7 @@ export class Loop<State, Custom, E, R> implements Sink {
   private stopInitDeadline(): void {
     const deadline = this.initDeadline
     this.initDeadline = undefined
-    deadline?.unsafeInterruptAsFork(FiberId.none)
+    deadline?.interruptUnsafe()
   }
 
   /** Starts a turn. It runs at once, on this stack, and may be over before `runFork` returns. */
@@ -224,7 +223,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       if (Lifecycle.isEnding(this.phase)) return this.awaitDone()
       const fiber = this.running
       // a running turn is interrupted, and ends the connection itself
-      if (fiber !== undefined) return Effect.zipRight(Fiber.interrupt(fiber), this.shutdown())
+      if (fiber !== undefined) return Effect.andThen(Fiber.interrupt(fiber), this.shutdown())
       this.begin(this.finish(interrupted))
       return this.awaitDone()
     })
@@ -232,7 +231,7 @@ export class Loop<State, Custom, E, R> implements Sink {
 
   /** Succeeds once the connection is over. */
   private awaitDone(): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
+    return Effect.callback<void>((resume) => {
       if (this.phase._tag === "Closed") return resume(Effect.void)
       ;(this.waiters ??= []).push(resume)
     })
@@ -269,7 +268,7 @@ export class Loop<State, Custom, E, R> implements Sink {
   }
 
   private init(): Effect.Effect<CloseInfo | undefined, E, R> {
-    return Effect.gen(this, function*() {
+    return Effect.gen({ self: this }, function*() {
       const started = Trace.now(this.clock)
       const [initial, selector] = yield* this.handlers.onInit(this.connection)
       Metrics.handled("onInit", Trace.now(this.clock) - started)
@@ -285,13 +284,13 @@ export class Loop<State, Custom, E, R> implements Sink {
   private startSelector(stream: Stream.Stream<Custom, E, R>): Effect.Effect<void, never, R> {
     const inbox = this.inbox
     return Stream.runForEach(stream, (value) => inbox.offer(Message.CustomMessage(value))).pipe(
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
           ? Effect.void
           : Effect.sync(() => inbox.push({ _tag: "SelectorFailed", cause }))
       ),
       // not a child of the turn, which ends when the inbox is empty: the loop stops it
-      Effect.forkDaemon,
+      Effect.forkDetach,
       Effect.map((fiber) => {
         this.selector = fiber
       })
@@ -329,7 +328,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       switch (item._tag) {
         case "ConnectionClosed":
           return this.handlers.onMessage(this.state as State, item, this.connection).pipe(
-            Effect.catchAllCause((cause) =>
+            Effect.catchCause((cause) =>
               Effect.logError("effect-websocket: onMessage failed on ConnectionClosed", cause)
             ),
             Effect.as({ code: item.code, reason: item.reason, initiator: "peer" } satisfies CloseInfo)
@@ -367,8 +366,8 @@ export class Loop<State, Custom, E, R> implements Sink {
         return this.step()
       case "ContinueWithSelector":
         this.state = action.state
-        return Effect.zipRight(
-          Effect.zipRight(Effect.suspend(() => this.stopSelector()), this.startSelector(action.selector)),
+        return Effect.andThen(
+          Effect.andThen(Effect.suspend(() => this.stopSelector()), this.startSelector(action.selector)),
           Effect.suspend(() => {
             // the selector's restart is not the next handler's time
             this.started = -1
@@ -386,7 +385,7 @@ export class Loop<State, Custom, E, R> implements Sink {
    * then the closing handshake awaited for at most `closeTimeout`. Runs uninterruptibly.
    */
   private finish(exit: Exit.Exit<CloseInfo | undefined, E>): Effect.Effect<void, never, R> {
-    return Effect.gen(this, function*() {
+    return Effect.gen({ self: this }, function*() {
       const refusal = refusalOf(exit)
       // a refusal is a close the handler decided: its last message, then its close frame
       if (refusal !== undefined && this.transport.isOpen()) {
@@ -416,7 +415,7 @@ export class Loop<State, Custom, E, R> implements Sink {
         )
       }
       this.stopInitDeadline()
-      this.rateTimer?.unsafeInterruptAsFork(FiberId.none)
+      this.rateTimer?.interruptUnsafe()
       this.rateTimer = undefined
       this.connection.end()
       this.settings.sweeper.remove(this.liveness)
@@ -425,7 +424,7 @@ export class Loop<State, Custom, E, R> implements Sink {
       if (ending.runOnClose) {
         const started = Trace.now(this.clock)
         yield* this.handlers.onClose(this.state as State, info, this.connection).pipe(
-          Effect.catchAllCause((cause) => Effect.logError("effect-websocket: onClose failed", cause))
+          Effect.catchCause((cause) => Effect.logError("effect-websocket: onClose failed", cause))
         )
         Metrics.handled("onClose", Trace.now(this.clock) - started)
       }
@@ -447,12 +446,12 @@ export class Loop<State, Custom, E, R> implements Sink {
   }
 }
 
-const interrupted = Exit.interrupt(FiberId.none)
+const interrupted = Exit.interrupt()
 
 /** The `Refusal` a handler failed with on purpose (`Upgrade.refuse`), if that is how the turn ended. */
 const refusalOf = (exit: Exit.Exit<CloseInfo | undefined, unknown>): Refusal | undefined => {
   if (Exit.isSuccess(exit)) return undefined
-  const failure = Cause.failureOption(exit.cause)
+  const failure = Cause.findErrorOption(exit.cause)
   return Option.isSome(failure) && failure.value instanceof Refusal ? failure.value : undefined
 }
 
@@ -460,7 +459,7 @@ const refusalOf = (exit: Exit.Exit<CloseInfo | undefined, unknown>): Refusal | u
 const outcomeOf = (exit: Exit.Exit<CloseInfo | undefined, unknown>): Lifecycle.Outcome =>
   Exit.isSuccess(exit)
     ? exit.value === undefined ? { _tag: "Interrupted" } : { _tag: "Decided", info: exit.value }
-    : Cause.isInterruptedOnly(exit.cause)
+    : Cause.hasInterruptsOnly(exit.cause)
     ? { _tag: "Interrupted" }
     : { _tag: "Failed" }
 
@@ -473,8 +472,8 @@ const outcomeOf = (exit: Exit.Exit<CloseInfo | undefined, unknown>): Lifecycle.O
 const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.Effect<void> =>
   Effect.suspend(() =>
     transport.isClosed() ? Effect.void : Effect.flatMap(
-      Effect.forkDaemon(
-        Effect.interruptible(Effect.zipRight(
+      Effect.forkDetach(
+        Effect.interruptible(Effect.andThen(
           Effect.sleep(timeout),
           Effect.sync(() => {
             Metrics.timedOut("close")
@@ -482,7 +481,7 @@ const awaitClosed = (transport: Transport, timeout: Duration.Duration): Effect.E
           })
         ))
       ),
-      (deadline) => Effect.zipRight(transport.awaitClosed, Fiber.interrupt(deadline))
+      (deadline) => Effect.andThen(transport.awaitClosed, Fiber.interrupt(deadline))
     )
   )
 

@@ -1,15 +1,23 @@
 /**
- * The library's metrics, through `effect/Metric` (the global registry, so any exporter, such as
- * @effect/opentelemetry's, sees them). Every name starts with `websocket_`; counters end in `_total`,
- * sizes are in bytes and durations in seconds.
+ * The library's metrics, through `effect/Metric`, in Effect's default `MetricRegistry` (the
+ * process-wide one, which any exporter, such as `effect/observability/OtlpMetrics` or
+ * `PrometheusMetrics`, reads by default). Every name starts with `websocket_`; counters end in
+ * `_total`, sizes are in bytes and durations in seconds.
  *
- * Updated where the event happens, with the `unsafe` methods and label arrays built once here: Effect
- * caches a metric's hook per label array, so an update costs a lookup and an addition, not an effect.
+ * Updated where the event happens, with the `Unsafe` methods, in one context made once here, and on
+ * series made once here, one metric per attribute set: Effect 4 caches a metric's series key per
+ * context attribute set, so an update costs a map lookup and an addition, not an effect. (Through
+ * `Metric.withAttributes` it would copy the context at each update.)
  */
+import * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricLabel from "effect/MetricLabel"
 import type { CloseInfo } from "../Connection.js"
+
+/**
+ * The context every update runs with: empty, so the default `MetricRegistry` and no contextual
+ * attributes (`Metric.CurrentMetricAttributes`), as Effect 3's global registry and explicit labels.
+ */
+const context: Context.Context<never> = Context.empty()
 
 /** Open connections, all routes together. */
 export const connectionsOpen = Metric.gauge("websocket_connections_open", {
@@ -55,12 +63,13 @@ export const sendErrors = Metric.counter("websocket_send_errors_total", {
   description: "WebSocket sends that failed, by reason",
   incremental: true
 })
+/** The handler duration histogram's bucket bounds, in seconds: from 100 µs to 26 s, ×4 each. */
+const handlerBoundaries = Metric.exponentialBoundaries({ start: 0.0001, factor: 4, count: 10 })
 /** How long handlers take, by handler (`onInit`, `onMessage`, `onClose`): from 100 µs to 26 s. */
-export const handlerDuration = Metric.histogram(
-  "websocket_handler_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.0001, factor: 4, count: 10 }),
-  "Time a WebSocket handler takes to complete, in seconds, by handler"
-)
+export const handlerDuration = Metric.histogram("websocket_handler_duration_seconds", {
+  description: "Time a WebSocket handler takes to complete, in seconds, by handler",
+  boundaries: handlerBoundaries
+})
 /** Connections closed by a timer, by kind (`heartbeat`, `idle`, `init`, `close`). */
 export const timeouts = Metric.counter("websocket_timeouts_total", {
   description: "WebSocket timeouts, by kind (heartbeat, idle, init, close)",
@@ -82,42 +91,73 @@ export const rateLimited = Metric.counter("websocket_rate_limited_total", {
   description: "WebSocket messages over the connection's rate limit, by action (close, drop, pause)",
   incremental: true
 })
-/** `Broadcast.publish` calls, by topic label. */
-export const broadcastPublished = Metric.counter("websocket_broadcast_published_total", {
+/** `Broadcast.publish` calls, by topic label (updated through `broadcastPublished` below). */
+export const broadcastPublishedTotal = Metric.counter("websocket_broadcast_published_total", {
   description: "Broadcast publishes, by topic",
   incremental: true
 })
 /** Messages written to subscribers, by topic label. */
-export const broadcastDelivered = Metric.counter("websocket_broadcast_delivered_total", {
+export const broadcastDeliveredTotal = Metric.counter("websocket_broadcast_delivered_total", {
   description: "Broadcast messages written to subscribers, by topic",
   incremental: true
 })
 /** Messages a full subscriber did not get (dropped, or the subscriber closed), by topic label. */
-export const broadcastDropped = Metric.counter("websocket_broadcast_dropped_total", {
+export const broadcastDroppedTotal = Metric.counter("websocket_broadcast_dropped_total", {
   description: "Broadcast messages not written to a full subscriber, by topic",
   incremental: true
 })
 
-const none: ReadonlyArray<MetricLabel.MetricLabel> = []
-const label = (key: string, value: string): ReadonlyArray<MetricLabel.MetricLabel> => [MetricLabel.make(key, value)]
-const text = label("kind", "text")
-const binary = label("kind", "binary")
+/**
+ * A series of `metric`: the same metric with `attributes` (Effect 3's labels), made once and kept, so
+ * that its series key is computed once. Same name, description and kind as `metric`: the registry
+ * holds it as one series of it, the one `Metric.withAttributes(metric, attributes)` reads.
+ */
+const counterSeries = (
+  metric: Metric.Counter<number>,
+  attributes: Metric.Metric.AttributeSet
+): Metric.Counter<number> =>
+  Metric.counter(metric.id, { description: metric.description, incremental: true, attributes })
+
+const text = counterSeries(messagesReceived, { kind: "text" })
+const binary = counterSeries(messagesReceived, { kind: "binary" })
+const textSent = counterSeries(messagesSent, { kind: "text" })
+const binarySent = counterSeries(messagesSent, { kind: "binary" })
 
 export const opened = (): void => {
-  connectionsOpen.unsafeModify(1, none)
-  connectionsOpened.unsafeUpdate(1, none)
+  connectionsOpen.modifyUnsafe(1, context)
+  connectionsOpened.updateUnsafe(1, context)
 }
+
+/**
+ * The series of a metric by one value of its attributes (a close code and initiator, a status), made
+ * the first time that value is seen and kept: the registry keeps every series it sees anyway.
+ */
+const seriesBy = <K>(make: (key: K) => Metric.Counter<number>) => {
+  const made = new Map<K, Metric.Counter<number>>()
+  return (key: K): Metric.Counter<number> => {
+    let series = made.get(key)
+    if (series === undefined) {
+      series = make(key)
+      made.set(key, series)
+    }
+    return series
+  }
+}
+
+const closedSeries = seriesBy((key: string) => {
+  const space = key.indexOf(" ")
+  return counterSeries(connectionsClosed, { code: key.slice(0, space), initiator: key.slice(space + 1) })
+})
 
 export const closed = (info: CloseInfo): void => {
-  connectionsOpen.unsafeModify(-1, none)
-  connectionsClosed.unsafeUpdate(1, [
-    MetricLabel.make("code", String(info.code)),
-    MetricLabel.make("initiator", info.initiator)
-  ])
+  connectionsOpen.modifyUnsafe(-1, context)
+  closedSeries(`${info.code} ${info.initiator}`).updateUnsafe(1, context)
 }
 
+const rejectedSeries = seriesBy((status: number) => counterSeries(upgradesRejected, { status: String(status) }))
+
 export const rejected = (status: number): void => {
-  upgradesRejected.unsafeUpdate(1, [MetricLabel.make("status", String(status))])
+  rejectedSeries(status).updateUnsafe(1, context)
 }
 
 /**
@@ -144,12 +184,12 @@ const flushLater = (): void => {
 export const flush = (): void => {
   if (!pending) return
   pending = false
-  if (textIn > 0) messagesReceived.unsafeUpdate(textIn, text)
-  if (binaryIn > 0) messagesReceived.unsafeUpdate(binaryIn, binary)
-  if (bytesIn > 0) bytesReceived.unsafeUpdate(bytesIn, none)
-  if (textOut > 0) messagesSent.unsafeUpdate(textOut, text)
-  if (binaryOut > 0) messagesSent.unsafeUpdate(binaryOut, binary)
-  if (bytesOut > 0) bytesSent.unsafeUpdate(bytesOut, none)
+  if (textIn > 0) text.updateUnsafe(textIn, context)
+  if (binaryIn > 0) binary.updateUnsafe(binaryIn, context)
+  if (bytesIn > 0) bytesReceived.updateUnsafe(bytesIn, context)
+  if (textOut > 0) textSent.updateUnsafe(textOut, context)
+  if (binaryOut > 0) binarySent.updateUnsafe(binaryOut, context)
+  if (bytesOut > 0) bytesSent.updateUnsafe(bytesOut, context)
   textIn = 0
   binaryIn = 0
   bytesIn = 0
@@ -180,58 +220,61 @@ export const sent = (isBinary: boolean, bytes: number, count: number): void => {
   schedule()
 }
 
-const sendErrorLabels = {
-  SocketClosed: label("reason", "SocketClosed"),
-  Timeout: label("reason", "Timeout"),
-  Backpressure: label("reason", "Backpressure"),
-  Unknown: label("reason", "Unknown")
+const sendErrorSeries = {
+  SocketClosed: counterSeries(sendErrors, { reason: "SocketClosed" }),
+  Timeout: counterSeries(sendErrors, { reason: "Timeout" }),
+  Backpressure: counterSeries(sendErrors, { reason: "Backpressure" }),
+  Unknown: counterSeries(sendErrors, { reason: "Unknown" })
 } as const
 
-export const sendFailed = (reason: keyof typeof sendErrorLabels): void => {
-  sendErrors.unsafeUpdate(1, sendErrorLabels[reason])
+export const sendFailed = (reason: keyof typeof sendErrorSeries): void => {
+  sendErrorSeries[reason].updateUnsafe(1, context)
 }
 
 export type Handler = "onInit" | "onMessage" | "onClose"
-const handlerLabels = {
-  onInit: label("handler", "onInit"),
-  onMessage: label("handler", "onMessage"),
-  onClose: label("handler", "onClose")
+const handlerSeries = (handler: Handler): Metric.Histogram<number> =>
+  Metric.histogram(handlerDuration.id, {
+    description: handlerDuration.description,
+    boundaries: handlerBoundaries,
+    attributes: { handler }
+  })
+const handlerDurations = {
+  onInit: handlerSeries("onInit"),
+  onMessage: handlerSeries("onMessage"),
+  onClose: handlerSeries("onClose")
 } as const
 
 /** `millis`, the handler's duration, is recorded in seconds. */
 export const handled = (handler: Handler, millis: number): void => {
-  handlerDuration.unsafeUpdate(millis / 1000, handlerLabels[handler])
+  handlerDurations[handler].updateUnsafe(millis / 1000, context)
 }
 
 export type Timeout = "heartbeat" | "idle" | "init" | "close"
-const timeoutLabels = {
-  heartbeat: label("kind", "heartbeat"),
-  idle: label("kind", "idle"),
-  init: label("kind", "init"),
-  close: label("kind", "close")
+const timeoutSeries = {
+  heartbeat: counterSeries(timeouts, { kind: "heartbeat" }),
+  idle: counterSeries(timeouts, { kind: "idle" }),
+  init: counterSeries(timeouts, { kind: "init" }),
+  close: counterSeries(timeouts, { kind: "close" })
 } as const
 
 export const timedOut = (kind: Timeout): void => {
-  timeouts.unsafeUpdate(1, timeoutLabels[kind])
+  timeoutSeries[kind].updateUnsafe(1, context)
 }
 
 export type RateAction = "close" | "drop" | "pause"
-const rateLabels = {
-  close: label("action", "close"),
-  drop: label("action", "drop"),
-  pause: label("action", "pause")
+const rateSeries = {
+  close: counterSeries(rateLimited, { action: "close" }),
+  drop: counterSeries(rateLimited, { action: "drop" }),
+  pause: counterSeries(rateLimited, { action: "pause" })
 } as const
 
 export const limited = (action: RateAction): void => {
-  rateLimited.unsafeUpdate(1, rateLabels[action])
+  rateSeries[action].updateUnsafe(1, context)
 }
 
 export type Pressure = "suspend" | "fail" | "close" | "drop" | "pause"
-const pressure = (direction: string, policy: Pressure) => [
-  MetricLabel.make("direction", direction),
-  MetricLabel.make("policy", policy)
-]
-const pressureLabels = {
+const pressure = (direction: string, policy: Pressure) => counterSeries(backpressure, { direction, policy })
+const pressureSeries = {
   suspend: pressure("outbound", "suspend"),
   fail: pressure("outbound", "fail"),
   close: pressure("outbound", "close"),
@@ -240,21 +283,57 @@ const pressureLabels = {
 } as const
 
 export const pressed = (policy: Pressure): void => {
-  backpressure.unsafeUpdate(1, pressureLabels[policy])
+  pressureSeries[policy].updateUnsafe(1, context)
 }
 
 /**
- * The labels of one broadcast topic label, made once each. The labels come from the layer's
+ * The broadcast series of one topic label (publishes, deliveries, drops), what `topicLabel` returns and
+ * the broadcast counters below take: opaque to the callers, as Effect 3's label arrays were.
+ */
+export interface TopicLabels {
+  readonly published: Metric.Counter<number>
+  readonly delivered: Metric.Counter<number>
+  readonly dropped: Metric.Counter<number>
+}
+
+/**
+ * The series of one broadcast topic label, made once each. The labels come from the layer's
  * `metricsTopic`, which maps the topics to a bounded set: the registry keeps every label it sees.
  */
-const topicLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
-export const topicLabel = (topic: string): ReadonlyArray<MetricLabel.MetricLabel> => {
+const topicLabels = new Map<string, TopicLabels>()
+export const topicLabel = (topic: string): TopicLabels => {
   let labels = topicLabels.get(topic)
   if (labels === undefined) {
-    labels = label("topic", topic)
+    const attributes = { topic }
+    labels = {
+      published: counterSeries(broadcastPublishedTotal, attributes),
+      delivered: counterSeries(broadcastDeliveredTotal, attributes),
+      dropped: counterSeries(broadcastDroppedTotal, attributes)
+    }
     topicLabels.set(topic, labels)
   }
   return labels
+}
+
+/**
+ * A broadcast counter, updated by topic label as Effect 3's `unsafeUpdate(count, labels)` was (the call
+ * sites of internal/broadcast.ts are the same): `count` added to the series of `labels`.
+ */
+export interface TopicCounter {
+  readonly unsafeUpdate: (count: number, labels: TopicLabels) => void
+}
+
+/** Adds `count` publishes to a topic label's series. */
+export const broadcastPublished: TopicCounter = {
+  unsafeUpdate: (count, labels) => labels.published.updateUnsafe(count, context)
+}
+/** Adds `count` deliveries to a topic label's series. */
+export const broadcastDelivered: TopicCounter = {
+  unsafeUpdate: (count, labels) => labels.delivered.updateUnsafe(count, context)
+}
+/** Adds `count` drops to a topic label's series. */
+export const broadcastDropped: TopicCounter = {
+  unsafeUpdate: (count, labels) => labels.dropped.updateUnsafe(count, context)
 }
 
 /**

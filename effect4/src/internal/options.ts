@@ -1,7 +1,7 @@
-import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as Result from "effect/Result"
 import type { Deflate } from "../Acceptor.js"
 import type { CompressionOptions, Options } from "../Upgrade.js"
 import type { RateSettings } from "./core/rate.js"
@@ -80,7 +80,7 @@ const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const fieldValue = /^[\t\x20-\x7e\x80-\xff]*$/
 
 const invalid = (option: string, value: unknown, expected: string) =>
-  Either.left(new OptionsError({ option, value, expected }))
+  Result.fail(new OptionsError({ option, value, expected }))
 
 const integer = <F extends number | undefined>(
   option: string,
@@ -88,22 +88,22 @@ const integer = <F extends number | undefined>(
   fallback: F,
   min: number,
   max: number
-): Either.Either<number | F, OptionsError> =>
+): Result.Result<number | F, OptionsError> =>
   value === undefined
-    ? Either.right(fallback)
+    ? Result.succeed(fallback)
     : Number.isSafeInteger(value) && value >= min && value <= max
-    ? Either.right(value)
+    ? Result.succeed(value)
     : invalid(option, value, `an integer from ${min} to ${max}`)
 
 const boolean = <F extends boolean | undefined>(
   option: string,
   value: boolean | undefined,
   fallback: F
-): Either.Either<boolean | F, OptionsError> =>
+): Result.Result<boolean | F, OptionsError> =>
   value === undefined
-    ? Either.right(fallback)
+    ? Result.succeed(fallback)
     : typeof value === "boolean"
-    ? Either.right(value)
+    ? Result.succeed(value)
     : invalid(option, value, "a boolean")
 
 /** The header names and values that are not valid on the wire; empty when all are. */
@@ -113,15 +113,15 @@ export const invalidHeaders = (headers: Readonly<Record<string, string>>): Array
   )
 
 const resolveCompression = (value: boolean | CompressionOptions | undefined) =>
-  Either.gen(function*() {
+  Result.gen(function*() {
     if (value === undefined || value === false) return false as const
     const options: CompressionOptions = value === true ? {} : value
     if (typeof options !== "object" || options === null) {
       return yield* invalid("compression", value, "a boolean or compression settings")
     }
     const d = compressionDefaults
-    const optional = <A>(value: Either.Either<A | undefined, OptionsError>, key: string) =>
-      Either.map(value, (resolved) => (resolved === undefined ? {} : { [key]: resolved }))
+    const optional = <A>(value: Result.Result<A | undefined, OptionsError>, key: string) =>
+      Result.map(value, (resolved) => (resolved === undefined ? {} : { [key]: resolved }))
     return {
       threshold: yield* integer("compression.threshold", options.threshold, d.threshold, 0, Number.MAX_SAFE_INTEGER),
       concurrencyLimit: yield* integer(
@@ -155,19 +155,19 @@ const resolveCompression = (value: boolean | CompressionOptions | undefined) =>
   })
 
 /** A positive, finite duration; `undefined` gives the fallback. */
-const duration = (option: string, value: Duration.DurationInput | undefined, fallback: Duration.Duration) => {
-  if (value === undefined) return Either.right(fallback)
-  const decoded = Duration.decodeUnknown(value)
+const duration = (option: string, value: Duration.Input | undefined, fallback: Duration.Duration) => {
+  if (value === undefined) return Result.succeed(fallback)
+  const decoded = Duration.fromInput(value)
   return decoded._tag === "Some" && Duration.isFinite(decoded.value) && Duration.toMillis(decoded.value) > 0
-    ? Either.right(decoded.value)
+    ? Result.succeed(decoded.value)
     : invalid(option, value, "a positive, finite Duration")
 }
 
 const limit = (option: string, value: number | undefined) =>
-  value === undefined ? Either.right(Number.POSITIVE_INFINITY) : integer(option, value, 0, 1, Number.MAX_SAFE_INTEGER)
+  value === undefined ? Result.succeed(Number.POSITIVE_INFINITY) : integer(option, value, 0, 1, Number.MAX_SAFE_INTEGER)
 
 const resolveHeartbeat = (value: Options["heartbeat"]) =>
-  Either.gen(function*() {
+  Result.gen(function*() {
     if (value === false) return false as const
     if (value !== undefined && (typeof value !== "object" || value === null)) {
       return yield* invalid("heartbeat", value, "false or { interval, timeout }")
@@ -180,7 +180,7 @@ const resolveHeartbeat = (value: Options["heartbeat"]) =>
   })
 
 const resolveOutbound = (value: Options["outbound"]) =>
-  Either.gen(function*() {
+  Result.gen(function*() {
     if (value !== undefined && (typeof value !== "object" || value === null)) {
       return yield* invalid("outbound", value, "{ highWaterMark, policy, sendTimeout }")
     }
@@ -204,13 +204,13 @@ const resolveOutbound = (value: Options["outbound"]) =>
 /** A positive, finite number; `undefined` gives the fallback. */
 const rate = (option: string, value: number | undefined) =>
   value === undefined
-    ? Either.right(Number.POSITIVE_INFINITY)
+    ? Result.succeed(Number.POSITIVE_INFINITY)
     : typeof value === "number" && Number.isFinite(value) && value > 0
-    ? Either.right(value)
+    ? Result.succeed(value)
     : invalid(option, value, "a positive, finite number")
 
 const resolveRateLimit = (value: Options["rateLimit"], maxMessageSize: number) =>
-  Either.gen(function*() {
+  Result.gen(function*() {
     if (value === undefined || value === false) return undefined
     if (typeof value !== "object" || value === null) {
       return yield* invalid("rateLimit", value, "false or { messagesPerSecond, bytesPerSecond, ... }")
@@ -248,8 +248,8 @@ const resolveRateLimit = (value: Options["rateLimit"], maxMessageSize: number) =
   })
 
 const resolveSubprotocols = (value: Options["subprotocols"]) => {
-  if (value === undefined) return Either.right(undefined)
-  if (typeof value === "function") return Either.right(value)
+  if (value === undefined) return Result.succeed(undefined)
+  if (typeof value === "function") return Result.succeed(value)
   if (
     !Array.isArray(value) || value.length === 0 || !value.every((name) => typeof name === "string" && token.test(name))
   ) {
@@ -257,15 +257,15 @@ const resolveSubprotocols = (value: Options["subprotocols"]) => {
   }
   const preference: ReadonlyArray<string> = value
   // the server's order of preference decides, not the client's
-  return Either.right((offered: ReadonlyArray<string>) => preference.find((name) => offered.includes(name)))
+  return Result.succeed((offered: ReadonlyArray<string>) => preference.find((name) => offered.includes(name)))
 }
 
 const normalizeOrigin = (origin: string) => origin.trim().toLowerCase().replace(/\/+$/, "")
 
-const resolveOrigins = (value: Options["allowedOrigins"]): Either.Either<Origin.OriginPolicy, OptionsError> => {
-  if (value === undefined) return Either.right(Origin.sameOrigin)
-  if (value === "*") return Either.right(Origin.any)
-  if (typeof value === "function") return Either.right({ _tag: "Allowed", allows: value })
+const resolveOrigins = (value: Options["allowedOrigins"]): Result.Result<Origin.OriginPolicy, OptionsError> => {
+  if (value === undefined) return Result.succeed(Origin.sameOrigin)
+  if (value === "*") return Result.succeed(Origin.any)
+  if (typeof value === "function") return Result.succeed({ _tag: "Allowed", allows: value })
   if (
     !Array.isArray(value) ||
     !value.every((origin) => typeof origin === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/]+\/?$/i.test(origin))
@@ -274,25 +274,25 @@ const resolveOrigins = (value: Options["allowedOrigins"]): Either.Either<Origin.
   }
   const allowed = new Set(value.map(normalizeOrigin))
   // a request without Origin does not come from a browser page, which is what the list guards against
-  return Either.right({
+  return Result.succeed({
     _tag: "Allowed",
     allows: (origin: string | undefined) => origin === undefined || allowed.has(normalizeOrigin(origin))
   })
 }
 
 const resolveHeaders = (value: Options["headers"]) => {
-  if (value === undefined) return Either.right(undefined)
-  if (typeof value === "function") return Either.right(value)
+  if (value === undefined) return Result.succeed(undefined)
+  if (typeof value === "function") return Result.succeed(value)
   if (typeof value !== "object" || value === null || invalidHeaders(value).length > 0) {
     return invalid("headers", value, "header names that are HTTP tokens and values without control characters")
   }
   const headers = value
-  return Either.right(() => headers)
+  return Result.succeed(() => headers)
 }
 
-export const resolve = (options: Options | undefined): Either.Either<ResolvedOptions, OptionsError> => {
-  if (options === undefined) return Either.right(defaults)
-  return Either.gen(function*() {
+export const resolve = (options: Options | undefined): Result.Result<ResolvedOptions, OptionsError> => {
+  if (options === undefined) return Result.succeed(defaults)
+  return Result.gen(function*() {
     const maxMessageSize = yield* integer(
       "maxMessageSize",
       options.maxMessageSize,

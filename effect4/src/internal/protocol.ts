@@ -6,11 +6,11 @@
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import { constant, type LazyArg } from "effect/Function"
-import * as ParseResult from "effect/ParseResult"
-import * as Runtime from "effect/Runtime"
-import * as Schema from "effect/Schema"
+import * as Result from "effect/Result"
+import type * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaParser from "effect/SchemaParser"
 import type { Action } from "../Action.js"
 import type { Connection as PlainConnection, SendError } from "../Connection.js"
 import type { Message as PlainMessage } from "../Message.js"
@@ -31,11 +31,11 @@ export interface Protocol<In, Out> {
   readonly [TypeId]: typeof TypeId
   readonly frames: "text" | "binary"
   /** The failure is described only when read: closing with 1007 formats nothing. */
-  readonly decode: (data: string | Uint8Array) => Either.Either<In, LazyArg<string>>
-  readonly encode: (value: Out) => Either.Either<string | Uint8Array, string>
+  readonly decode: (data: string | Uint8Array) => Result.Result<In, LazyArg<string>>
+  readonly encode: (value: Out) => Result.Result<string | Uint8Array, string>
   /** The client's side, for the test kit: what a client sends, and what it reads. */
-  readonly encodeIncoming: (value: In) => Either.Either<string | Uint8Array, string>
-  readonly decodeOutgoing: (data: string | Uint8Array) => Either.Either<Out, string>
+  readonly encodeIncoming: (value: In) => Result.Result<string | Uint8Array, string>
+  readonly decodeOutgoing: (data: string | Uint8Array) => Result.Result<Out, string>
 }
 
 /** The longest error text kept: a peer's frame, and so the schema's account of it, can be megabytes. */
@@ -48,23 +48,29 @@ const bounded = (text: string): string => {
   return `${text.slice(0, end)}… (${text.length - end} more characters)`
 }
 
+const isOverflow = (thrown: unknown): boolean =>
+  thrown instanceof RangeError || (thrown instanceof Error && thrown.name === "InternalError")
+
 /**
- * A stack overflow: V8 and JavaScriptCore throw a RangeError, SpiderMonkey an InternalError; the
- * formatter runs an Effect synchronously, which wraps what it throws in a FiberFailure.
+ * A stack overflow: V8 and JavaScriptCore throw a RangeError, SpiderMonkey an InternalError. The
+ * schema's synchronous parsers run an Effect, and a defect in it (the overflow) comes out as an
+ * `Error` whose `cause` is the `Cause`; an overflow outside the fiber comes out as it is.
  */
-const isStackOverflow = (error: unknown): boolean => {
-  const thrown = Runtime.isFiberFailure(error) ? Cause.squash(error[Runtime.FiberFailureCauseId]) : error
-  return thrown instanceof RangeError || (thrown instanceof Error && thrown.name === "InternalError")
-}
+const isStackOverflow = (error: unknown): boolean =>
+  isOverflow(error) ||
+  (error instanceof Error && Cause.isCause(error.cause) &&
+    error.cause.reasons.some((reason) => Cause.isDieReason(reason) && isOverflow(reason.defect)))
 
 const tooDeep = "the value is nested too deeply to decode"
 const tooDeepToDescribe = "the value does not decode, and is nested too deeply to describe"
 const tooDeepToEncode = "the value is nested too deeply to encode"
 
-/** The schema's error, formatted; a value too deep for the formatter's recursion gets a fixed sentence. */
-const formatted = (error: ParseResult.ParseError): string => {
+const formatIssue = SchemaIssue.makeFormatterDefault()
+
+/** The schema's error, formatted; an issue too deep for the formatter's recursion gets a fixed sentence. */
+const formatted = (issue: SchemaIssue.Issue): string => {
   try {
-    return bounded(ParseResult.TreeFormatter.formatErrorSync(error))
+    return bounded(formatIssue(issue))
   } catch (cause) {
     if (isStackOverflow(cause)) return tooDeepToDescribe
     // anything else is a bug in the schema (a throwing message annotation): a defect, as before
@@ -76,44 +82,44 @@ const formatted = (error: ParseResult.ParseError): string => {
  * A schema's decoding, with its failure described only when read, and a stack overflow (a value
  * nested deeper than a recursive schema can follow) a failure instead of a defect.
  */
-const decoder = <A, I>(schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decodeUnknownEither(schema)
-  return (input: unknown): Either.Either<A, LazyArg<string>> => {
-    let decoded: Either.Either<A, ParseResult.ParseError>
+const decoder = <A, I>(schema: Schema.Codec<A, I>) => {
+  const decode = SchemaParser.decodeUnknownResult(schema)
+  return (input: unknown): Result.Result<A, LazyArg<string>> => {
+    let decoded: Result.Result<A, SchemaIssue.Issue>
     try {
       decoded = decode(input)
     } catch (cause) {
-      if (isStackOverflow(cause)) return Either.left(constant(tooDeep))
+      if (isStackOverflow(cause)) return Result.fail(constant(tooDeep))
       throw cause
     }
-    if (Either.isRight(decoded)) {
-      // a Right carries no error: the same object serves
-      return decoded as unknown as Either.Either<A, LazyArg<string>>
+    if (Result.isSuccess(decoded)) {
+      // a success carries no error: the same object serves
+      return decoded as unknown as Result.Result<A, LazyArg<string>>
     }
-    const error = decoded.left
-    return Either.left(() => formatted(error))
+    const issue = decoded.failure
+    return Result.fail(() => formatted(issue))
   }
 }
 
 /** A schema's encoding, its error formatted, a stack overflow a failure as in `decoder`. */
-const encoder = <A, I>(schema: Schema.Schema<A, I>) => {
-  const encode = Schema.encodeEither(schema)
-  return (value: A): Either.Either<I, string> => {
-    let encoded: Either.Either<I, ParseResult.ParseError>
+const encoder = <A, I>(schema: Schema.Codec<A, I>) => {
+  const encode = SchemaParser.encodeResult(schema)
+  return (value: A): Result.Result<I, string> => {
+    let encoded: Result.Result<I, SchemaIssue.Issue>
     try {
       encoded = encode(value)
     } catch (cause) {
-      if (isStackOverflow(cause)) return Either.left(tooDeepToEncode)
+      if (isStackOverflow(cause)) return Result.fail(tooDeepToEncode)
       throw cause
     }
-    return Either.isRight(encoded)
-      ? encoded as unknown as Either.Either<I, string>
-      : Either.left(formatted(encoded.left))
+    return Result.isSuccess(encoded)
+      ? encoded as unknown as Result.Result<I, string>
+      : Result.fail(formatted(encoded.failure))
   }
 }
 
-const described = <A>(result: Either.Either<A, LazyArg<string>>): Either.Either<A, string> =>
-  Either.isRight(result) ? result as unknown as Either.Either<A, string> : Either.left(result.left())
+const described = <A>(result: Result.Result<A, LazyArg<string>>): Result.Result<A, string> =>
+  Result.isSuccess(result) ? result as unknown as Result.Result<A, string> : Result.fail(result.failure())
 
 const textDecoder = new TextDecoder()
 
@@ -205,41 +211,41 @@ const lossy = (value: unknown): string | undefined => {
 }
 
 /** A schema applied to JSON: parsed first, so that its errors speak of the value, not of the JSON. */
-const jsonCodec = <A, I>(schema: Schema.Schema<A, I>) => {
+const jsonCodec = <A, I>(schema: Schema.Codec<A, I>) => {
   const decode = decoder(schema)
   const encode = encoder(schema)
   return {
-    decode: (data: string | Uint8Array): Either.Either<A, LazyArg<string>> => {
+    decode: (data: string | Uint8Array): Result.Result<A, LazyArg<string>> => {
       const text = typeof data === "string" ? data : textDecoder.decode(data)
       let json: unknown
       try {
         json = JSON.parse(text)
       } catch (error) {
-        return Either.left(() => bounded(`not JSON: ${(error as Error).message}`))
+        return Result.fail(() => bounded(`not JSON: ${(error as Error).message}`))
       }
       const key = mayReachPrototype(text) ? prototypeKey(json) : undefined
-      return key === undefined ? decode(json) : Either.left(() => `refused: ${key}, which could reach a prototype`)
+      return key === undefined ? decode(json) : Result.fail(() => `refused: ${key}, which could reach a prototype`)
     },
-    encode: (value: A): Either.Either<string, string> => {
+    encode: (value: A): Result.Result<string, string> => {
       const encoded = encode(value)
-      if (Either.isLeft(encoded)) return Either.left(encoded.left)
+      if (Result.isFailure(encoded)) return Result.fail(encoded.failure)
       let text: string | undefined
       try {
         // a value JSON refuses (a bigint, a cycle, too deep) is an error, not a defect
-        text = JSON.stringify(encoded.right)
+        text = JSON.stringify(encoded.success)
       } catch (error) {
-        return Either.left(bounded(`not JSON: ${(error as Error).message}`))
+        return Result.fail(bounded(`not JSON: ${(error as Error).message}`))
       }
-      if (text === undefined) return Either.left("not JSON: undefined, a function or a symbol has no JSON form")
+      if (text === undefined) return Result.fail("not JSON: undefined, a function or a symbol has no JSON form")
       // every value JSON would write as null leaves a "null" in the text: the walk is for those frames only
-      const lost = text.includes("null") ? lossy(encoded.right) : undefined
-      return lost === undefined ? Either.right(text) : Either.left(bounded(`not JSON: ${lost} would be sent as null`))
+      const lost = text.includes("null") ? lossy(encoded.success) : undefined
+      return lost === undefined ? Result.succeed(text) : Result.fail(bounded(`not JSON: ${lost} would be sent as null`))
     }
   }
 }
 
 export const json = <In, InEncoded, Out, OutEncoded>(
-  schemas: { readonly incoming: Schema.Schema<In, InEncoded>; readonly outgoing: Schema.Schema<Out, OutEncoded> }
+  schemas: { readonly incoming: Schema.Codec<In, InEncoded>; readonly outgoing: Schema.Codec<Out, OutEncoded> }
 ): Protocol<In, Out> => {
   const incoming = jsonCodec(schemas.incoming)
   const outgoing = jsonCodec(schemas.outgoing)
@@ -254,7 +260,7 @@ export const json = <In, InEncoded, Out, OutEncoded>(
 }
 
 export const binary = <In, Out>(
-  schemas: { readonly incoming: Schema.Schema<In, Uint8Array>; readonly outgoing: Schema.Schema<Out, Uint8Array> }
+  schemas: { readonly incoming: Schema.Codec<In, Uint8Array>; readonly outgoing: Schema.Codec<Out, Uint8Array> }
 ): Protocol<In, Out> => {
   const decodeOutgoing = decoder(schemas.outgoing)
   return {
@@ -286,13 +292,13 @@ export const protocolOf = new WeakMap<PlainConnection, Protocol<unknown, unknown
 export const send = <Out>(connection: PlainConnection, value: Out): Effect.Effect<void, SendError | EncodeError> =>
   Effect.suspend((): Effect.Effect<void, SendError | EncodeError> => {
     const protocol = protocolOf.get(connection) as Protocol<unknown, Out> | undefined
-    if (protocol === undefined) return Effect.dieMessage("Protocol.send: this connection's route has no protocol")
+    if (protocol === undefined) return Effect.die(new Error("Protocol.send: this connection's route has no protocol"))
     const encoded = protocol.encode(value)
-    if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ error: encoded.left }))
+    if (Result.isFailure(encoded)) return Effect.fail(new EncodeError({ error: encoded.failure }))
     const connectionImpl = connection as unknown as {
       send: (binary: boolean, data: string | Uint8Array) => Effect.Effect<void, SendError>
     }
-    return connectionImpl.send(typeof encoded.right !== "string", encoded.right)
+    return connectionImpl.send(typeof encoded.success !== "string", encoded.success)
   })
 
 export interface WrapOptions {
@@ -336,10 +342,10 @@ export const wrapMessage = <In, Out, State, Connection>(
         const raw = message._tag === "TextMessage" ? message.text : message.data
         const rightKind = (message._tag === "TextMessage") === (protocol.frames === "text")
         if (!rightKind && options.strictFrames) return wrongKind
-        const decoded = rightKind ? protocol.decode(raw) : Either.left(wrongKindError(message._tag, protocol.frames))
-        if (Either.isRight(decoded)) return handle(state, { _tag: "Decoded", value: decoded.right }, connection)
+        const decoded = rightKind ? protocol.decode(raw) : Result.fail(wrongKindError(message._tag, protocol.frames))
+        if (Result.isSuccess(decoded)) return handle(state, { _tag: "Decoded", value: decoded.success }, connection)
         if (options.onInvalid === "close") return invalid
-        return handle(state, { _tag: "Invalid", error: decoded.left(), raw }, connection)
+        return handle(state, { _tag: "Invalid", error: decoded.failure(), raw }, connection)
       }
       default:
         return handle(state, message, connection)

@@ -7,7 +7,7 @@ export class Signal {
 
   /** Succeeds at the next `wake`. */
   next(): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
+    return Effect.callback<void>((resume) => {
       ;(this.waiters ??= []).push(resume)
       return Effect.sync(() => {
         this.waiters = this.waiters?.filter((waiter) => waiter !== resume)
@@ -17,7 +17,7 @@ export class Signal {
 
   /** Succeeds once `ready()` holds. */
   until(ready: () => boolean): Effect.Effect<void> {
-    return Effect.suspend(() => (ready() ? Effect.void : Effect.zipRight(this.next(), this.until(ready))))
+    return Effect.suspend(() => (ready() ? Effect.void : Effect.andThen(this.next(), this.until(ready))))
   }
 
   wake(): void {

@@ -2,15 +2,16 @@
  * The test kit's implementation: the in-memory acceptor and the client end of a connection. The
  * public face, with the docs, is `Testing.ts`.
  */
-import * as HttpServerRequest from "effect/http/HttpServerRequest"
-import type * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Acceptor from "../Acceptor.js"
@@ -57,26 +58,26 @@ const handshakeHeaders: Readonly<Record<string, string>> = {
 
 /** A real-time timer: the client's waits fail, not hang, when what a test waits for never comes. */
 const realTime = (millis: number) =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     const timer = setTimeout(() => resume(Effect.void), millis)
     return Effect.sync(() => clearTimeout(timer))
   })
 
 const guarded = <A, E>(self: Effect.Effect<A, E>, millis: number, reason: "NoFrame" | "NotClosed") =>
-  Effect.raceFirst(self, Effect.zipRight(realTime(millis), Effect.fail(new TestClientError({ reason }))))
+  Effect.raceFirst(self, Effect.andThen(realTime(millis), Effect.fail(new TestClientError({ reason }))))
 
 const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestClient => {
   const closedError = Effect.suspend(() =>
     Effect.fail(new TestClientError({ reason: "Closed", closed: connection.closedAs }))
   )
   const ifOpen = (send: () => boolean) => Effect.suspend(() => (send() ? Effect.void : closedError))
-  const sendWhenReadable = (send: () => boolean) => Effect.zipRight(connection.awaitReadable, ifOpen(send))
+  const sendWhenReadable = (send: () => boolean) => Effect.andThen(connection.awaitReadable, ifOpen(send))
   // waiting never consumes a frame, so the real-time guard can interrupt it without losing one
   const receive: Effect.Effect<Frame, TestClientError> = Effect.suspend(() => {
     const frame = connection.readFrame()
     if (frame !== undefined) return Effect.succeed(frame)
     if (connection.closedAs !== undefined) return closedError
-    return Effect.zipRight(guarded(connection.awaitFrame, receiveTimeout, "NoFrame"), receive)
+    return Effect.andThen(guarded(connection.awaitFrame, receiveTimeout, "NoFrame"), receive)
   })
   return {
     sendText: (text) => sendWhenReadable(() => connection.peerSend(Message.TextMessage(text))),
@@ -94,14 +95,13 @@ const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestC
     }),
     receive,
     receiveUntil: (predicate: (frame: Frame) => boolean) => until(receive, predicate),
-    frames: Stream.repeatEffectOption(
-      Effect.catchIf(receive, (error) => error.reason === "Closed", () => Effect.fail(Option.none())).pipe(
-        Effect.mapError((error) => (Option.isOption(error) ? error : Option.some(error)))
-      )
+    // the stream ends (Done) at `Closed`, once every frame was read
+    frames: Stream.fromEffectRepeat(
+      Effect.catchIf(receive, (error) => error.reason === "Closed", () => Cause.done())
     ),
     expectNoFrame: (duration) =>
       Effect.raceFirst(
-        Effect.zipRight(
+        Effect.andThen(
           connection.awaitFrame,
           Effect.suspend(() =>
             connection.hasFrame()
@@ -109,7 +109,7 @@ const makeClient = (connection: MemoryConnection, receiveTimeout: number): TestC
               : Effect.never
           )
         ),
-        realTime(Duration.toMillis(Duration.decode(duration)))
+        realTime(Duration.toMillis(duration))
       ),
     closed: guarded(Deferred.await(connection.peerClosed), receiveTimeout, "NotClosed"),
     // told once onClose ran and the transport closed: then the connection no longer counts anywhere
@@ -140,14 +140,16 @@ export const run = <E, R>(
     const web = HttpServerRequest.fromWeb(
       new Request(target, { headers: { host: target.host, ...options?.headers, ...handshakeHeaders } })
     )
-    const request = options?.remoteAddress === undefined ? web : web.modify({ remoteAddress: options.remoteAddress })
+    const request = options?.remoteAddress === undefined
+      ? web
+      : web.modify({ remoteAddress: Option.some(options.remoteAddress) })
     // the connection lives in the caller's scope: its close is the server's shutdown
     const acceptor = yield* InternalAcceptor.make((_request, handshake, connect) => {
       const connection = new MemoryConnection(connect, {
         answersPings: options?.autoPong !== false,
         maxMessageSize: handshake.wire.maxMessageSize
       })
-      Deferred.unsafeDone(accepted, Exit.succeed(connection))
+      Deferred.doneUnsafe(accepted, Exit.succeed(connection))
       return connection
     }, { onEnded: (transport, info) => (transport as MemoryConnection).ended(info), server: testServer })
     const response = yield* app.pipe(
@@ -177,17 +179,19 @@ export const typed = <In, Out>(
 ): TypedTestClient<In, Out> => {
   const receive: Effect.Effect<Out, TestClientError> = Effect.flatMap(client.receive, (frame) => {
     const decoded = protocol.decodeOutgoing(frame._tag === "Text" ? frame.text : frame.data)
-    return Either.isRight(decoded)
-      ? Effect.succeed(decoded.right)
-      : Effect.fail(new TestClientError({ reason: "Undecodable", frame, error: decoded.left }))
+    return Result.isSuccess(decoded)
+      ? Effect.succeed(decoded.success)
+      : Effect.fail(new TestClientError({ reason: "Undecodable", frame, error: decoded.failure }))
   })
   return {
     client,
     send: (value) =>
       Effect.suspend((): Effect.Effect<void, TestClientError | EncodeError> => {
         const encoded = protocol.encodeIncoming(value)
-        if (Either.isLeft(encoded)) return Effect.fail(new EncodeError({ error: encoded.left }))
-        return typeof encoded.right === "string" ? client.sendText(encoded.right) : client.sendBinary(encoded.right)
+        if (Result.isFailure(encoded)) return Effect.fail(new EncodeError({ error: encoded.failure }))
+        return typeof encoded.success === "string"
+          ? client.sendText(encoded.success)
+          : client.sendBinary(encoded.success)
       }),
     receive,
     receiveUntil: (predicate: (message: Out) => boolean) => until(receive, predicate),

@@ -1,20 +1,18 @@
 /**
  * A connection's span, and the clock that times handlers.
  *
- * The span is made only when a tracer is installed (`Layer.setTracer`, @effect/opentelemetry): with
- * Effect's built-in tracer, which sends spans nowhere, an idle connection keeps no span. Its counters
- * (messages and bytes each way) live next to it, so an untraced connection counts nothing of its own:
- * the metrics count for everyone.
+ * The span is made only when a tracer is installed (`effect/observability/OtlpTracer`,
+ * `Effect.withTracer`): with Effect's built-in tracer (`Tracer.nativeTracer`), which sends spans
+ * nowhere, an idle connection keeps no span. Its counters (messages and bytes each way) live next to
+ * it, so an untraced connection counts nothing of its own: the metrics count for everyone.
  */
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as HashMap from "effect/HashMap"
-import type * as Option from "effect/Option"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
 import type { CloseInfo } from "../Connection.js"
 
@@ -46,19 +44,21 @@ export const attributes = {
   messageKind: "websocket.message.kind"
 } as const
 
-const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
-const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
+/** The live clock: `Clock`'s default, which every context without a clock of its own reads. */
+const liveClock = Context.get(Context.empty(), Clock.Clock)
 
 /**
  * Milliseconds on `clock`, for durations. The live clock is read with `performance.now()` (a number,
- * where `unsafeCurrentTimeNanos` makes a bigint); a test clock as it says.
+ * where `monotonicTimeNanosUnsafe` makes a bigint); another clock (a `TestClock`) by its monotonic
+ * time, which `TestClock.adjust` moves.
  */
 export const now = (clock: Clock.Clock): number =>
-  clock === liveClock ? performance.now() : Number(clock.unsafeCurrentTimeNanos()) / 1_000_000
+  clock === liveClock ? performance.now() : Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000
 
-/** The clock of the fiber refs' services. */
-export const clockOf = (services: Context.Context<DefaultServices.DefaultServices>): Clock.Clock =>
-  Context.get(services, Clock.Clock)
+/** The clock of a context (a route's). */
+export const clockOf = (context: Context.Context<never>): Clock.Clock => Context.get(context, Clock.Clock)
+
+const noTime = BigInt(0)
 
 /** One connection's span and what it counts for it. */
 export class ConnectionTrace {
@@ -89,7 +89,7 @@ export class ConnectionTrace {
     span.attribute(attributes.messagesSent, this.messagesSent)
     span.attribute(attributes.bytesReceived, this.bytesReceived)
     span.attribute(attributes.bytesSent, this.bytesSent)
-    span.end(this.timing ? this.clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
+    span.end(this.timing ? this.clock.currentTimeNanosUnsafe() : noTime, exit)
   }
 }
 
@@ -101,32 +101,43 @@ export interface Start {
   readonly protocol: string | undefined
 }
 
+/** `span`, or the first of its ancestors not marked `Tracer.DisablePropagation`, as `Effect.makeSpan` picks. */
+const propagated = (span: Option.Option<Tracer.AnySpan>): Option.Option<Tracer.AnySpan> => {
+  if (Option.isNone(span) || !Context.get(span.value.annotations, Tracer.DisablePropagation)) return span
+  return span.value._tag === "Span" ? propagated(span.value.parent) : Option.none()
+}
+
 /**
  * Starts the connection's span on the route fiber's tracer, child of `parent` (the upgrade request's
- * span), as `Effect.makeSpan` would (span annotations and links of the fiber included); `undefined`
- * when tracing is off or the tracer is Effect's built-in one.
+ * span), as `Effect.makeSpan` would (kind `server`; the fiber's span annotations and links, sampling by
+ * the parent's and `Tracer.MinimumTraceLevel`); `undefined` when tracing is off or the tracer is
+ * Effect's built-in one.
  */
 export const start = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  fiber: Fiber.Fiber<unknown, unknown>,
   parent: Option.Option<Tracer.AnySpan>,
   start: Start
 ): ConnectionTrace | undefined => {
-  if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
-  const services = fiber.getFiberRef(DefaultServices.currentServices)
-  const tracer = Context.get(services, Tracer.Tracer)
-  if (tracer === builtInTracer) return undefined
-  const clock = clockOf(services)
-  const timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-  const links = Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
-  const span = tracer.span(
-    connectionSpan,
-    parent,
-    Context.empty(),
-    links,
-    timing ? clock.unsafeCurrentTimeNanos() : BigInt(0),
-    "server"
-  )
-  HashMap.forEach(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations), (value, key) => span.attribute(key, value))
+  if (!fiber.getRef(References.TracerEnabled)) return undefined
+  const tracer = fiber.getRef(Tracer.Tracer)
+  if (tracer === Tracer.nativeTracer) return undefined
+  const clock = fiber.getRef(Clock.Clock)
+  const timing = fiber.getRef(References.TracerTimingEnabled)
+  const from = propagated(parent)
+  const span = tracer.span({
+    name: connectionSpan,
+    parent: from,
+    annotations: Context.empty(),
+    links: fiber.getRef(References.TracerSpanLinks).slice(),
+    startTime: timing ? clock.currentTimeNanosUnsafe() : noTime,
+    kind: "server",
+    root: false,
+    sampled: Option.isSome(from) && from.value.sampled === false
+      ? false
+      : !LogLevel.isGreaterThan(fiber.getRef(Tracer.MinimumTraceLevel), fiber.getRef(Tracer.CurrentTraceLevel))
+  })
+  const annotations = fiber.getRef(References.TracerSpanAnnotations)
+  for (const key in annotations) span.attribute(key, annotations[key])
   span.attribute(attributes.route, start.route)
   span.attribute(attributes.connection, start.id)
   if (start.remoteAddress !== undefined) span.attribute(attributes.clientAddress, start.remoteAddress)

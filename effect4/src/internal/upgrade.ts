@@ -2,20 +2,16 @@
  * The route: validate and decide the handshake, have the acceptor complete it, and hand the
  * connection to the acceptor to run. The route returns as soon as the 101 is out.
  */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
-import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import type * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
-import * as FiberRefs from "effect/FiberRefs"
-import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
+import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type { Acceptor as AcceptorService, Sink, Transport, Wire } from "../Acceptor.js"
@@ -75,7 +71,7 @@ export const upgradeWebSocket = <State, Custom, E, R>(
   HttpServerRequest.HttpServerRequest | AcceptorService | R
 > => {
   const resolved = InternalOptions.resolve(options)
-  return Either.isLeft(resolved) ? Effect.fail(resolved.left) : route(handlers, resolved.right)
+  return Result.isFailure(resolved) ? Effect.fail(resolved.failure) : route(handlers, resolved.success)
 }
 
 /** Validates the options now: a route that cannot fail with `OptionsError`, or the error. */
@@ -92,7 +88,9 @@ export const make = <State, Custom, E, R>(
 > =>
   Effect.suspend(() => {
     const resolved = InternalOptions.resolve(options)
-    return Either.isLeft(resolved) ? Effect.fail(resolved.left) : Effect.succeed(route(handlers, resolved.right))
+    return Result.isFailure(resolved)
+      ? Effect.fail(resolved.failure)
+      : Effect.succeed(route(handlers, resolved.success))
   })
 
 /** The route of valid settings. */
@@ -151,47 +149,39 @@ const route = <State, Custom, E, R>(
   }
 
   // one synchronous step from the handshake to the running connection: nothing can interrupt it halfway
-  return (
-    Effect.withFiberRuntime<
-      HttpServerResponse.HttpServerResponse,
-      never,
-      HttpServerRequest.HttpServerRequest | AcceptorService | R
-    >((fiber) => {
-      const context = fiber.currentContext as Context.Context<HttpServerRequest.HttpServerRequest | AcceptorService | R>
-      const request = Context.get(context, HttpServerRequest.HttpServerRequest)
-      const acceptor = Context.getOption(context, Acceptor).pipe(Option.getOrUndefined)
-      if (!(acceptor instanceof AcceptorImpl)) return noAcceptor(acceptor)
-      const decided = Handshake.decide(request, settings)
-      if (Either.isLeft(decided)) return Effect.tap(refuse(decided.left, request), rejectedWith)
-      if (acceptor.closing) return rejectWith(shuttingDown)
-      const address = Option.getOrElse(request.remoteAddress, () => "unknown")
-      const route = routeOn(acceptor.server)
-      const overLimit = route.counts.response(address)
-      if (overLimit !== undefined) return rejectWith(overLimit)
-      const decision = decided.right
-      const runtime = Runtime.make({
-        context,
-        fiberRefs: fiber.getFiberRefs(),
-        runtimeFlags: Runtime.defaultRuntimeFlags
-      })
-      // the connection's own Scope: what onInit acquires is released after onClose
-      return Effect.uninterruptible(Effect.flatMap(Scope.make(), (scope) => {
-        let connected: Loop.Loop<State, Custom, E, R> | undefined
-        const connect = (transport: Transport): Sink =>
-          connected = open(route, transport, request, decision.protocol, runtime, scope, acceptor, address, fiber)
-        const transport = acceptor.accept(
-          request,
-          { protocol: decision.protocol, headers: decision.headers, wire },
-          connect
-        )
-        if (transport === undefined) return rejectWith(noTransport)
-        if (transport === "gone") return Effect.succeed(upgraded)
-        // started once the acceptor is done with the transport: onInit may send at once
-        connected?.start()
-        return Effect.succeed(upgraded)
-      }))
-    })
-  )
+  return Effect.withFiber<
+    HttpServerResponse.HttpServerResponse,
+    never,
+    HttpServerRequest.HttpServerRequest | AcceptorService | R
+  >((fiber) => {
+    const context = fiber.context as Context.Context<HttpServerRequest.HttpServerRequest | AcceptorService | R>
+    const request = Context.get(context, HttpServerRequest.HttpServerRequest)
+    const acceptor = Option.getOrUndefined(Context.getOption(context, Acceptor))
+    if (!(acceptor instanceof AcceptorImpl)) return noAcceptor(acceptor)
+    const decided = Handshake.decide(request, settings)
+    if (Result.isFailure(decided)) return Effect.tap(refuse(decided.failure, request), rejectedWith)
+    if (acceptor.closing) return rejectWith(shuttingDown)
+    const address = Option.getOrElse(request.remoteAddress, () => "unknown")
+    const route = routeOn(acceptor.server)
+    const overLimit = route.counts.response(address)
+    if (overLimit !== undefined) return rejectWith(overLimit)
+    const decision = decided.success
+    // the connection's own Scope: what onInit acquires is released after onClose
+    const scope = Scope.makeUnsafe()
+    let connected: Loop.Loop<State, Custom, E, R> | undefined
+    const connect = (transport: Transport): Sink =>
+      connected = open(route, transport, request, decision.protocol, context, scope, acceptor, address, fiber)
+    const transport = acceptor.accept(
+      request,
+      { protocol: decision.protocol, headers: decision.headers, wire },
+      connect
+    )
+    if (transport === undefined) return rejectWith(noTransport)
+    if (transport === "gone") return Effect.succeed(upgraded)
+    // started once the acceptor is done with the transport: onInit may send at once
+    connected?.start()
+    return Effect.succeed(upgraded)
+  })
 }
 
 /** What every connection of one route on one server shares. */
@@ -213,19 +203,19 @@ const open = <State, Custom, E, R>(
   transport: Transport,
   request: HttpServerRequest.HttpServerRequest,
   protocol: string | undefined,
-  routeRuntime: Runtime.Runtime<R>,
-  scope: Scope.CloseableScope,
+  routeContext: Context.Context<R>,
+  scope: Scope.Closeable,
   acceptor: AcceptorImpl,
   address: string,
-  fiber: Fiber.RuntimeFiber<unknown, unknown>
+  fiber: Fiber.Fiber<unknown, unknown>
 ): Loop.Loop<State, Custom, E, R> => {
   const { counts, settings } = route
-  const path = routeOf(routeRuntime.context, request)
+  const path = routeOf(routeContext, request)
   const inbox = new Inbox<Custom>(settings.inboxCapacity, settings.inboxBytes, transport)
   const liveness = new Liveness.Liveness(transport, inbox)
   const connection = new ConnectionImpl(transport, request, protocol, liveness, inbox, settings.outbound, path)
   // the request's span itself: the tracer reads its sampling decision and knows it is local
-  connection.trace = Trace.start(fiber, Context.getOption(routeRuntime.context, Tracer.ParentSpan), {
+  connection.trace = Trace.start(fiber, Context.getOption(routeContext, Tracer.ParentSpan), {
     route: path,
     id: connection.id,
     remoteAddress: Option.getOrUndefined(request.remoteAddress),
@@ -238,15 +228,10 @@ const open = <State, Custom, E, R>(
     liveness,
     connection,
     route.loopSettings,
-    connectionRuntime(
-      routeRuntime,
-      scope,
-      connection.trace?.span ?? requestSpan(routeRuntime.context),
-      annotationsOf(routeRuntime.fiberRefs, path, connection.id)
-    ),
+    connectionContext(routeContext, scope, connection.trace?.span ?? requestSpan(routeContext), path, connection.id),
     scope,
     acceptor,
-    clockOfRuntime(routeRuntime)
+    Context.get(routeContext, Clock.Clock)
   )
   counts.add(address)
   Metrics.opened()
@@ -300,53 +285,24 @@ const requestSpan = (context: Context.Context<never>): Tracer.AnySpan | undefine
 }
 
 /**
- * Every log line of a connection, the library's and the handlers', names it and its route: the
- * request's annotations with `websocket.route` and `websocket.connection` added, kept in the
- * connection's runtime, which every turn's fiber starts from.
+ * The context the connection's handlers run with: the route's, with the connection's `Scope`, as parent
+ * span the connection's (or a reference to the request's, untraced), so that spans of the handlers have
+ * it as parent, and the log annotations with `websocket.route` and `websocket.connection` added, so that
+ * every log line of a connection, the library's and the handlers', names it and its route.
  */
-const annotationsOf = (
-  fiberRefs: FiberRefs.FiberRefs,
-  route: string,
-  id: string
-): HashMap.HashMap<string, unknown> =>
-  HashMap.set(
-    HashMap.set(FiberRefs.getOrDefault(fiberRefs, FiberRef.currentLogAnnotations), Trace.annotationRoute, route),
-    Trace.annotationConnection,
-    id
-  )
-
-/**
- * The runtime the connection's handlers run on: the route's, with the connection's `Scope`, its log
- * annotations, and as parent span the connection's (or a reference to the request's, untraced), so
- * that spans of the handlers have it as parent. The context is set in the fiber refs too, which would
- * otherwise keep the route's.
- */
-const connectionRuntime = <R>(
-  runtime: Runtime.Runtime<R>,
+const connectionContext = <R>(
+  context: Context.Context<R>,
   scope: Scope.Scope,
   parent: Tracer.AnySpan | undefined,
-  annotations: HashMap.HashMap<string, unknown>
-): Runtime.Runtime<R | Scope.Scope> => {
-  let context = Context.add(runtime.context, Scope.Scope, scope)
-  if (parent !== undefined) context = Context.add(context, Tracer.ParentSpan, parent)
-  // deleted first: an update keeps the values it replaces, the route's context among them
-  const refs = FiberRefs.delete(
-    FiberRefs.delete(runtime.fiberRefs, FiberRef.currentContext),
-    FiberRef.currentLogAnnotations
-  )
-  return Runtime.make({
-    context,
-    runtimeFlags: runtime.runtimeFlags,
-    fiberRefs: FiberRefs.updateManyAs(refs, {
-      forkAs: FiberId.none,
-      entries: [
-        [FiberRef.currentContext, [[FiberId.none, context]]],
-        [FiberRef.currentLogAnnotations, [[FiberId.none, annotations]]]
-      ]
-    })
+  route: string,
+  id: string
+): Context.Context<R | Scope.Scope> => {
+  const annotations = Context.get(context, References.CurrentLogAnnotations)
+  let connection = Context.add(context, Scope.Scope, scope)
+  if (parent !== undefined) connection = Context.add(connection, Tracer.ParentSpan, parent)
+  return Context.add(connection, References.CurrentLogAnnotations, {
+    ...annotations,
+    [Trace.annotationRoute]: route,
+    [Trace.annotationConnection]: id
   })
 }
-
-/** The clock the connection's handlers see (a `TestClock` in tests). */
-const clockOfRuntime = <R>(runtime: Runtime.Runtime<R>) =>
-  Trace.clockOf(FiberRefs.getOrDefault(runtime.fiberRefs, DefaultServices.currentServices))

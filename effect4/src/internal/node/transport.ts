@@ -3,9 +3,10 @@
  * behind `HttpServerRequest`. The only file (with its acceptor) that touches `ws` and `node:*`.
  */
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
-import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Effect from "effect/Effect"
-import * as Http from "node:http"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import type * as Http from "node:http"
+import { createRequire } from "node:module"
 import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
 import * as WS from "ws"
@@ -16,6 +17,10 @@ import { SendError } from "../errors.js"
 import type { Shared, Sink, Transport } from "../transport.js"
 import * as CompatPlatform from "./compat/platform-node.js"
 import * as CompatWs from "./compat/ws.js"
+
+// node:http as CommonJS, as the platform loads it: its ESM namespace evaluates the lazy WebSocket
+// exports, which load undici
+const { IncomingMessage } = createRequire(import.meta.url)("node:http") as typeof Http
 
 const binary = { binary: true } as const
 const uncompressedText = { compress: false } as const
@@ -165,7 +170,7 @@ export class NodeTransport implements Transport, CompatWs.Events {
   }
 
   get awaitClosed(): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
+    return Effect.callback<void>((resume) => {
       if (this.closed) return resume(Effect.void)
       ;(this.closedWaiters ??= []).push(resume)
     })
@@ -263,7 +268,7 @@ export class NodeTransport implements Transport, CompatWs.Events {
    * milliseconds.
    */
   get awaitDrain(): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
+    return Effect.callback<void>((resume) => {
       if (this.ws.readyState !== WS.WebSocket.OPEN || this.ws.bufferedAmount === 0) return resume(Effect.void)
       const drainWillCome = this.socket.writableNeedDrain && this.ws.bufferedAmount === this.socket.writableLength
       const timer = drainWillCome ? undefined : setTimeout(() => {
@@ -317,9 +322,9 @@ export const takeHead = (socket: Duplex): Buffer | undefined => {
 }
 
 /**
- * Upgrades the Node request behind `request` and connects the transport with `connect`. Returns `undefined` when the
- * request is not served by Node (another acceptor must handle it) and `"gone"` when the socket closed
- * before the handshake could complete.
+ * Upgrades the Node request behind `request` and connects the transport with `connect`. Returns
+ * `undefined` when the request is not served by Node over HTTP/1.1 (another acceptor must handle it)
+ * and `"gone"` when the socket closed before the handshake could complete.
  *
  * The route returns as soon as this is done, and @effect/platform-node then writes the route's
  * response onto the socket unless the Node `ServerResponse` it resolves is already ended
@@ -333,14 +338,14 @@ export const accept = (
   connect: (transport: Transport) => Sink
 ): Transport | "gone" | undefined => {
   const incoming = NodeHttpServerRequest.toIncomingMessage(request)
-  if (!(incoming instanceof Http.IncomingMessage)) return undefined
+  if (!(incoming instanceof IncomingMessage)) return undefined
   const socket = incoming.socket
   if (socket.destroyed || !socket.writable) {
     socket.destroy()
     return "gone"
   }
-  const response = NodeHttpServerRequest.toServerResponse(request)
-  response.detachSocket(socket as Net.Socket)
+  const response = NodeHttpServerRequest.toServerResponse(request) as Http.ServerResponse
+  if (response.socket === socket) response.detachSocket(socket as Net.Socket)
   response.end()
   const server = serverFor(handshake.wire)
   let transport: Transport | "gone" = "gone"
@@ -372,7 +377,7 @@ export const accept = (
 const warned = new Set<string>()
 
 /** Says once per process, loudly, that an assumption about a dependency no longer holds (compat/). */
-const warnOnce = (problem: string): void => {
+export const warnOnce = (problem: string): void => {
   if (warned.has(problem)) return
   warned.add(problem)
   Effect.runFork(Effect.logWarning(`effect-websocket: ${problem}`))
