@@ -151,7 +151,7 @@ export class MemoryConnection implements Transport {
   )
 
   /** Waits while the server does not read (its inbox is full), as a TCP sender would. */
-  readonly awaitReadable: Effect.Effect<void> = Effect.void
+  readonly awaitReadable: Effect.Effect<void> = this.changed.until(() => !this.paused || this.state !== "open")
 
   peerSend(message: Message.TextMessage | Message.BinaryMessage): boolean {
     if (this.state !== "open") return false
