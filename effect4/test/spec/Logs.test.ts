@@ -1,9 +1,10 @@
 // What the library logs: a handler failure is one error line with its cause; protocol violations and
 // timeouts are info lines with the close code and reason; nothing is logged per message.
-import { HttpRouter } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger, LogLevel, Option, Stream, TestClock } from "effect"
+import { Effect, Option, References, Stream } from "effect"
 import { Action, Connection, type Message, Testing, Upgrade } from "effect-websocket"
+import { HttpRouter } from "effect/http"
+import { TestClock } from "effect/testing"
 import { type LogLine, recordLogs } from "../support/logs.js"
 
 const route = Upgrade.upgradeWebSocket({
@@ -27,9 +28,9 @@ describe("logs", () => {
       assert.deepStrictEqual(lines, [], "nothing per message, even at debug level")
       yield* client.sendText("fail")
       assert.strictEqual((yield* client.closed).code, 1011)
-      assert.deepStrictEqual(lines.map((line) => line.level.label), ["ERROR"])
+      assert.deepStrictEqual(lines.map((line) => line.label), ["ERROR"])
       assert.include(lines[0].message, "handler failed")
-    }).pipe(Effect.provide(recordLogs(lines)), Logger.withMinimumLogLevel(LogLevel.Debug))
+    }).pipe(Effect.provide(recordLogs(lines)), Effect.provideService(References.MinimumLogLevel, "Debug"))
   })
 
   it.effect("protocol violations and timeouts are info lines with the close code and reason", () => {
@@ -44,10 +45,10 @@ describe("logs", () => {
       assert.deepStrictEqual(
         lines.map((
           line
-        ) => [line.level.label, line.annotations["websocket.closeCode"], line.annotations["websocket.closeReason"]]),
+        ) => [line.label, line.annotations["websocket.closeCode"], line.annotations["websocket.closeReason"]]),
         [["INFO", 1009, ""], ["INFO", 1001, "idle timeout"]]
       )
-    }).pipe(Effect.provide(recordLogs(lines)), Logger.withMinimumLogLevel(LogLevel.Debug))
+    }).pipe(Effect.provide(recordLogs(lines)), Effect.provideService(References.MinimumLogLevel, "Debug"))
   })
 
   it.effect("every line inside a connection names it and its route: the handlers' own, the selector's and the library's", () => {
@@ -70,8 +71,9 @@ describe("logs", () => {
         }),
       onClose: () => Effect.log("close")
     }, { heartbeat: false, idleTimeout: false, maxMessageSize: 16 })
-    const app = HttpRouter.empty.pipe(HttpRouter.get("/rooms/:room", room))
+    const routes = HttpRouter.add("GET", "/rooms/:room", room)
     return Effect.gen(function*() {
+      const app = yield* HttpRouter.toHttpEffect(routes)
       const first = yield* Testing.connectTo(app, "/rooms/lobby")
       const second = yield* Testing.connectTo(app, "/rooms/attic")
       // the selector's value has gone through the loop
@@ -102,6 +104,6 @@ describe("logs", () => {
       assert.includeMembers(of(ids[1]), ["effect-websocket: closing with 1009", "close"])
       assert.strictEqual(lines.length, of(ids[0]).length + of(ids[1]).length, "every line names its connection")
       assert.isTrue(lines.every((line) => line.annotations["websocket.route"] === "/rooms/:room"))
-    }).pipe(Effect.provide(recordLogs(lines)), Logger.withMinimumLogLevel(LogLevel.Debug))
+    }).pipe(Effect.provide(recordLogs(lines)), Effect.provideService(References.MinimumLogLevel, "Debug"))
   })
 })

@@ -360,4 +360,17 @@ describe("Observability module", () => {
       assert.strictEqual(state.count, yield* valueOf("websocket_connections_opened_total"))
       assert.isAbove(state.count, before)
     }))
+
+  it.effect("a series of a metric with attributes is Metric.withAttributes of the exposed metric", () =>
+    Effect.gen(function*() {
+      const series = Metric.withAttributes(Observability.metrics.upgradesRejected, { status: "403" })
+      const before = (yield* Metric.value(series)).count
+      const error = yield* Effect.flip(
+        Testing.connectTo(route, "/", { headers: { origin: "https://elsewhere.example" } })
+      )
+      assert.strictEqual("response" in error ? error.response?.status : undefined, 403)
+      const after = (yield* Metric.value(series)).count
+      assert.strictEqual(after - before, 1)
+      assert.strictEqual(after, yield* valueOf("websocket_upgrades_rejected_total", { status: "403" }))
+    }))
 })
