@@ -1,7 +1,7 @@
 // `npm start`: the chat page at http://localhost:8080/ (PORT), the chat rooms it talks to, and Dream's
 // echo chat at /chat. Ctrl-C closes open connections with 1001 and exits.
 import { NodeRuntime } from "@effect/platform-node"
-import { Config, Effect, Layer, Option } from "effect"
+import { Config, Effect, Layer, Logger, Option } from "effect"
 import { NodeServer } from "effect-websocket/node"
 import { HttpRouter, HttpServer } from "effect/http"
 import { createServer } from "node:http"
@@ -34,12 +34,15 @@ const printUrls = Effect.gen(function*() {
 
 const Routes = Layer.mergeAll(DemoPageRoutes, ChatRoomRoutes, EchoChatRoutes)
 
-// no request log and no "Listening on" line: the connections log their own events (Effect's default
-// logger, one line each, with the connection's id and route), and printUrls says where to go
+// no request log and no "Listening on" line: the connections log their own events, and printUrls
+// says where to go
 const main = HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
   Layer.merge(Layer.effectDiscard(printUrls)),
   Layer.provide(BroadcastLive),
-  Layer.provide(ServerLive)
+  Layer.provide(ServerLive),
+  // logfmt: one line per event, with the connection's id and route
+  // (`websocket.connection=… websocket.route=/rooms/:room`), where the default logger takes four
+  Layer.provide(Logger.layer([Logger.consoleLogFmt]))
 )
 
 NodeRuntime.runMain(Layer.launch(main))

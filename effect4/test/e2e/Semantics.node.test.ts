@@ -1,5 +1,1 @@
-// The same semantics end to end: a real Node server on port 0 and a real ws client.
-import { node } from "../support/harness.js"
-import { semanticsSuite } from "../support/semantics.js"
-
-semanticsSuite(node)
+../../../test/e2e/Semantics.node.test.ts
