@@ -9,6 +9,10 @@ const read = (path: string) => readFileSync(`${root}${path}`, "utf8")
 
 const pages = readdirSync(`${root}docs`).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)
 const documents = ["README.md", ...pages]
+/** The Effect 4 package's README: its copies are of effect4/examples/. */
+const effect4Readme = "effect4/README.md"
+/** Where a document's `examples/` are: its package's folder. */
+const packageOf = (document: string) => (document.startsWith("effect4/") ? "effect4/" : "")
 
 /** Every marked copy of a document: the example's path and the block's text. */
 const copiesIn = (text: string) =>
@@ -77,7 +81,7 @@ describe("README and docs/", () => {
     for (const page of pages) assert.include(linked, page)
   })
 
-  for (const document of documents) {
+  for (const document of [...documents, effect4Readme]) {
     describe(document, () => {
       const text = read(document)
 
@@ -88,13 +92,27 @@ describe("README and docs/", () => {
 
       for (const { code, path } of copiesIn(text)) {
         it(`its copy of ${path} matches the file`, () => {
-          assert.strictEqual(code, read(path))
+          assert.strictEqual(code, read(`${packageOf(document)}${path}`))
         })
       }
     })
   }
 
-  for (const document of [...documents, "BENCHMARKS.md"]) {
+  it("the Effect 4 README shows its echo chat, server, protocol and test kit as tested copies", () => {
+    const shown = copiesIn(read(effect4Readme)).map(({ path }) => path)
+    for (
+      const path of [
+        "examples/echo-chat.ts",
+        "examples/server.ts",
+        "examples/json-protocol.ts",
+        "examples/room.test.ts"
+      ]
+    ) {
+      assert.include(shown, path)
+    }
+  })
+
+  for (const document of [...documents, "BENCHMARKS.md", effect4Readme]) {
     it(`${document}: every relative link leads to a file, and every anchor to a heading`, () => {
       const broken: Array<string> = []
       for (const target of linksIn(read(document))) {
