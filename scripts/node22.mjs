@@ -7,8 +7,9 @@
 //   node scripts/node22.mjs [--install] <script.js|bin> [args...]
 //
 // `--install` only makes sure Node 22 is there. The current Node is used when it is already >= 22.12.
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
+import os from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -46,6 +47,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`Node ${version} for the Effect 4 line: ${node}`)
     process.exit(0)
   }
-  const run = spawnSync(node, args, { stdio: "inherit", env: { ...process.env, PATH: `${dirname(node)}:${process.env.PATH}` } })
-  process.exit(run.status ?? 1)
+  // the child runs the program; a signal to this process (npm forwards Ctrl-C and SIGTERM) goes on to
+  // it, and this process exits as it does, so a graceful shutdown is not cut short
+  const child = spawn(node, args, {
+    stdio: "inherit",
+    env: { ...process.env, PATH: `${dirname(node)}:${process.env.PATH}` }
+  })
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal))
+  child.on(
+    "exit",
+    (code, signal) => process.exit(code ?? (signal === null ? 1 : 128 + (os.constants.signals[signal] ?? 0)))
+  )
 }

@@ -20,7 +20,7 @@
  * import { Acceptor } from "effect-websocket"
  *
  * // a runtime that cannot upgrade: every handshake is answered with 501
- * const NoWebSockets = Layer.scoped(Acceptor.Acceptor, Acceptor.make(() => undefined))
+ * const NoWebSockets = Layer.effect(Acceptor.Acceptor, Acceptor.make(() => undefined))
  * ```
  *
  * @since 0.1.0
@@ -229,7 +229,7 @@ export const Acceptor: Context.Service<Acceptor, Acceptor> = internal.Acceptor
  * import { Acceptor } from "effect-websocket"
  *
  * declare const accept: Acceptor.Accept
- * const MyRuntime = Layer.scoped(Acceptor.Acceptor, Acceptor.make(accept))
+ * const MyRuntime = Layer.effect(Acceptor.Acceptor, Acceptor.make(accept))
  * ```
  *
  * @since 0.1.0

@@ -23,9 +23,9 @@
  *
  * @example
  * ```ts
- * import { HttpRouter } from "@effect/platform"
  * import { Effect, Option } from "effect"
  * import { Action, Connection, Upgrade } from "effect-websocket"
+ * import { HttpRouter } from "effect/http"
  *
  * const echo = Upgrade.upgradeWebSocket({
  *   onInit: () => Effect.succeed([null, Option.none()] as const),
@@ -36,7 +36,8 @@
  *   onClose: () => Effect.void
  * })
  *
- * export const router = HttpRouter.empty.pipe(HttpRouter.get("/echo", echo))
+ * // a route is a Layer of the app's HttpRouter: serve it with HttpRouter.serve
+ * export const EchoRoutes = HttpRouter.add("GET", "/echo", echo)
  * ```
  *
  * @since 0.1.0
@@ -445,18 +446,19 @@ export function upgradeWebSocket<State, Custom, E, R>(
  *
  * @example
  * ```ts
- * import { HttpRouter } from "@effect/platform"
- * import { Effect } from "effect"
+ * import { Effect, Layer } from "effect"
  * import { Action, Upgrade } from "effect-websocket"
+ * import { HttpRouter } from "effect/http"
  *
- * const router = Effect.gen(function*() {
+ * // a bad option fails the Layer when it is built, at startup
+ * export const CounterRoutes = Layer.unwrap(Effect.gen(function*() {
  *   const counter = yield* Upgrade.make({
  *     onInit: () => Effect.succeed(Upgrade.initial(0)),
  *     onMessage: (count: number) => Effect.succeed(Action.continueConnection(count + 1)),
  *     onClose: () => Effect.void
  *   }, { maxMessageSize: 64 * 1024 })
- *   return HttpRouter.empty.pipe(HttpRouter.get("/count", counter))
- * })
+ *   return HttpRouter.add("GET", "/count", counter)
+ * }))
  * ```
  *
  * @since 0.1.0
