@@ -321,6 +321,60 @@ describe("Protocol", () => {
         } else assert.fail("expected an Invalid message")
       }))
 
+    it.effect("an error too deep for the formatter closes with 1007, or is Invalid with a fixed sentence", () => {
+      // On Effect 4 whether a deep frame overflows while decoding or while formatting depends on the
+      // stack left; a schema that fails with a deep issue reaches the formatter's limit every time.
+      const deepIssue = () => {
+        let issue: SchemaIssue.Issue = new SchemaIssue.MissingKey(undefined)
+        for (let i = 0; i < 100_000; i++) issue = new SchemaIssue.Pointer([i % 10], issue)
+        return issue
+      }
+      const Refusing = Protocol.json({
+        incoming: Schema.String.pipe(Schema.decodeTo(
+          Schema.String,
+          SchemaTransformation.transformEffect({
+            decode: (text) => text === "deep" ? Effect.fail(deepIssue()) : Effect.succeed(text),
+            encode: Effect.succeed
+          })
+        )),
+        outgoing: Schema.String
+      })
+      const route = (seen: Array<Protocol.Message<string>>, options?: Protocol.Options) =>
+        Protocol.upgradeWebSocket(Refusing, {
+          onInit: () => Effect.succeed(Upgrade.initial(null)),
+          onMessage: (state, message, connection) =>
+            Effect.gen(function*() {
+              seen.push(message)
+              if (message._tag !== "ConnectionClosed") yield* Effect.orDie(Protocol.send(connection, message._tag))
+              return Action.continueConnection(state)
+            }),
+          onClose: () => Effect.void
+        }, { heartbeat: false, idleTimeout: false, ...options })
+      const lines: Array<LogLine> = []
+      return Effect.gen(function*() {
+        const closing = yield* Testing.connectTo(route([]), "/")
+        yield* closing.sendText(JSON.stringify("deep"))
+        assert.deepStrictEqual(yield* closing.closed, { code: 1007, reason: "invalid message" })
+        yield* closing.closeInfo
+        assert.deepStrictEqual(warnings(lines), [])
+
+        const seen: Array<Protocol.Message<string>> = []
+        const delivering = Testing.typed(Refusing, yield* Testing.connectTo(route(seen, { onInvalid: "deliver" }), "/"))
+        yield* delivering.send("deep")
+        assert.strictEqual(yield* delivering.receive, "Invalid")
+        yield* delivering.send("shallow")
+        assert.strictEqual(yield* delivering.receive, "Decoded")
+        assert.deepStrictEqual(seen, [
+          {
+            _tag: "Invalid",
+            error: "the value does not decode, and is nested too deeply to describe",
+            raw: JSON.stringify("deep")
+          },
+          { _tag: "Decoded", value: "shallow" }
+        ])
+      }).pipe(Effect.provide(recordLogs(lines)), Effect.provideService(References.MinimumLogLevel, "Debug"))
+    })
+
     it.effect("a value deeper than the schema can decode closes with 1007; a shallower one decodes", () =>
       Effect.gen(function*() {
         const frame = (depth: number) => `{"type":"tree","tree":${nested(depth)}}`
