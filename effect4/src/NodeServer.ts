@@ -14,7 +14,8 @@
  *
  * - every upgrade request's socket has an `'error'` listener from the moment Node hands it over; a
  *   socket error is logged at debug level (annotated with `remoteAddress`) and never thrown, and the
- *   request's fiber ends as the platform interrupts it when the socket closes;
+ *   request's fiber ends as the platform interrupts it when the socket closes; once a connection is
+ *   upgraded, `ws` handles its socket's errors and `onClose` reports a lost connection (1006);
  * - the bytes a client sends right after its handshake, in the same packet (its first frames), reach
  *   the connection;
  * - an upgrade request that nothing serves (before `HttpServer.serve` attaches, or once the server

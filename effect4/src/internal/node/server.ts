@@ -47,9 +47,10 @@ const serving = new WeakMap<Http.Server, (request: Http.IncomingMessage, socket:
  * its own. @effect/platform-node 4 adds one once the request's fiber has started, but not before, and
  * none while it is not serving; this listener runs first for every upgrade request, routed to the
  * library or not, and is on the server for its whole life, so the library does not depend on when or
- * whether the platform adds one. It also keeps the bytes that came with the handshake for the transport
- * (the platform keeps them for its own upgrade only), and notes the socket's listeners for the release
- * of the platform's (compat/platform-node.ts).
+ * whether the platform adds one (once `ws` has upgraded the connection, its own listener takes over). It
+ * also keeps the bytes that came with the handshake for the transport (the platform keeps them for its
+ * own upgrade only), and notes the socket's listeners for the release of the platform's
+ * (compat/platform-node.ts).
  *
  * Node destroys an upgrade socket when no listener is registered; with this one always there, a
  * request that arrives while no other listener is (the app is not serving yet, or the platform has
@@ -66,12 +67,13 @@ export const guard = (server: Http.Server, context: Context.Context<never>): Htt
     )
   }
   server.prependListener("upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", onSocketError(request.socket.remoteAddress ?? "unknown"))
-    if (head.length > 0) NodeTransport.keepHead(socket, head)
+    const onError = onSocketError(request.socket.remoteAddress ?? "unknown")
+    socket.on("error", onError)
     if (server.listenerCount("upgrade") === 1) {
       socket.end(serviceUnavailable)
       return
     }
+    NodeTransport.keepUpgrading(socket, head, onError)
     if (serving.has(server)) CompatPlatform.beforeUpgrade(socket)
   })
   return server

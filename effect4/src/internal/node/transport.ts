@@ -304,21 +304,21 @@ export class NodeTransport implements Transport, CompatWs.Events {
 }
 
 /**
- * The bytes a client sent right after its handshake, in the same packet (its first frames): Node
- * hands them to the `'upgrade'` listeners only, and the platform's request does not carry them.
+ * What the server's first `'upgrade'` listener (`guard`) left for `accept` on an upgrade request's
+ * socket: the bytes the client sent right after its handshake, in the same packet (its first frames:
+ * Node hands them to the `'upgrade'` listeners only, and the platform's request does not carry them),
+ * and the socket's `'error'` listener until `ws` has its own.
  */
-const heads = new WeakMap<Duplex, Buffer>()
-
-/** Keeps what came after the handshake of the upgrade request on `socket`, for `accept`. */
-export const keepHead = (socket: Duplex, head: Buffer): void => {
-  heads.set(socket, head)
+interface Upgrading {
+  readonly head: Buffer
+  readonly onError: (error: Error) => void
 }
 
-/** What the client sent after the handshake of the upgrade request on `socket`, taken once. */
-export const takeHead = (socket: Duplex): Buffer | undefined => {
-  const head = heads.get(socket)
-  if (head !== undefined) heads.delete(socket)
-  return head
+const upgrading = new WeakMap<Duplex, Upgrading>()
+
+/** Keeps what `accept` needs of the upgrade request on `socket`. */
+export const keepUpgrading = (socket: Duplex, head: Buffer, onError: (error: Error) => void): void => {
+  upgrading.set(socket, { head, onError })
 }
 
 /**
@@ -348,12 +348,14 @@ export const accept = (
   if (response.socket === socket) response.detachSocket(socket as Net.Socket)
   response.end()
   const server = serverFor(handshake.wire)
+  const kept = upgrading.get(socket)
+  upgrading.delete(socket)
   let transport: Transport | "gone" = "gone"
   // handleUpgrade calls back synchronously when the handshake is valid (no verifyClient is set), and
   // asks for the subprotocol and the headers synchronously too, so `server.handshake` holds for this call
   server.handshake = handshake
   try {
-    server.wss.handleUpgrade(incoming, socket, takeHead(socket) ?? emptyHead, (ws) => {
+    server.wss.handleUpgrade(incoming, socket, kept?.head ?? emptyHead, (ws) => {
       const compression = handshake.wire.compression
       transport = new NodeTransport(
         ws as CompatWs.Socket,
@@ -368,6 +370,8 @@ export const accept = (
     server.extensions = ""
   }
   if (transport !== "gone") {
+    // ws has its own 'error' listener now, and the connection reports a lost socket (1006)
+    if (kept !== undefined) socket.removeListener("error", kept.onError)
     const problem = CompatPlatform.forgetRequest(request, socket)
     if (problem !== undefined) warnOnce(`${problem}; idle connections keep the request's fiber (more memory)`)
   }

@@ -39,12 +39,15 @@ interface PlatformListeners {
 /** The upgrade request being dispatched to the server's `'upgrade'` listeners: they run one after the other. */
 interface Emission {
   readonly socket: Duplex
-  /** How many `'error'` and `'close'` listeners the socket had before the platform's listener ran. */
-  readonly errors: number
-  readonly closes: number
+  /** The socket's `'error'` and `'close'` listeners before the platform's listener ran. */
+  readonly before: ReadonlySet<unknown>
   /** Set when the connection was upgraded during the dispatch: the listeners on the socket right after. */
-  upgraded: Set<unknown> | undefined
+  upgraded: ReadonlySet<unknown> | undefined
 }
+
+/** The socket's `'error'` and `'close'` listeners, as `rawListeners` returns them. */
+const listenersOf = (socket: Duplex): Set<unknown> =>
+  new Set([...socket.rawListeners("error"), ...socket.rawListeners("close")])
 
 let emission: Emission | undefined = undefined
 
@@ -75,12 +78,7 @@ const isOnce = (listener: unknown): boolean =>
  * has, for `afterUpgrade`.
  */
 export const beforeUpgrade = (socket: Duplex): void => {
-  emission = {
-    socket,
-    errors: socket.listenerCount("error"),
-    closes: socket.listenerCount("close"),
-    upgraded: undefined
-  }
+  emission = { socket, before: listenersOf(socket), upgraded: undefined }
 }
 
 /**
@@ -93,9 +91,9 @@ export const beforeUpgrade = (socket: Duplex): void => {
 const platformListeners = (current: Emission): PlatformListeners | string => {
   const known = current.upgraded
   const added = (event: "error" | "close") =>
-    current.socket.rawListeners(event).slice(event === "error" ? current.errors : current.closes).filter((
-      listener
-    ) => known === undefined || !known.has(listener))
+    current.socket.rawListeners(event).filter((listener) =>
+      !current.before.has(listener) && (known === undefined || !known.has(listener))
+    )
   const errors = added("error")
   const closes = added("close")
   // the tracking once('close') comes before the route runs: it is among the known ones after an upgrade
@@ -154,7 +152,7 @@ export const forgetRequest = (request: HttpServerRequest.HttpServerRequest, sock
   }
   const current = emission
   if (current !== undefined && current.socket === socket) {
-    current.upgraded = new Set([...socket.rawListeners("error"), ...socket.rawListeners("close")])
+    current.upgraded = listenersOf(socket)
     return problem
   }
   const listeners = pending.get(socket)
