@@ -40,12 +40,14 @@ try {
   published.files = [...new Set([...published.files, "src", "!src/**/*.test.ts"])]
   writeFileSync(join(staging, "package.json"), JSON.stringify(published, null, 2) + "\n")
   // dereference: the shared core is a symlink in the repository, files in the tarball
-  for (const entry of ["src", "examples", "README.md", "CHANGELOG.md"]) {
+  for (const entry of ["src", "examples", "README.md"]) {
     if (existsSync(join(folder, entry))) {
       cpSync(join(folder, entry), join(staging, entry), { recursive: true, dereference: true })
     }
   }
+  // one changelog for both lines: its 2.0.0-next entries are this package's
   cpSync(join(root, "LICENSE"), join(staging, "LICENSE"))
+  cpSync(join(root, "CHANGELOG.md"), join(staging, "CHANGELOG.md"))
   // the pages of docs/ hold for both lines: shipped with this package too, and the README's links to
   // them (../docs/ in the repository) point at the shipped copies
   cpSync(join(root, "docs"), join(staging, "docs"), { recursive: true })
