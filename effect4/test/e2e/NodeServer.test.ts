@@ -269,6 +269,26 @@ describe("NodeServer", () => {
         }))
     }
 
+    it.live("an open connection's socket has ws's 'error' listener and the platform's tracking 'close' only", () =>
+      Effect.gen(function*() {
+        const server = yield* serve(route("/ws", Upgrade.upgradeWebSocket(echo())))
+        const client = yield* openWs(`ws://127.0.0.1:${server.port}/ws`)
+        client.ws.send("hello")
+        assert.strictEqual(yield* client.next, "hello")
+        const [socket] = server.sockets
+        const once = (listener: unknown) => typeof (listener as { listener?: unknown }).listener === "function"
+        assert.deepStrictEqual(
+          {
+            error: socket.rawListeners("error").map((listener) => (listener as { name: string }).name),
+            close: socket.rawListeners("close").map((listener) =>
+              once(listener) ? "once" : (listener as { name: string }).name
+            )
+          },
+          // ws's own (lib/websocket.js), and the platform's once('close') that tracks upgraded sockets
+          { error: ["socketOnError"], close: ["once", "socketOnClose"] }
+        )
+      }))
+
     it.live("pins @effect/platform-node: a route that ended the request's ServerResponse gets nothing written", () =>
       Effect.gen(function*() {
         // the platform alone (no NodeServer.layer): what the Node acceptor relies on
