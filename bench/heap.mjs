@@ -20,7 +20,9 @@ const retainersOf = retainersFlag >= 0 ? args[retainersFlag + 1] : undefined
 const ownersFlag = args.indexOf("--owners")
 const ownersOf = ownersFlag >= 0 ? args[ownersFlag + 1] : undefined
 const effect4 = args.includes("--effect4")
-const serverFile = args.find((arg, i) => !arg.startsWith("--") && i !== retainersFlag + 1 && i !== ownersFlag + 1) ??
+// the first argument that is neither a flag nor a flag's value (a flag absent has index -1: no value to skip)
+const flagValues = [retainersFlag, ownersFlag].filter((flag) => flag >= 0).map((flag) => flag + 1)
+const serverFile = args.find((arg, i) => !arg.startsWith("--") && !flagValues.includes(i)) ??
   (effect4 ? "servers/effect-websocket-app.ts" : "servers/effect-websocket.ts")
 const serverDir = effect4 ? join(here, "..", "effect4", "bench") : here
 const count = 1000

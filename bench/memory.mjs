@@ -24,6 +24,7 @@ const hasTaskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0
 const allServers = [
   { name: "ws", args: [join(here, "servers/ws.mjs")] },
   { name: "effect-websocket", args: ["--import", "tsx", join(here, "servers/effect-websocket.ts")] },
+  { name: "effect-websocket app", args: ["--import", "tsx", join(here, "servers/effect-websocket-app.ts")] },
   { name: "Effect floor", args: ["--import", "tsx", join(here, "servers/effect-floor.ts")] },
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] },
   { name: "route floor", args: ["--import", "tsx", join(here, "servers/route-floor.ts")] }
