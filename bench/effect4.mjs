@@ -18,23 +18,25 @@ const effect4 = join(here, "..", "effect4")
 export const WS_NODE22 = "ws (Node 22)"
 export const FLOOR4 = "Effect 4 floor"
 export const APP4 = "effect-websocket 4 app"
+export const PROD4 = "effect-websocket 4"
 
 /**
- * The Effect 4 servers with `--effect4` in argv, [] without. `node` is the binary to run each with,
+ * The Effect 4 servers with `--effect4` in argv, [] without: ws on Node 22, the floor, the app server
+ * (the targets are its) and the production-defaults echo. `node` is the binary to run each with,
  * `cwd` the folder it resolves its packages from; `reference` and `floor` name the servers its × ws
  * and × floor are against (those of its own line and Node).
  */
-export const effect4Servers = (argv = process.argv, { floor = true } = {}) => {
+export const effect4Servers = (argv = process.argv) => {
   if (!argv.includes("--effect4")) return []
   const node = node22()
   const nodeVersion = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()
   const line = { node, nodeVersion, cwd: effect4, reference: WS_NODE22, floor: FLOOR4, effect4: true }
   return [
     { ...line, name: WS_NODE22, cwd: join(here, ".."), args: [join(here, "servers/ws.mjs")] },
-    ...(floor
-      ? [{ ...line, name: FLOOR4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-floor.ts")] }]
-      : []),
-    { ...line, name: APP4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-websocket-app.ts")] }
+    { ...line, name: FLOOR4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-floor.ts")] },
+    { ...line, name: APP4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-websocket-app.ts")] },
+    // the production-defaults echo (an Effect.as handler), as bench/servers/effect-websocket.ts
+    { ...line, name: PROD4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-websocket.ts")] }
   ]
 }
 
