@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { builtEnv } from "./built.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const payloadSize = 64
@@ -103,7 +104,7 @@ const startNode = (args, env = {}) =>
     const [command, commandArgs] = pinned(0, args)
     const child = spawn(command, commandArgs, {
       cwd: join(here, ".."),
-      env: { ...process.env, ...env },
+      env: { ...builtEnv(join(here, "..")), ...env },
       stdio: ["ignore", "pipe", "inherit"]
     })
     let output = ""

@@ -7,6 +7,7 @@ import { fork, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { builtEnv } from "./built.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const quick = process.argv.includes("--quick")
@@ -23,7 +24,7 @@ const deadline = setTimeout(() => {
 
 const server = spawn(process.execPath, ["--import", "tsx", join(here, "servers/cluster.ts")], {
   cwd: join(here, ".."),
-  env: { ...process.env, WORKERS: String(workers), HEARTBEAT: String(heartbeat) },
+  env: { ...builtEnv(join(here, "..")), WORKERS: String(workers), HEARTBEAT: String(heartbeat) },
   stdio: ["ignore", "pipe", "inherit"]
 })
 let stats = []

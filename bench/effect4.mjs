@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { node22 } from "../scripts/node22.mjs"
+import { builtEnv } from "./built.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const effect4 = join(here, "..", "effect4")
@@ -30,7 +31,15 @@ export const effect4Servers = (argv = process.argv) => {
   if (!argv.includes("--effect4")) return []
   const node = node22()
   const nodeVersion = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()
-  const line = { node, nodeVersion, cwd: effect4, reference: WS_NODE22, floor: FLOOR4, effect4: true }
+  const line = {
+    node,
+    nodeVersion,
+    cwd: effect4,
+    env: builtEnv(effect4),
+    reference: WS_NODE22,
+    floor: FLOOR4,
+    effect4: true
+  }
   return [
     { ...line, name: WS_NODE22, cwd: join(here, ".."), args: [join(here, "servers/ws.mjs")] },
     { ...line, name: FLOOR4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-floor.ts")] },
@@ -82,7 +91,7 @@ const check = async () => {
   const { spawn } = await import("node:child_process")
   const { WebSocket } = await import("ws")
   const [server] = effect4Servers(["--effect4"]).filter((server) => server.name === APP4)
-  const child = spawn(server.node, server.args, { cwd: server.cwd, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(server.node, server.args, { cwd: server.cwd, env: server.env, stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
   child.stdout.on("data", (chunk) => (output += chunk))
   child.stderr.on("data", (chunk) => (output += chunk))

@@ -7,11 +7,12 @@
 // turn (ephemeral ports), for a fixed time; each server is its own process on core 0 and the client on
 // core 1 where taskset exists, ratios against raw ws in the same run. Loopback only, bounded in time.
 import { spawn, spawnSync } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as Net from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { baselineServers } from "./baseline.mjs"
+import { builtEnv } from "./built.mjs"
 import { APP4, effect4Servers, referenceOf, selectServers, targets, verdict, WS_NODE22 } from "./effect4.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -55,6 +56,7 @@ const cycle = (port, localAddress) =>
 
 const client = async ({ port, durationMs, warmupMs, concurrency }) => {
   let opened = 0
+  let cycles = 0
   let done = 0
   let failed = 0
   let measuring = false
@@ -67,13 +69,14 @@ const client = async ({ port, durationMs, warmupMs, concurrency }) => {
   const worker = async () => {
     while (Date.now() < stopAt) {
       const ok = await cycle(port, `127.0.0.${1 + (opened++ % 8)}`)
+      cycles++
       if (!measuring) continue
       if (ok) done++
       else failed++
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
-  console.log(JSON.stringify({ rate: Math.round(done / (durationMs / 1000)), failed }))
+  console.log(JSON.stringify({ rate: Math.round(done / (durationMs / 1000)), failed, cycles }))
 }
 
 if (process.argv[2] === "--client") {
@@ -99,9 +102,9 @@ allServers.push(...baselineServers(), ...effect4Servers())
 const servers = selectServers(allServers)
 const settings = { durationMs: quick ? 1500 : 5000, warmupMs: quick ? 500 : 1500, concurrency: 50 }
 
-const run = (command, args, onLine, cwd = join(here, "..")) =>
+const run = (command, args, onLine, cwd = join(here, ".."), env = process.env) =>
   new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "inherit"] })
     let output = ""
     child.stdout.on("data", (chunk) => {
       output += chunk
@@ -121,11 +124,17 @@ for (let round = 0; round < repeat; round++) {
     const [command, args] = pinned(0, server.args, server.node)
     let child
     const port = await new Promise((resolve, reject) => {
-      run(command, args, (output, started) => {
-        child = started
-        const match = /PORT (\d+)/.exec(output)
-        if (match) resolve(Number(match[1]))
-      }, server.cwd).then(() => reject(new Error(`${server.name} exited before it listened`)), reject)
+      run(
+        command,
+        args,
+        (output, started) => {
+          child = started
+          const match = /PORT (\d+)/.exec(output)
+          if (match) resolve(Number(match[1]))
+        },
+        server.cwd,
+        server.env ?? builtEnv(join(here, ".."))
+      ).then(() => reject(new Error(`${server.name} exited before it listened`)), reject)
     })
     try {
       const [clientCommand, clientArgs] = pinned(1, [
@@ -133,12 +142,25 @@ for (let round = 0; round < repeat; round++) {
         "--client",
         JSON.stringify({ port, ...settings })
       ])
+      const before = cpuOf(child.pid)
       const result = JSON.parse(await run(clientCommand, clientArgs))
+      const after = cpuOf(child.pid)
+      // the server's CPU (user + system, warm-up included) per cycle the client completed
+      if (before !== undefined && after !== undefined) result.cpuPerCycle = ((after - before) * 1e6) / result.cycles
       runs.get(server.name).push(result)
       process.stderr.write(`\r[round ${round + 1}/${repeat}] ${server.name}: ${result.rate} connections/s          `)
     } finally {
       child.kill("SIGKILL")
     }
+  }
+}
+/** A process's CPU time so far (user + system) in seconds, from /proc where it exists. */
+function cpuOf(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100 // utime and stime, in USER_HZ (100 on Linux)
+  } catch {
+    return undefined
   }
 }
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
@@ -149,7 +171,8 @@ const rows = servers.map((server) => {
     reference: referenceOf(servers, server.name),
     rate: median(results.map((result) => result.rate)),
     failed: results.reduce((sum, result) => sum + result.failed, 0),
-    rates: results.map((result) => result.rate)
+    rates: results.map((result) => result.rate),
+    cpuPerCycle: median(results.map((result) => result.cpuPerCycle ?? NaN))
   }
 })
 process.stderr.write("\n")
@@ -161,12 +184,14 @@ for (const row of rows) {
 const pad = (value, width) => String(value).padStart(width)
 console.log(`medians of ${repeat} runs per server`)
 if (servers.some((server) => server.effect4)) console.log(`the Effect 4 servers' x ws is against ${WS_NODE22}`)
-console.log(`${pad("server", 22)} ${pad("conns/s", 9)} ${pad("failed", 7)} ${pad("x ws", 6)}  runs`)
+console.log(
+  `${pad("server", 22)} ${pad("conns/s", 9)} ${pad("failed", 7)} ${pad("x ws", 6)} ${pad("CPU µs/cycle", 12)}  runs`
+)
 for (const row of rows) {
   console.log(
-    `${pad(row.server, 22)} ${pad(row.rate, 9)} ${pad(row.failed, 7)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)}  ${
-      row.rates.join(" ")
-    }`
+    `${pad(row.server, 22)} ${pad(row.rate, 9)} ${pad(row.failed, 7)} ${pad(row.ratio?.toFixed(2) ?? "-", 6)} ${
+      pad(Number.isFinite(row.cpuPerCycle) ? Math.round(row.cpuPerCycle) : "-", 12)
+    }  ${row.rates.join(" ")}`
   )
 }
 const app4 = rows.find((row) => row.server === APP4)

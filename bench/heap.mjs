@@ -12,6 +12,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { node22 } from "../scripts/node22.mjs"
+import { builtEnv } from "./built.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
@@ -35,7 +36,7 @@ const child = spawn(effect4 ? node22() : process.execPath, [
   "--import",
   "tsx",
   join(serverDir, serverFile)
-], { cwd: join(serverDir, ".."), stdio: ["ignore", "pipe", "inherit"] })
+], { cwd: join(serverDir, ".."), env: builtEnv(join(serverDir, "..")), stdio: ["ignore", "pipe", "inherit"] })
 const port = await new Promise((resolve) => {
   let output = ""
   child.stdout.on("data", (chunk) => {

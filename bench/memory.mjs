@@ -9,6 +9,7 @@ import * as Net from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { baselineServers } from "./baseline.mjs"
+import { builtEnv } from "./built.mjs"
 import { APP4, effect4Servers, referenceOf, selectServers, targets, verdict, WS_NODE22 } from "./effect4.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -43,12 +44,11 @@ const start = (server) =>
   new Promise((resolve, reject) => {
     const args = ["--expose-gc", ...server.args]
     const node = server.node ?? process.execPath
+    const cwd = server.cwd ?? join(here, "..")
+    const env = server.env ?? builtEnv(join(here, ".."))
     const child = hasTaskset
-      ? spawn("taskset", ["-c", "0", node, ...args], {
-        cwd: server.cwd ?? join(here, ".."),
-        stdio: ["ignore", "pipe", "inherit"]
-      })
-      : spawn(node, args, { cwd: server.cwd ?? join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
+      ? spawn("taskset", ["-c", "0", node, ...args], { cwd, env, stdio: ["ignore", "pipe", "inherit"] })
+      : spawn(node, args, { cwd, env, stdio: ["ignore", "pipe", "inherit"] })
     let output = ""
     child.stdout.on("data", (chunk) => {
       output += chunk

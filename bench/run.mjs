@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { baselineServers } from "./baseline.mjs"
+import { builtEnv } from "./built.mjs"
 import {
   APP4,
   effect4Servers,
@@ -80,7 +81,11 @@ for (const mode of quick ? ["ping-pong"] : ["ping-pong", "pipelined"]) {
 const start = (server) =>
   new Promise((resolve, reject) => {
     const [command, args] = pinned(0, server.node ?? process.execPath, server.args)
-    const child = spawn(command, args, { cwd: server.cwd ?? join(here, ".."), stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(command, args, {
+      cwd: server.cwd ?? join(here, ".."),
+      env: server.env ?? builtEnv(join(here, "..")),
+      stdio: ["ignore", "pipe", "inherit"]
+    })
     let output = ""
     child.stdout.on("data", (chunk) => {
       output += chunk

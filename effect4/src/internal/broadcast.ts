@@ -148,7 +148,6 @@ export class Hub {
       Metrics.broadcastDelivered.unsafeUpdate(delivered, entry.extra)
     }
     if (dropped > 0) Metrics.broadcastDropped.unsafeUpdate(dropped, entry.extra)
-    Metrics.flush()
   }
 
   /** The metric labels of `topic`. */

@@ -262,7 +262,6 @@ export class Loop<State, Custom, E, R> implements Sink {
     if (goesOn && !this.inbox.isEmpty()) return this.turn(this.handleAll())
     this.busy = false
     this.running = undefined
-    Metrics.flush()
     if (goesOn) this.inbox.whenNonEmpty(this.wake)
     return Effect.void
   }
@@ -435,7 +434,6 @@ export class Loop<State, Custom, E, R> implements Sink {
       this.running = undefined
       this.settings.release(this.connection)
       this.owner.remove(this)
-      Metrics.flush()
       Metrics.closed(info)
       this.owner.onEnded?.(this.transport, info)
       this.phase = Lifecycle.closed(this.phase)
