@@ -20,6 +20,7 @@ export const WS_NODE22 = "ws (Node 22)"
 export const FLOOR4 = "Effect 4 floor"
 export const APP4 = "effect-websocket 4 app"
 export const PROD4 = "effect-websocket 4"
+export const FLOOR4_APP = "Effect 4 floor app"
 
 /**
  * The Effect 4 servers with `--effect4` in argv, [] without: ws on Node 22, the floor, the app server
@@ -44,6 +45,8 @@ export const effect4Servers = (argv = process.argv) => {
     { ...line, name: WS_NODE22, cwd: join(here, ".."), args: [join(here, "servers/ws.mjs")] },
     { ...line, name: FLOOR4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-floor.ts")] },
     { ...line, name: APP4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-websocket-app.ts")] },
+    // the floor with the app server's handler: the same per-message work on both sides of the ratio
+    { ...line, name: FLOOR4_APP, args: ["--import", "tsx", join(effect4, "bench/servers/effect-floor-app.ts")] },
     // the production-defaults echo (an Effect.as handler), as bench/servers/effect-websocket.ts
     { ...line, name: PROD4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-websocket.ts")] }
   ]

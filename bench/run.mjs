@@ -15,6 +15,7 @@ import {
   APP4,
   effect4Servers,
   FLOOR4,
+  FLOOR4_APP,
   floorOf,
   referenceOf,
   selectServers,
@@ -203,7 +204,13 @@ const effect4Rows = (scenario) => {
     rows.find((row) =>
       row.server === server && !row.json && `${row.mode} ${row.connections} conn ${row.size} B` === scenario
     )
-  return { app: find(APP4), floor: find(FLOOR4), app3: find("effect-websocket app"), floor3: find("Effect floor") }
+  return {
+    app: find(APP4),
+    floor: find(FLOOR4),
+    floorApp: find(FLOOR4_APP),
+    app3: find("effect-websocket app"),
+    floor3: find("Effect floor")
+  }
 }
 if (rows.some((row) => row.server === APP4)) {
   console.log("\nEffect 4 targets (medians; each run's msgs/s in brackets)")
@@ -214,7 +221,7 @@ if (rows.some((row) => row.server === APP4)) {
       ["pipelined 1000 conn 32 B", targets.pipelined]
     ]
   ) {
-    const { app, app3, floor, floor3 } = effect4Rows(scenario)
+    const { app, app3, floor, floor3, floorApp } = effect4Rows(scenario)
     if (app === undefined) continue
     console.log(
       `${scenario}: ${APP4} ${app.rate} ${runsOf(app)}, ${FLOOR4} ${floor?.rate ?? "-"} ${runsOf(floor)}: x floor ${
@@ -225,6 +232,14 @@ if (rows.some((row) => row.server === APP4)) {
         floor3?.rate ?? "-"
       })`
     )
+    // the same handler on both sides: the library's own cost per message against the floor's
+    if (floorApp !== undefined) {
+      console.log(
+        `  ${APP4} x ${FLOOR4_APP} (the floor with the app's handler) ${
+          (app.rate / floorApp.rate).toFixed(2)
+        } (${app.rate} / ${floorApp.rate} ${runsOf(floorApp)})`
+      )
+    }
   }
 }
 mkdirSync(join(here, "results"), { recursive: true })
