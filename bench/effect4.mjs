@@ -21,6 +21,7 @@ export const FLOOR4 = "Effect 4 floor"
 export const APP4 = "effect-websocket 4 app"
 export const PROD4 = "effect-websocket 4"
 export const FLOOR4_APP = "Effect 4 floor app"
+export const PLATFORM4 = "Effect 4 platform floor"
 
 /**
  * The Effect 4 servers with `--effect4` in argv, [] without: ws on Node 22, the floor, the app server
@@ -47,6 +48,8 @@ export const effect4Servers = (argv = process.argv) => {
     { ...line, name: APP4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-websocket-app.ts")] },
     // the floor with the app server's handler: the same per-message work on both sides of the ratio
     { ...line, name: FLOOR4_APP, args: ["--import", "tsx", join(effect4, "bench/servers/effect-floor-app.ts")] },
+    // an upgrade through the platform's HTTP server and router, then raw ws: no library code
+    { ...line, name: PLATFORM4, args: ["--import", "tsx", join(effect4, "bench/servers/platform-floor.ts")] },
     // the production-defaults echo (an Effect.as handler), as bench/servers/effect-websocket.ts
     { ...line, name: PROD4, args: ["--import", "tsx", join(effect4, "bench/servers/effect-websocket.ts")] }
   ]

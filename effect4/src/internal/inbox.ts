@@ -23,6 +23,14 @@ export interface SelectorFailed {
 
 export type Item<Custom> = Message.Message<Custom> | Closing | SelectorFailed
 
+/**
+ * Who is told of the next push: the loop itself, not a closure of it, so that an idle connection holds
+ * no function made for it.
+ */
+export interface Waker {
+  readonly wake: () => void
+}
+
 /** A transport that can stop and restart reading from the peer. */
 export interface Flow {
   readonly pause: () => void
@@ -40,7 +48,7 @@ export interface Flow {
  */
 export class Inbox<Custom> {
   private readonly queue: Queue<Item<Custom>>
-  private next: (() => void) | undefined = undefined
+  private next: Waker | undefined = undefined
   /** Woken when the loop takes the buffered items, and at the close: producers waiting for space. */
   private space: Signal | undefined = undefined
 
@@ -63,7 +71,7 @@ export class Inbox<Custom> {
     if (this.next !== undefined) {
       const next = this.next
       this.next = undefined
-      next()
+      next.wake()
     }
   }
 
@@ -104,8 +112,8 @@ export class Inbox<Custom> {
     if (this.queue.resumes()) this.flow.resume()
   }
 
-  /** Calls `next` once, at the next push. */
-  whenNonEmpty(next: () => void): void {
+  /** Calls `next.wake()` once, at the next push. */
+  whenNonEmpty(next: Waker): void {
     this.next = next
   }
 

@@ -160,16 +160,18 @@ export class Loop<State, Custom, E, R> implements Sink {
 
   /** Reads from the peer again once it is within its rate limit, `wait` milliseconds from now or later. */
   private resumeAfter(wait: number): void {
-    this.rateTimer = Effect.runFork(Effect.andThen(this.clock.sleep(Duration.millis(wait)), this.rateElapsed))
+    this.rateTimer = Effect.runFork(
+      Effect.andThen(this.clock.sleep(Duration.millis(wait)), Effect.sync(() => this.rateElapsed()))
+    )
   }
 
-  private readonly rateElapsed = Effect.sync(() => {
+  private rateElapsed(): void {
     this.rateTimer = undefined
     if (Lifecycle.isEnding(this.phase)) return
     const wait = this.rate!.wait(this.clock.currentTimeMillisUnsafe())
     if (wait > 0) this.resumeAfter(wait)
     else this.inbox.unthrottle()
-  })
+  }
 
   /** From the transport: the peer answered a ping. */
   pong(): void {
@@ -237,8 +239,8 @@ export class Loop<State, Custom, E, R> implements Sink {
     })
   }
 
-  /** Started by the inbox when an item arrives while no turn runs. */
-  private readonly wake = (): void => {
+  /** Called by the inbox when an item arrives while no turn runs (`whenNonEmpty`). */
+  wake(): void {
     if (this.busy || !Lifecycle.takesTurns(this.phase)) return
     this.begin(this.turn(this.handleAll()))
   }
@@ -262,7 +264,7 @@ export class Loop<State, Custom, E, R> implements Sink {
     if (goesOn && !this.inbox.isEmpty()) return this.turn(this.handleAll())
     this.busy = false
     this.running = undefined
-    if (goesOn) this.inbox.whenNonEmpty(this.wake)
+    if (goesOn) this.inbox.whenNonEmpty(this)
     return Effect.void
   }
 
@@ -345,7 +347,7 @@ export class Loop<State, Custom, E, R> implements Sink {
                 attributes: { [Trace.attributes.messageKind]: kindOf(item._tag) }
               })
               : handled,
-            this.apply
+            this.applyAction ??= (action) => this.apply(action)
           )
         }
       }
@@ -355,7 +357,12 @@ export class Loop<State, Custom, E, R> implements Sink {
     return this.inbox.isEmpty() ? drained : this.handleAll()
   }
 
-  private readonly apply = (action: Action.Action<State, Custom, E, R>): Effect.Effect<CloseInfo | undefined, E, R> => {
+  /** `apply` as the continuation of every handler, made at the first message: an idle connection has none. */
+  private applyAction:
+    | ((action: Action.Action<State, Custom, E, R>) => Effect.Effect<CloseInfo | undefined, E, R>)
+    | undefined = undefined
+
+  private apply(action: Action.Action<State, Custom, E, R>): Effect.Effect<CloseInfo | undefined, E, R> {
     const now = Trace.now(this.clock)
     Metrics.handled("onMessage", now - this.started)
     this.started = now
