@@ -17,12 +17,19 @@ const newest = (dir) => {
   return latest
 }
 
+const checked = new Map()
+
 /**
  * The environment for a bench server of the package in `dir` (the repository root or its effect4/
  * folder): its dist/ in place of src/. Throws when dist/ is missing or older than src/, so that a run
- * never measures stale code.
+ * never measures stale code. Checked once per process: a source edited during a run does not stop it.
  */
 export const builtEnv = (dir) => {
+  if (!checked.has(dir)) checked.set(dir, check(dir))
+  return checked.get(dir)
+}
+
+const check = (dir) => {
   const index = join(dir, "dist", "index.js")
   const build = dir.endsWith("effect4") ? "npm run build -w effect-websocket-effect4" : "npm run build"
   if (!existsSync(index)) throw new Error(`${index} is missing: run \`${build}\` before the benchmarks`)

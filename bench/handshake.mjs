@@ -100,6 +100,8 @@ const allServers = [
 ]
 allServers.push(...baselineServers(), ...effect4Servers())
 const servers = selectServers(allServers)
+// the built package is checked now, before the first server starts (bench/built.mjs)
+builtEnv(join(here, ".."))
 const settings = { durationMs: quick ? 1500 : 5000, warmupMs: quick ? 500 : 1500, concurrency: 50 }
 
 const run = (command, args, onLine, cwd = join(here, ".."), env = process.env) =>

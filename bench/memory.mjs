@@ -39,6 +39,8 @@ const allServers = [
 
 allServers.push(...baselineServers(), ...effect4Servers())
 const servers = selectServers(allServers)
+// the built package is checked now, before the first server starts (bench/built.mjs)
+builtEnv(join(here, ".."))
 
 const start = (server) =>
   new Promise((resolve, reject) => {

@@ -50,6 +50,8 @@ const allServers = [
 
 allServers.push(...baselineServers(), ...effect4Servers())
 const servers = selectServers(allServers)
+// the built package is checked now, before the first server starts (bench/built.mjs)
+builtEnv(join(here, ".."))
 
 const onlyFlag = process.argv.indexOf("--only")
 const only = onlyFlag > 0 ? process.argv[onlyFlag + 1].split(",").map((part) => part.trim()) : undefined
