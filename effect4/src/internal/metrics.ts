@@ -114,6 +114,11 @@ export const broadcastDroppedTotal = Metric.counter("websocket_broadcast_dropped
  * that its series key is computed once. Same name, description and kind as `metric`: the registry
  * holds it as one series of it, the one `Metric.withAttributes(metric, attributes)` reads.
  */
+/** Registers a series whose state the registry reads with `get`; updates from elsewhere are ignored. */
+const register = <Input, State>(metric: Metric.Metric<Input, State>, get: () => State): void => {
+  Metric.registerUnsafe(metric, context, { get, update: () => {}, modify: () => {} })
+}
+
 /** A counter series: a number the registry reads. */
 class CounterCell {
   private count = 0
@@ -124,11 +129,7 @@ class CounterCell {
     this.count += amount
     if (this.registered) return
     this.registered = true
-    Metric.registerUnsafe(this.metric, context, {
-      get: () => ({ count: this.count, incremental: true }),
-      update: () => {},
-      modify: () => {}
-    })
+    register(this.metric, () => ({ count: this.count, incremental: true }))
   }
 }
 
@@ -142,11 +143,7 @@ class GaugeCell {
     this.value += amount
     if (this.registered) return
     this.registered = true
-    Metric.registerUnsafe(this.metric, context, {
-      get: () => ({ value: this.value }),
-      update: () => {},
-      modify: () => {}
-    })
+    register(this.metric, () => ({ value: this.value }))
   }
 }
 
@@ -176,14 +173,10 @@ class HistogramCell {
     if (value > this.max) this.max = value
     if (this.registered) return
     this.registered = true
-    Metric.registerUnsafe(this.metric, context, {
-      get: () => {
-        let cumulated = 0
-        const buckets = this.boundaries.map((boundary, i): [number, number] => [boundary, cumulated += this.counts[i]])
-        return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
-      },
-      update: () => {},
-      modify: () => {}
+    register(this.metric, () => {
+      let cumulated = 0
+      const buckets = this.boundaries.map((boundary, i): [number, number] => [boundary, cumulated += this.counts[i]])
+      return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
     })
   }
 }

@@ -17,6 +17,7 @@ import * as Tracer from "effect/Tracer"
 import type { Acceptor as AcceptorService, Sink, Transport, Wire } from "../Acceptor.js"
 import type { Handlers, Options } from "../Upgrade.js"
 import { Acceptor, AcceptorImpl } from "./acceptor.js"
+import * as CompatEffect from "./compat/effect.js"
 import { ConnectionImpl, flat } from "./connection.js"
 import * as Handshake from "./handshake.js"
 import { Inbox } from "./inbox.js"
@@ -121,7 +122,8 @@ const route = <State, Custom, E, R>(
           release: (connection) => counts.remove(Option.getOrElse(connection.remoteAddress, () => "unknown")),
           traceMessages: settings.traceMessages,
           rateLimit: settings.rateLimit
-        }
+        },
+        base: undefined
       }
       perServer.set(server, route)
     }
@@ -190,6 +192,14 @@ interface Route<State, Custom, E, R> {
   readonly settings: InternalOptions.ResolvedOptions
   readonly counts: Limits.Counts
   readonly loopSettings: Loop.Settings
+  /** The services of the route's last connection, without what is per request (`servicesOf`). */
+  base: Base | undefined
+}
+
+/** A route's services as one flat context, shared by its connections while their services are the same. */
+interface Base {
+  readonly services: ReadonlyMap<string, unknown>
+  readonly context: Context.Context<never>
 }
 
 /**
@@ -228,7 +238,15 @@ const open = <State, Custom, E, R>(
     liveness,
     connection,
     route.loopSettings,
-    connectionContext(routeContext, scope, connection.trace?.span ?? requestSpan(routeContext), path, connection.id),
+    connectionContext(
+      route,
+      routeContext,
+      request,
+      scope,
+      connection.trace?.span ?? requestSpan(routeContext),
+      path,
+      connection.id
+    ),
     scope,
     acceptor,
     Context.get(routeContext, Clock.Clock)
@@ -285,24 +303,88 @@ const requestSpan = (context: Context.Context<never>): Tracer.AnySpan | undefine
 }
 
 /**
- * The context the connection's handlers run with: the route's, with the connection's `Scope`, as parent
- * span the connection's (or a reference to the request's, untraced), so that spans of the handlers have
- * it as parent, and the log annotations with `websocket.route` and `websocket.connection` added, so that
- * every log line of a connection, the library's and the handlers', names it and its route.
+ * What the platform and the router add to one request's context, which a connection's context does not
+ * take from it as is: the request, its query and route (added back one by one, as entries of their
+ * own), the request's state (`HttpEffect`'s frame, which holds the request's whole context), its
+ * `Scope` (closed once the route returns: the connection has its own), its span and its log
+ * annotations (the connection's replace them).
  */
-const connectionContext = <R>(
+const perRequest: ReadonlySet<string> = new Set([
+  HttpServerRequest.HttpServerRequest.key,
+  HttpServerRequest.ParsedSearchParams.key,
+  HttpRouter.RouteContext.key,
+  CompatEffect.requestStateKey,
+  Scope.Scope.key,
+  Tracer.ParentSpan.key,
+  References.CurrentLogAnnotations.key
+])
+
+/** The entries of a request's context a connection keeps besides the request (its query, its route). */
+const keptPerRequest: ReadonlyArray<string> = [HttpServerRequest.ParsedSearchParams.key, HttpRouter.RouteContext.key]
+
+/**
+ * The route's services (everything in the request's context but what is per request), as one flat
+ * context shared by the route's connections: the last connection's, when the services are the same
+ * values (the usual case: they come from the app's layers); a new one otherwise (a service provided per
+ * request, such as a user name read from the query, makes each connection's its own).
+ */
+const servicesOf = <State, Custom, E, R>(
+  route: Route<State, Custom, E, R>,
+  request: ReadonlyMap<string, unknown>
+): Context.Context<never> => {
+  const base = route.base
+  if (base !== undefined) {
+    let same = 0
+    for (const [key, value] of request) {
+      if (perRequest.has(key)) continue
+      if (base.services.get(key) !== value) break
+      same++
+    }
+    if (same === base.services.size && same === countServices(request)) return base.context
+  }
+  const services = new Map<string, unknown>()
+  for (const [key, value] of request) if (!perRequest.has(key)) services.set(key, value)
+  const context = Context.makeUnsafe<never>(services)
+  route.base = { services, context }
+  return context
+}
+
+const countServices = (request: ReadonlyMap<string, unknown>): number => {
+  let count = 0
+  for (const key of request.keys()) if (!perRequest.has(key)) count++
+  return count
+}
+
+/**
+ * The context the connection's handlers run with: the route's services (shared, `servicesOf`), the
+ * request, its query and route, the connection's `Scope`, as parent span the connection's (or a
+ * reference to the request's, untraced), so that spans of the handlers have it as parent, and the log
+ * annotations with `websocket.route` and `websocket.connection` added, so that every log line of a
+ * connection, the library's and the handlers', names it and its route.
+ *
+ * Not the request's context itself: that one holds the platform's state for the request, which holds
+ * the whole context the request started with, and a chain of one context per entry added since (eight
+ * at a connection's). Built this way an idle connection keeps its few entries over the shared services.
+ */
+const connectionContext = <State, Custom, E, R>(
+  route: Route<State, Custom, E, R>,
   context: Context.Context<R>,
+  request: HttpServerRequest.HttpServerRequest,
   scope: Scope.Scope,
   parent: Tracer.AnySpan | undefined,
-  route: string,
+  path: string,
   id: string
 ): Context.Context<R | Scope.Scope> => {
-  const annotations = Context.get(context, References.CurrentLogAnnotations)
-  let connection = Context.add(context, Scope.Scope, scope)
+  const entries = context.mapUnsafe
+  let connection = Context.add(servicesOf(route, entries), HttpServerRequest.HttpServerRequest, request)
+  for (const key of keptPerRequest) {
+    if (entries.has(key)) connection = Context.addUnsafe(connection, key, entries.get(key))
+  }
+  connection = Context.add(connection, Scope.Scope, scope)
   if (parent !== undefined) connection = Context.add(connection, Tracer.ParentSpan, parent)
   return Context.add(connection, References.CurrentLogAnnotations, {
-    ...annotations,
-    [Trace.annotationRoute]: route,
+    ...Context.get(context, References.CurrentLogAnnotations),
+    [Trace.annotationRoute]: path,
     [Trace.annotationConnection]: id
-  })
+  }) as Context.Context<R | Scope.Scope>
 }

@@ -34,6 +34,8 @@ type Listener = (...args: Array<any>) => void
 interface PlatformListeners {
   readonly error: Listener
   readonly close: Listener
+  /** The `once('close')` that takes the socket out of the platform's set of upgraded sockets. */
+  readonly tracking: Listener
 }
 
 /** The upgrade request being dispatched to the server's `'upgrade'` listeners: they run one after the other. */
@@ -105,12 +107,30 @@ const platformListeners = (current: Emission): PlatformListeners | string => {
     return "@effect/platform-node's upgrade handler no longer adds one 'error' and one 'close' listener to the " +
       `socket after its once('close') (found ${errors.length} 'error' and ${closes.length} 'close' listeners)`
   }
-  return { error: errors[0] as Listener, close: closes[tracking] as Listener }
+  // after an upgrade the tracking once('close') is among the known ones: the only once('close') added
+  // since the dispatch began (ws and the transport add plain listeners)
+  const trackers = tracking === 1
+    ? [closes[0]]
+    : current.socket.rawListeners("close").filter((listener) => !current.before.has(listener) && isOnce(listener))
+  if (trackers.length !== 1) {
+    return "@effect/platform-node's upgrade handler no longer tracks the socket with one once('close') " +
+      `(found ${trackers.length})`
+  }
+  return { error: errors[0] as Listener, close: closes[tracking] as Listener, tracking: trackers[0] as Listener }
 }
 
+/**
+ * Removes the platform's listeners from an upgraded socket, and takes the socket out of the platform's
+ * set of upgraded sockets now (its tracking listener, called and removed): the set is for ending the
+ * sockets when the server shuts down, which the connections have done by then (NodeServer closes them
+ * with 1001 in the serve scope, before the platform's finalizer), and each entry keeps the socket's
+ * listener array and two closures (0.4 KiB an idle connection).
+ */
 const release = (socket: Duplex, listeners: PlatformListeners): void => {
   socket.removeListener("error", listeners.error)
   socket.removeListener("close", listeners.close)
+  socket.removeListener("close", listeners.tracking)
+  ;(listeners.tracking as unknown as { readonly listener: () => void }).listener()
 }
 
 /**
