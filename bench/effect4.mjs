@@ -25,7 +25,9 @@ export const PLATFORM4 = "Effect 4 platform floor"
 
 /**
  * The Effect 4 servers with `--effect4` in argv, [] without: ws on Node 22, the floor, the app server
- * (the targets are its) and the production-defaults echo. `node` is the binary to run each with,
+ * (the targets are its), the floor running the app's handler, the platform floor (an upgrade from a
+ * platform route, then raw ws: what any library answering from a route starts from) and the
+ * production-defaults echo; each runs the built package (bench/built.mjs). `node` is the binary to run each with,
  * `cwd` the folder it resolves its packages from; `reference` and `floor` name the servers its × ws
  * and × floor are against (those of its own line and Node).
  */
