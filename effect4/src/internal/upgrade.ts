@@ -333,15 +333,7 @@ const servicesOf = <State, Custom, E, R>(
   request: ReadonlyMap<string, unknown>
 ): Context.Context<never> => {
   const base = route.base
-  if (base !== undefined) {
-    let same = 0
-    for (const [key, value] of request) {
-      if (perRequest.has(key)) continue
-      if (base.services.get(key) !== value) break
-      same++
-    }
-    if (same === base.services.size && same === countServices(request)) return base.context
-  }
+  if (base !== undefined && sameServices(base.services, request)) return base.context
   const services = new Map<string, unknown>()
   for (const [key, value] of request) if (!perRequest.has(key)) services.set(key, value)
   const context = Context.makeUnsafe<never>(services)
@@ -349,10 +341,15 @@ const servicesOf = <State, Custom, E, R>(
   return context
 }
 
-const countServices = (request: ReadonlyMap<string, unknown>): number => {
+/** Whether `request`'s services (its entries but what is per request) are exactly `services`. */
+const sameServices = (services: ReadonlyMap<string, unknown>, request: ReadonlyMap<string, unknown>): boolean => {
   let count = 0
-  for (const key of request.keys()) if (!perRequest.has(key)) count++
-  return count
+  for (const [key, value] of request) {
+    if (perRequest.has(key)) continue
+    if (services.get(key) !== value || !services.has(key)) return false
+    count++
+  }
+  return count === services.size
 }
 
 /**

@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Scope } from "effect"
 import { Action, Connection, Upgrade } from "effect-websocket"
 import { HttpRouter, HttpServerRequest } from "effect/http"
+import { requestStateKey } from "../../src/internal/compat/effect.js"
 import { openWs } from "../support/client.js"
 import { serve } from "../support/server.js"
 
@@ -22,9 +23,11 @@ const seenBy = Upgrade.upgradeWebSocket({
       const greeting = yield* Greeting
       // the connection's own Scope: a finalizer added here runs when the connection ends
       yield* Scope.Scope
+      // not kept: the platform's state of the upgrade request (it holds the request's whole context)
+      const requestState = (yield* Effect.context<never>()).mapUnsafe.has(requestStateKey)
       yield* Connection.sendText(
         connection,
-        JSON.stringify({ url: request.url, query: query.user, room: params.room, user, greeting })
+        JSON.stringify({ url: request.url, query: query.user, room: params.room, user, greeting, requestState })
       )
       return Upgrade.initial(null)
     }),
@@ -56,14 +59,16 @@ describe("the handlers' context", () => {
         query: "ann",
         room: "red",
         user: "ann",
-        greeting: "hello from a layer"
+        greeting: "hello from a layer",
+        requestState: false
       })
       assert.deepStrictEqual(JSON.parse(yield* bob.next), {
         url: "/rooms/blue?user=bob",
         query: "bob",
         room: "blue",
         user: "bob",
-        greeting: "hello from a layer"
+        greeting: "hello from a layer",
+        requestState: false
       })
       assert.strictEqual(JSON.parse(yield* ann2.next).user, "ann")
     }))
