@@ -42,6 +42,10 @@ import type * as IORedis from "ioredis"
 import type { Redis, RedisOptions } from "ioredis"
 import * as Broadcast from "./Broadcast.js"
 import * as internal from "./internal/broadcast.js"
+import { type Change, decodeChange } from "./internal/core/presenceNode.js"
+import { type RedisClient, RedisPresenceStore } from "./internal/core/presenceRedis.js"
+import * as Presence from "./internal/presence.js"
+import { defaultSettings } from "./internal/presence.js"
 
 /**
  * `ioredis`, an optional peer dependency loaded when a layer is built: an app that never uses Redis
@@ -104,6 +108,19 @@ export interface Options extends Broadcast.Options {
    * `<connectionName>:subscribe` (default `effect-websocket`).
    */
   readonly redis?: RedisOptions | undefined
+  /**
+   * Presence across the processes (`effect-websocket/Presence`): each process keeps its tracked
+   * entries in Redis under `<prefix>@presence:` with a liveness key that expires `ttl` after its last
+   * heartbeat (heartbeats every `ttl / 3`); every process sweeps every `ttl / 2`, so the members of a
+   * process that dies without closing the layer (SIGKILL, a lost machine) leave everywhere within
+   * `1.5 * ttl` (15 seconds by default). A process closing the layer removes its members at once.
+   * `frames` as in `Broadcast.Options`. Topics starting with `@presence:` are reserved.
+   */
+  readonly presence?: {
+    /** Time to live of a process's liveness in Redis (a number is milliseconds). Default 10 seconds. */
+    readonly ttl?: Duration.DurationInput | undefined
+    readonly frames?: boolean | undefined
+  } | undefined
 }
 
 const version = 1
@@ -262,7 +279,18 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
         })
       }
     )
+    const server = origin.toString("hex")
+    const presenceStore = new RedisPresenceStore(publisher as unknown as RedisClient, `${prefix}@presence:`)
+    const presenceChannel = Buffer.from(presenceStore.channel, "utf8")
+    const settings = defaultSettings(millis(options?.presence?.ttl, 10_000), options?.presence?.frames ?? true)
+    /** Set once the presence node exists; changes before it are read in its first resync. */
+    const presence: { receive?: (change: Change) => void } = {}
     subscriber.on("messageBuffer", (channel: Buffer, message: Buffer) => {
+      if (channel.equals(presenceChannel)) {
+        const change = decodeChange(message.toString("utf8"))
+        if (change !== undefined) presence.receive?.(change)
+        return
+      }
       if (message.length < 2 + originLength || message[0] !== version) return
       if (message.subarray(2, 2 + originLength).equals(origin)) return
       const topic = channel.toString("utf8").slice(prefix.length)
@@ -285,11 +313,45 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
       )
     }
 
-    const service = internal.make(hub, (topic, message) =>
-      Effect.tryPromise({
-        try: () => publisher.publish(prefix + topic, encode(origin, message.data)),
-        catch: (cause) => new internal.BroadcastError({ reason: "Unavailable", cause })
-      }).pipe(Effect.asVoid))
+    const service = internal.make(
+      server,
+      hub,
+      (topic, message) =>
+        Effect.tryPromise({
+          try: () => publisher.publish(prefix + topic, encode(origin, message.data)),
+          catch: (cause) => new internal.BroadcastError({ reason: "Unavailable", cause })
+        }).pipe(Effect.asVoid),
+      {
+        store: presenceStore,
+        settings,
+        failed: (operation, error) =>
+          log(
+            Effect.logDebug(
+              `effect-websocket: presence ${operation} failed: ${
+                error instanceof Error ? error.message : String(error)
+              }`
+            )
+          )
+      }
+    )
+    const node = service.presence.node
+    presence.receive = (change) => node.receive(change)
+    yield* Effect.promise(() => subscriber.subscribe(presenceStore.channel).then(() => {}, () => {})).pipe(
+      Effect.timeout(connectTimeout),
+      Effect.ignore
+    )
+    // changes published while this process was cut off from Redis are lost: read every server again
+    subscriber.on("ready", () => {
+      if (closing) return
+      node.start().catch((error) =>
+        log(
+          Effect.logDebug(
+            `effect-websocket: presence resync failed: ${error instanceof Error ? error.message : String(error)}`
+          )
+        )
+      )
+    })
+    yield* Presence.run(service.presence, connectTimeout)
     return {
       ...service,
       // live across nodes when it returns: waits for Redis to confirm a new channel, unless Redis is away

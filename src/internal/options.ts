@@ -15,7 +15,7 @@ export class OptionsError extends Data.TaggedError("OptionsError")<{
   readonly expected: string
 }> {
   override get message(): string {
-    return `invalid upgradeWebSocket option ${this.option}: ${String(this.value)} (expected ${this.expected})`
+    return `invalid option ${this.option}: ${String(this.value)} (expected ${this.expected})`
   }
 }
 
