@@ -140,7 +140,7 @@ export interface Options {
  * stream it has not seen starts at 1 (a new server, or a topic the server had forgotten: it numbers
  * the 100,000 topics it published to last). There is no order across streams: two servers' messages
  * interleave as they arrive.
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Position {
@@ -260,7 +260,7 @@ export const publish = (
  *   Effect.map(Broadcast.stream(connection, "ticker"), (ticks) =>
  *     Upgrade.initialWithSelector(null, Stream.filter(ticks, (tick) => typeof tick === "string")))
  * ```
- * @since 0.2.0
+ * @since 0.1.0
  * @category subscriptions
  */
 export const stream = (

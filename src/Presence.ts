@@ -49,7 +49,7 @@
  *     return Upgrade.initial(null)
  *   })
  * ```
- * @since 0.2.0
+ * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -66,14 +66,14 @@ import type * as internal from "./internal/presence.js"
 /**
  * One tracked connection in a topic: `ref` names it (unique per connection and topic, across
  * servers), `meta` is what it was tracked with.
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Entry<Meta> extends internal.PresenceEntry<Meta> {}
 
 /**
  * A topic's entries grouped by key, in the order each key's latest entry joined.
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export type Presences<Meta> = internal.Presences<Meta>
@@ -81,7 +81,7 @@ export type Presences<Meta> = internal.Presences<Meta>
 /**
  * Who is in a topic now, with the position (`stream`, `seq`) its next diff follows: the
  * `presence_state` frame of `sendState`.
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface State<Meta> extends internal.State<Meta> {}
@@ -90,14 +90,14 @@ export interface State<Meta> extends internal.State<Meta> {}
  * What changed in a topic: the entries that joined and left, by key (a meta update is a leave of the
  * old meta and a join of the new one, under the same ref). `seq` follows the previous diff's in
  * `stream`. The `presence_diff` frame the topic's subscribers get.
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Diff<Meta> extends internal.Change<Meta> {}
 
 /**
  * Presence with typed metas, made by `make`.
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export interface Presence<Meta, I> {
@@ -168,7 +168,7 @@ const decodePresences = <Meta>(
  *   key: (meta) => meta.user
  * })
  * ```
- * @since 0.2.0
+ * @since 0.1.0
  * @category constructors
  */
 export const make = <Meta, I>(options: {
@@ -237,42 +237,42 @@ const untyped: Presence<unknown, unknown> = make({ meta: Schema.Unknown })
 
 /**
  * Tracks `connection` in `topic` with a JSON `meta` (see `Presence.track` of `make` for typed metas).
- * @since 0.2.0
+ * @since 0.1.0
  * @category tracking
  */
 export const track: Presence<unknown, unknown>["track"] = untyped.track
 
 /**
  * Stops tracking `connection` in `topic`.
- * @since 0.2.0
+ * @since 0.1.0
  * @category tracking
  */
 export const untrack: Presence<unknown, unknown>["untrack"] = untyped.untrack
 
 /**
  * Who is in `topic` now, on every server, grouped by key.
- * @since 0.2.0
+ * @since 0.1.0
  * @category inspection
  */
 export const list: Presence<unknown, unknown>["list"] = untyped.list
 
 /**
  * `list` with the position the topic's next diff follows.
- * @since 0.2.0
+ * @since 0.1.0
  * @category inspection
  */
 export const state: Presence<unknown, unknown>["state"] = untyped.state
 
 /**
  * Sends `connection` the topic's state as a `presence_state` JSON text frame.
- * @since 0.2.0
+ * @since 0.1.0
  * @category inspection
  */
 export const sendState: Presence<unknown, unknown>["sendState"] = untyped.sendState
 
 /**
  * The topic's diffs as a `Stream` for `connection`, live when the effect returns.
- * @since 0.2.0
+ * @since 0.1.0
  * @category streams
  */
 export const changes: Presence<unknown, unknown>["changes"] = untyped.changes

@@ -299,7 +299,7 @@ export const typed = <In, Out>(protocol: Protocol.Protocol<In, Out>, client: Tes
  * One server of a `Backplane`: its `Broadcast` service (provide it to the routes and code of that
  * server), and what can happen to it.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category backplane
  */
 export interface Node {
@@ -322,7 +322,7 @@ export interface Node {
  * with no Redis and on the test's clock: presence liveness expires, heartbeats and sweeps run with
  * `TestClock.adjust`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category backplane
  */
 export interface Backplane {
@@ -353,7 +353,7 @@ export interface Backplane {
  *   yield* TestClock.adjust("5 seconds") // b has dropped a's members
  * })
  * ```
- * @since 0.2.0
+ * @since 0.1.0
  * @category backplane
  */
 export const backplane: Effect.Effect<Backplane> = Effect.map(InternalBackplane.make, (made) => ({

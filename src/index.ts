@@ -68,7 +68,7 @@ export * as Broadcast from "./Broadcast.js"
  * Who is in a topic, across servers: tracked connections with typed metas, diffs to the topic's
  * subscribers, ordered per server and topic.
  *
- * @since 0.2.0
+ * @since 0.1.0
  */
 export * as Presence from "./Presence.js"
 
