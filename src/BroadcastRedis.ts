@@ -336,10 +336,10 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
     )
     const node = service.presence.node
     presence.receive = (change) => node.receive(change)
-    yield* Effect.promise(() => subscriber.subscribe(presenceStore.channel).then(() => {}, () => {})).pipe(
-      Effect.timeout(connectTimeout),
-      Effect.ignore
-    )
+    // the presence channel: waited for while Redis is there (so that no change is missed from the first
+    // resync on), queued until it is otherwise (and the resync on its return reads everything)
+    const presenceSubscribed = subscriber.subscribe(presenceStore.channel).then(() => {}, () => {})
+    if (ready) yield* Effect.promise(() => presenceSubscribed).pipe(Effect.timeout(subscribeTimeout), Effect.ignore)
     // changes published while this process was cut off from Redis are lost: read every server again
     subscriber.on("ready", () => {
       if (closing) return
