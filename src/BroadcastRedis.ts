@@ -237,7 +237,10 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
     }
     // a publish fails at once when Redis is away instead of waiting in a queue
     const owned = options?.publisher === undefined
-    const publisher = options?.publisher ?? connect("publish", { enableOfflineQueue: false })
+    // and one in flight when the connection drops fails then too (ioredis would otherwise hold it for
+    // 20 reconnection attempts, half a minute, and send it after Redis is back)
+    const publisher = options?.publisher ??
+      connect("publish", { enableOfflineQueue: false, maxRetriesPerRequest: 0 })
     // subscriptions made while Redis is away wait for it, and every channel is resubscribed on reconnect
     const subscriber = connect("subscribe", {
       enableOfflineQueue: true,
@@ -351,7 +354,8 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
         )
       )
     })
-    yield* Presence.run(service.presence, connectTimeout)
+    // the presence's members of the other servers are listed when the layer is built, if Redis is there
+    yield* Presence.run(service.presence, connectTimeout, ready)
     return {
       ...service,
       // live across nodes when it returns: waits for Redis to confirm a new channel, unless Redis is away

@@ -53,7 +53,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as ParseResult from "effect/ParseResult"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Broadcast } from "./Broadcast.js"
@@ -104,7 +104,8 @@ export interface Presence<Meta, I> {
   /**
    * Tracks `connection` in `topic` with `meta`, under `options.key` (default: the definition's `key`
    * of the meta, or else the connection's id). Tracking it again in the same topic updates its meta.
-   * Untracked when the connection ends. Fails only when the meta does not encode.
+   * Untracked when the connection ends. Fails with a `ParseError` only when the meta does not encode,
+   * or its encoded form is not JSON.
    */
   readonly track: (
     connection: Connection,
@@ -188,7 +189,7 @@ export const make = <Meta, I>(options: {
     })
   return {
     track: (connection, topic, meta, trackOptions) =>
-      Effect.flatMap(encode(meta), (encoded) =>
+      Effect.flatMap(Effect.flatMap(encode(meta), asJson), (encoded) =>
         Effect.map(Broadcast, (broadcast) => {
           const key = trackOptions?.key ?? keyOf?.(meta) ?? connection.id
           broadcast.presence.track(connectionImpl(connection), topic, key, encoded)
@@ -232,6 +233,23 @@ export const make = <Meta, I>(options: {
     }) as any
   }
 }
+
+/**
+ * The encoded meta as the JSON value every server will read (a `Date` becomes its string, an
+ * `undefined` field goes), or a `ParseError` when it is not JSON (a bigint, a cycle).
+ */
+const asJson = (encoded: unknown): Effect.Effect<unknown, ParseResult.ParseError> =>
+  Effect.try({
+    try: () => JSON.parse(JSON.stringify(encoded) ?? "null"),
+    catch: (error) =>
+      new ParseResult.ParseError({
+        issue: new ParseResult.Type(
+          Schema.Unknown.ast,
+          encoded,
+          `a presence meta must encode to JSON: ${error instanceof Error ? error.message : String(error)}`
+        )
+      })
+  })
 
 const untyped: Presence<unknown, unknown> = make({ meta: Schema.Unknown })
 

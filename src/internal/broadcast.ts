@@ -130,7 +130,10 @@ export class Hub {
    */
   listen(listener: Listener): void {
     const connection = listener.connection
-    if (connection.isEnding()) return
+    if (connection.isEnding()) {
+      listener.end()
+      return
+    }
     let set = this.listeners.get(listener.topic)
     if (set === undefined) {
       set = new Set()
@@ -207,9 +210,15 @@ export class Hub {
   private deliverToStreams(topic: string, message: Shared, except: unknown): void {
     const set = this.listeners.get(topic)
     if (set === undefined) return
+    let delivered = 0
+    let dropped = 0
     for (const listener of set) {
       if (listener.connection === except) continue
-      if (listener.offer(message.data)) continue
+      if (listener.offer(message.data)) {
+        delivered++
+        continue
+      }
+      dropped++
       const subscriber = listener.connection
       const policy = this.whenFull(topic) ?? (subscriber.outbound.policy === "close" ? "close" : "drop")
       Metrics.pressed(policy)
@@ -219,6 +228,9 @@ export class Hub {
         listener.dropped++
       }
     }
+    // counted as the sockets' deliveries are (the bytes are counted when the handler sends)
+    if (delivered > 0) Metrics.broadcastDelivered.unsafeUpdate(delivered, this.labels(topic))
+    if (dropped > 0) Metrics.broadcastDropped.unsafeUpdate(dropped, this.labels(topic))
   }
 
   /** The metric labels of `topic`. */

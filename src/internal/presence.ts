@@ -192,13 +192,15 @@ export class PresenceDriver {
 
 /**
  * Runs a node's presence against its store for as long as the scope: joins the store now (waiting at
- * most `startTimeout` ms), heartbeats and sweeps on the clock, and leaves when the scope closes
+ * most `startTimeout` ms, unless told not to wait), heartbeats and sweeps on the clock, and leaves when the scope closes
  * (without waiting: on Redis the leave is queued before the connection's QUIT, which waits for its
  * reply). Failures are logged at debug level: the node repairs on its next beat.
  */
 export const run = (
   driver: PresenceDriver,
-  startTimeout: number
+  startTimeout: number,
+  /** Whether to wait for the start (the store is reachable now), or to let it finish in the background. */
+  wait = true
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const node = driver.node
@@ -215,7 +217,9 @@ export const run = (
         node.stop().catch((error) => Runtime.runFork(runtime)(failed("stop", error)))
       })
     )
-    yield* attempt("start", () => node.start()).pipe(Effect.timeout(startTimeout), Effect.ignore)
+    const start = attempt("start", () => node.start())
+    if (wait) yield* start.pipe(Effect.timeout(startTimeout), Effect.ignore)
+    else yield* Effect.forkScoped(start)
     yield* Effect.forkScoped(
       Effect.repeat(attempt("heartbeat", () => node.heartbeat()), Schedule.spaced(driver.settings.heartbeat))
     )

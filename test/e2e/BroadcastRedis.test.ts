@@ -276,7 +276,9 @@ describe("Broadcast over Redis", () => {
           closeTimeout: "1 second",
           redis: { connectionName: "shared" }
         })
-        const client = yield* within("join", listening.join("lobby"))
+        // subscribed across nodes once onInit is done (Redis confirmed the channel), which "ready" says
+        const client = yield* within("join", listening.join("lobby&ready"))
+        yield* readUntil(client, "ready")
         yield* Broadcast.publish("lobby", "from the app's client").pipe(Effect.provide(broadcast))
         yield* readUntil(client, "from the app's client")
         const names = yield* clientNames(look)

@@ -2,8 +2,9 @@
 // reaches one connection; live when the effect returns, bounded, ended with the connection; and
 // numbered publishes across servers on the test kit's backplane.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Layer, Stream } from "effect"
+import { Chunk, Effect, Either, Layer, Stream } from "effect"
 import { Action, Broadcast, Connection, Testing, Upgrade } from "effect-websocket"
+import { valueOf } from "../support/metrics.js"
 
 /** Forwards the topic's texts that do not start with "secret", upper-cased; `stop` ends the stream. */
 const filtered = (topic: string, capacity?: number) =>
@@ -86,6 +87,7 @@ describe("Broadcast.stream", () => {
 
   it.scoped("a full stream misses messages (counted by dropped) and never holds a publish", () =>
     Effect.gen(function*() {
+      const droppedBefore = yield* valueOf("websocket_broadcast_dropped_total", { topic: "*" })
       const taken: Array<string> = []
       const client = yield* Testing.connect({
         onInit: (connection) =>
@@ -105,6 +107,8 @@ describe("Broadcast.stream", () => {
       for (let i = 0; i < 50 && taken.length < 2; i++) yield* Effect.yieldNow()
       assert.deepStrictEqual(taken, ["m0", "m1"])
       assert.strictEqual(yield* Broadcast.dropped("flood"), 3)
+      // counted in the broadcast metrics as a socket's drops are
+      assert.strictEqual(yield* valueOf("websocket_broadcast_dropped_total", { topic: "*" }), droppedBefore + 3)
       yield* client.close(1000)
     }).pipe(Effect.provide(Layer.fresh(Broadcast.layer()))))
 
@@ -137,6 +141,26 @@ describe("Broadcast.stream", () => {
       for (let i = 0; i < 3; i++) yield* Broadcast.publish("t", "after")
       yield* b.expectNoFrame("30 millis")
       assert.strictEqual(yield* Broadcast.dropped("t"), 0)
+    }).pipe(Effect.provide(Layer.fresh(Broadcast.layer()))))
+
+  it.scoped("a stream taken for a connection that is ending is ended at once", () =>
+    Effect.gen(function*() {
+      const ended: Array<boolean> = []
+      const client = yield* Testing.connect({
+        onInit: () => Effect.succeed(Upgrade.initial(null)),
+        onMessage: (state) => Effect.succeed(Action.continueConnection(state)),
+        onClose: (_state, _info, connection) =>
+          Effect.gen(function*() {
+            const messages = yield* Effect.orDie(Broadcast.stream(connection, "late"))
+            yield* Effect.orDie(Broadcast.publish("late", "unheard"))
+            ended.push(Chunk.isEmpty(yield* Stream.runCollect(messages)))
+          })
+      })
+      yield* client.close(1000)
+      yield* client.closed
+      for (let i = 0; i < 50 && ended.length === 0; i++) yield* Effect.yieldNow()
+      assert.deepStrictEqual(ended, [true])
+      assert.deepStrictEqual(yield* Broadcast.topics, [])
     }).pipe(Effect.provide(Layer.fresh(Broadcast.layer()))))
 
   it.effect("an invalid capacity fails with OptionsError", () =>
