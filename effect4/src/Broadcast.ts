@@ -46,8 +46,11 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
+import type * as Stream from "effect/Stream"
 import type { Connection } from "./Connection.js"
 import * as internal from "./internal/broadcast.js"
+import type { OptionsError } from "./internal/options.js"
+import { defaultSettings } from "./internal/presence.js"
 
 /**
  * Unique identifier of `Broadcast` values.
@@ -122,6 +125,27 @@ export interface Options {
    * on its own, for a few fixed topics only.
    */
   readonly metricsTopic?: ((topic: string) => string) | undefined
+  /**
+   * Presence (`effect-websocket/Presence`) on this layer. `frames` (default `true`) writes each
+   * presence diff of a topic to the topic's subscribers as a `presence_diff` JSON frame; `false` leaves
+   * diffs to `Presence.changes` streams.
+   */
+  readonly presence?: { readonly frames?: boolean | undefined } | undefined
+}
+
+/**
+ * Where a sequenced message stands in its topic: `seq` counts 1, 2, 3... within `stream`. A stream is
+ * one publishing server's numbering of one topic, so a receiver that keeps the last `seq` of each
+ * stream sees a gap (a message missed: a dropped delivery, a Redis outage) or a repeat, and resyncs. A
+ * stream it has not seen starts at 1 (a new server, or a topic the server had forgotten: it numbers
+ * the 100,000 topics it published to last). There is no order across streams: two servers' messages
+ * interleave as they arrive.
+ * @since 2.0.0
+ * @category models
+ */
+export interface Position {
+  readonly stream: string
+  readonly seq: number
 }
 
 /**
@@ -152,8 +176,16 @@ export const topicPrefix: (topic: string) => string = internal.topicPrefix
 export const layer = (options?: Options): Layer.Layer<Broadcast> =>
   Layer.sync(
     Broadcast,
-    () => internal.make(new internal.Hub(internal.policyOf(options?.whenFull), options?.metricsTopic))
+    () =>
+      internal.make(
+        internal.serverId(),
+        new internal.Hub(internal.policyOf(options?.whenFull), options?.metricsTopic),
+        undefined,
+        { settings: presenceSettings(options?.presence?.frames) }
+      )
   )
+
+const presenceSettings = (frames: boolean | undefined) => defaultSettings(undefined, frames ?? true)
 
 /**
  * Subscribes `connection` to `topic`. Live when it returns: a publish after it reaches the
@@ -189,15 +221,58 @@ export const unsubscribe: {
  * Sends `data` (a string as a text frame, bytes as a binary frame) to every subscriber of `topic`,
  * but `except` (the sender, typically). Never waits for a subscriber. Fails with `BroadcastError`
  * only when the message could not leave this process; this process's subscribers have it anyway.
+ *
+ * `data` may be a function of the message's `Position` in the topic: the message is then numbered
+ * (see `Position`), and the app puts the numbers in it so that clients can tell a gap.
+ * @example
+ * ```ts
+ * import { Broadcast } from "effect-websocket"
+ * // every subscriber can tell whether it missed one of this server's ticks
+ * const tick = (price: number) =>
+ *   Broadcast.publish("ticker", ({ seq, stream }) => JSON.stringify({ price, stream, seq }))
+ * ```
  * @since 0.1.0
  * @category publishing
  */
 export const publish = (
   topic: string,
-  data: string | Uint8Array,
+  data: string | Uint8Array | ((position: Position) => string | Uint8Array),
   options?: { readonly except?: Connection | undefined }
 ): Effect.Effect<void, BroadcastError, Broadcast> =>
   Effect.flatMap(Broadcast, (broadcast) => broadcast.publish(topic, data, options?.except))
+
+/**
+ * What `topic` carries, as a `Stream` for `connection` to transform or filter before it sends
+ * anything: a selector (`Upgrade.initialWithSelector`, `Action.continueConnectionWithSelector`)
+ * whose values reach `onMessage` as `CustomMessage`s, instead of frames written to the socket
+ * directly as `subscribe` does. Live when the effect returns, as `subscribe` is: a publish after it
+ * (from any node, with a backplane) is in the stream, presence diff frames included.
+ *
+ * An invalid `capacity` fails with `OptionsError`. The stream holds at most `capacity` messages not
+ * yet taken (default 1024); a publish never waits, so beyond that the connection misses messages
+ * (counted by `dropped`) or is closed with 1008, as for a socket whose buffer is full (the layer's
+ * `whenFull`, else the route's `outbound.policy`). It ends when the connection ends; interrupting it
+ * (a selector replaced) stops the listening. Run it once.
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Broadcast, Upgrade } from "effect-websocket"
+ * const onInit = (connection: import("effect-websocket").Connection.Connection) =>
+ *   Effect.map(Broadcast.stream(connection, "ticker"), (ticks) =>
+ *     Upgrade.initialWithSelector(null, Stream.filter(ticks, (tick) => typeof tick === "string")))
+ * ```
+ * @since 2.0.0
+ * @category subscriptions
+ */
+export const stream = (
+  connection: Connection,
+  topic: string,
+  options?: { readonly capacity?: number | undefined }
+): Effect.Effect<Stream.Stream<string | Uint8Array>, OptionsError, Broadcast> =>
+  Effect.flatMap(
+    internal.capacityOf("Broadcast.stream capacity", options?.capacity),
+    (capacity) => Effect.flatMap(Broadcast, (broadcast) => broadcast.stream(connection, topic, capacity))
+  )
 
 /**
  * How many connections of this process are subscribed to `topic`.

@@ -41,6 +41,10 @@ import type * as IORedis from "ioredis"
 import type { Redis, RedisOptions } from "ioredis"
 import * as Broadcast from "./Broadcast.js"
 import * as internal from "./internal/broadcast.js"
+import { type Change, decodeChange } from "./internal/core/presenceNode.js"
+import { type RedisClient, RedisPresenceStore } from "./internal/core/presenceRedis.js"
+import * as Presence from "./internal/presence.js"
+import { defaultSettings } from "./internal/presence.js"
 
 /**
  * `ioredis`, an optional peer dependency loaded when a layer is built: an app that never uses Redis
@@ -103,6 +107,19 @@ export interface Options extends Broadcast.Options {
    * `<connectionName>:subscribe` (default `effect-websocket`).
    */
   readonly redis?: RedisOptions | undefined
+  /**
+   * Presence across the processes (`effect-websocket/Presence`): each process keeps its tracked
+   * entries in Redis under `<prefix>@presence:` with a liveness key that expires `ttl` after its last
+   * heartbeat (heartbeats every `ttl / 3`); every process sweeps every `ttl / 2`, so the members of a
+   * process that dies without closing the layer (SIGKILL, a lost machine) leave everywhere within
+   * `1.5 * ttl` (15 seconds by default). A process closing the layer removes its members at once.
+   * `frames` as in `Broadcast.Options`. Topics starting with `@presence:` are reserved.
+   */
+  readonly presence?: {
+    /** Time to live of a process's liveness in Redis (a number is milliseconds). Default 10 seconds. */
+    readonly ttl?: Duration.Input | undefined
+    readonly frames?: boolean | undefined
+  } | undefined
 }
 
 const version = 1
@@ -217,7 +234,10 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
     }
     // a publish fails at once when Redis is away instead of waiting in a queue
     const owned = options?.publisher === undefined
-    const publisher = options?.publisher ?? connect("publish", { enableOfflineQueue: false })
+    // and one in flight when the connection drops fails then too (ioredis would otherwise hold it for
+    // 20 reconnection attempts, half a minute, and send it after Redis is back)
+    const publisher = options?.publisher ??
+      connect("publish", { enableOfflineQueue: false, maxRetriesPerRequest: 0 })
     // subscriptions made while Redis is away wait for it, and every channel is resubscribed on reconnect
     const subscriber = connect("subscribe", {
       enableOfflineQueue: true,
@@ -259,7 +279,18 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
         })
       }
     )
+    const server = origin.toString("hex")
+    const presenceStore = new RedisPresenceStore(publisher as unknown as RedisClient, `${prefix}@presence:`)
+    const presenceChannel = Buffer.from(presenceStore.channel, "utf8")
+    const settings = defaultSettings(millis(options?.presence?.ttl, 10_000), options?.presence?.frames ?? true)
+    /** Set once the presence node exists; changes before it are read in its first resync. */
+    const presence: { receive?: (change: Change) => void } = {}
     subscriber.on("messageBuffer", (channel: Buffer, message: Buffer) => {
+      if (channel.equals(presenceChannel)) {
+        const change = decodeChange(message.toString("utf8"))
+        if (change !== undefined) presence.receive?.(change)
+        return
+      }
       if (message.length < 2 + originLength || message[0] !== version) return
       if (message.subarray(2, 2 + originLength).equals(origin)) return
       const topic = channel.toString("utf8").slice(prefix.length)
@@ -282,11 +313,46 @@ export const make = (options?: Options): Effect.Effect<Broadcast.Broadcast, neve
       )
     }
 
-    const service = internal.make(hub, (topic, message) =>
-      Effect.tryPromise({
-        try: () => publisher.publish(prefix + topic, encode(origin, message.data)),
-        catch: (cause) => new internal.BroadcastError({ reason: "Unavailable", cause })
-      }).pipe(Effect.asVoid))
+    const service = internal.make(
+      server,
+      hub,
+      (topic, message) =>
+        Effect.tryPromise({
+          try: () => publisher.publish(prefix + topic, encode(origin, message.data)),
+          catch: (cause) => new internal.BroadcastError({ reason: "Unavailable", cause })
+        }).pipe(Effect.asVoid),
+      {
+        store: presenceStore,
+        settings,
+        failed: (operation, error) =>
+          log(
+            Effect.logDebug(
+              `effect-websocket: presence ${operation} failed: ${
+                error instanceof Error ? error.message : String(error)
+              }`
+            )
+          )
+      }
+    )
+    const node = service.presence.node
+    presence.receive = (change) => node.receive(change)
+    // the presence channel: waited for while Redis is there (so that no change is missed from the first
+    // resync on), queued until it is otherwise (and the resync on its return reads everything)
+    const presenceSubscribed = subscriber.subscribe(presenceStore.channel).then(() => {}, () => {})
+    if (ready) yield* Effect.promise(() => presenceSubscribed).pipe(Effect.timeout(subscribeTimeout), Effect.ignore)
+    // changes published while this process was cut off from Redis are lost: read every server again
+    subscriber.on("ready", () => {
+      if (closing) return
+      node.start().catch((error) =>
+        log(
+          Effect.logDebug(
+            `effect-websocket: presence resync failed: ${error instanceof Error ? error.message : String(error)}`
+          )
+        )
+      )
+    })
+    // the presence's members of the other servers are listed when the layer is built, if Redis is there
+    yield* Presence.run(service.presence, connectTimeout, ready)
     return {
       ...service,
       // live across nodes when it returns: waits for Redis to confirm a new channel, unless Redis is away

@@ -50,7 +50,9 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Acceptor from "./Acceptor.js"
 import type { CloseError } from "./Action.js"
+import type * as Broadcast from "./Broadcast.js"
 import type { CloseInfo } from "./Connection.js"
+import * as InternalBackplane from "./internal/backplane.js"
 import * as internal from "./internal/testing.js"
 import type * as Protocol from "./Protocol.js"
 import { type HandlersFor, type Options, type OptionsError, upgradeWebSocket } from "./Upgrade.js"
@@ -295,3 +297,70 @@ export interface TypedTestClient<In, Out> {
  */
 export const typed = <In, Out>(protocol: Protocol.Protocol<In, Out>, client: TestClient): TypedTestClient<In, Out> =>
   internal.typed(protocol, client)
+
+/**
+ * One server of a `Backplane`: its `Broadcast` service (provide it to the routes and code of that
+ * server), and what can happen to it.
+ *
+ * @since 2.0.0
+ * @category backplane
+ */
+export interface Node {
+  /** The server's id (presence refs and positions name streams after it). */
+  readonly id: string
+  /** The node's broadcast service: `Effect.provideService(Broadcast.Broadcast, node.broadcast)`. */
+  readonly broadcast: Broadcast.Broadcast
+  /**
+   * The server dies as with SIGKILL: its heartbeats stop, it hears and tells nothing more, and it
+   * never leaves the store, so the others drop its presence only once its liveness expires.
+   */
+  readonly kill: Effect.Effect<void>
+  /** Cuts the server off the backplane (its publishes fail, nothing reaches it) until `restore`. */
+  readonly cut: Effect.Effect<void>
+  readonly restore: Effect.Effect<void>
+}
+
+/**
+ * Several servers in one test, sharing topics and presence as `BroadcastRedis` makes real ones do,
+ * with no Redis and on the test's clock: presence liveness expires, heartbeats and sweeps run with
+ * `TestClock.adjust`.
+ *
+ * @since 2.0.0
+ * @category backplane
+ */
+export interface Backplane {
+  /**
+   * A server on the backplane, for as long as the scope (closing it leaves as closing a Redis layer
+   * does). `ttl` is its presence liveness's time to live in milliseconds (default 10,000).
+   */
+  readonly node: (options?: {
+    readonly ttl?: number | undefined
+    readonly frames?: boolean | undefined
+  }) => Effect.Effect<Node, never, Scope.Scope>
+  /** The store restarts empty, as a Redis restarted without persistence. */
+  readonly clear: Effect.Effect<void>
+}
+
+/**
+ * A new in-memory backplane, whose time is the test's clock.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TestClock } from "effect/testing"
+ * import { Testing } from "effect-websocket"
+ * const test = Effect.gen(function*() {
+ *   const backplane = yield* Testing.backplane
+ *   const a = yield* backplane.node({ ttl: 3000 })
+ *   const b = yield* backplane.node({ ttl: 3000 })
+ *   yield* a.kill
+ *   yield* TestClock.adjust("5 seconds") // b has dropped a's members
+ * })
+ * ```
+ * @since 2.0.0
+ * @category backplane
+ */
+export const backplane: Effect.Effect<Backplane> = Effect.map(InternalBackplane.make, (made) => ({
+  node: (options) => made.node(options),
+  clear: Effect.sync(() => made.clear())
+}))

@@ -56,6 +56,14 @@ export * as Acceptor from "./Acceptor.js"
 export * as Broadcast from "./Broadcast.js"
 
 /**
+ * Who is in a topic, across servers: tracked connections with typed metas, diffs to the topic's
+ * subscribers, ordered per server and topic.
+ *
+ * @since 2.0.0
+ */
+export * as Presence from "./Presence.js"
+
+/**
  * Typed messages in and out: a route's protocol declared once with `effect/Schema`.
  *
  * @since 0.1.0

@@ -2,15 +2,22 @@
  * One node's subscriptions: which connections of this process are subscribed to which topic, and
  * delivery of a message to them. No sockets: a message goes to each subscriber's transport.
  */
+import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import type { Shared } from "../Acceptor.js"
 import type { Connection } from "../Connection.js"
 import type { ConnectionImpl } from "./connection.js"
 import * as Close from "./core/close.js"
 import { Subscriptions } from "./core/hub.js"
+import type { PresenceStore } from "./core/presenceNode.js"
+import { type Position, Sequencer } from "./core/sequence.js"
 import * as Metrics from "./metrics.js"
+import { OptionsError } from "./options.js"
+import { defaultSettings, PresenceDriver, type Settings } from "./presence.js"
 import { closeAndReport } from "./transport.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-websocket/Broadcast")
@@ -37,18 +44,29 @@ export class BroadcastError extends Data.TaggedError("BroadcastError")<{
   }
 }
 
+/** What a publish carries: the data, or a function of the message's position in its topic. */
+export type Publishable = string | Uint8Array | ((position: Position) => string | Uint8Array)
+
 export interface Service {
   readonly [TypeId]: typeof TypeId
+  /** This node's id: the positions of its publishes and presence diffs name streams after it. */
+  readonly server: string
   readonly subscribe: (connection: Connection, topic: string) => Effect.Effect<void>
   readonly unsubscribe: (connection: Connection, topic: string) => Effect.Effect<void>
   readonly publish: (
     topic: string,
-    data: string | Uint8Array,
+    data: Publishable,
     except: Connection | undefined
   ) => Effect.Effect<void, BroadcastError>
   readonly subscriberCount: (topic: string) => Effect.Effect<number>
   readonly topics: Effect.Effect<ReadonlyArray<string>>
   readonly dropped: (topic: string) => Effect.Effect<number>
+  readonly stream: (
+    connection: Connection,
+    topic: string,
+    capacity: number
+  ) => Effect.Effect<Stream.Stream<string | Uint8Array>>
+  readonly presence: PresenceDriver
 }
 
 export const Broadcast: Context.Service<Service, Service> = Context.Service<Service>("effect-websocket/Broadcast")
@@ -88,14 +106,52 @@ type Labels = ReturnType<typeof Metrics.topicLabel>
  */
 export class Hub {
   private readonly subscriptions: Subscriptions<ConnectionImpl, Labels>
+  /** The topics' streams (`Broadcast.stream`), apart from the sockets so that a publish pays nothing for them. */
+  private readonly listeners = new Map<string, Set<Listener>>()
 
   constructor(
     private readonly whenFull: (topic: string) => WhenFull | undefined,
     private readonly metricsTopic: (topic: string) => string = sameLabel,
-    onFirst?: (topic: string) => void,
-    onLast?: (topic: string) => void
+    private readonly onFirst: (topic: string) => void = () => {},
+    private readonly onLast: (topic: string) => void = () => {}
   ) {
-    this.subscriptions = new Subscriptions((topic) => Metrics.topicLabel(this.metricsTopic(topic)), onFirst, onLast)
+    // a topic is live from its first subscriber, socket or stream, to its last
+    this.subscriptions = new Subscriptions(
+      (topic) => Metrics.topicLabel(this.metricsTopic(topic)),
+      (topic) => {
+        if (!this.listeners.has(topic)) this.onFirst(topic)
+      },
+      (topic) => {
+        if (!this.listeners.has(topic)) this.onLast(topic)
+      }
+    )
+  }
+
+  /**
+   * Adds a stream's listener to `topic`, live at once; it leaves when its connection ends or at
+   * `unlisten`.
+   */
+  listen(listener: Listener): void {
+    const connection = listener.connection
+    // a connection already ending gets a stream that ends at once, as `Presence.changes` does
+    if (connection.isEnding()) return listener.end()
+    let set = this.listeners.get(listener.topic)
+    if (set === undefined) {
+      set = new Set()
+      this.listeners.set(listener.topic, set)
+      if (this.subscriptions.topic(listener.topic) === undefined) this.onFirst(listener.topic)
+    }
+    set.add(listener)
+    connection.whenEnding(() => this.unlisten(listener))
+  }
+
+  unlisten(listener: Listener): void {
+    const set = this.listeners.get(listener.topic)
+    if (set === undefined || !set.delete(listener)) return
+    listener.end()
+    if (set.size > 0) return
+    this.listeners.delete(listener.topic)
+    if (this.subscriptions.topic(listener.topic) === undefined) this.onLast(listener.topic)
   }
 
   /** Subscribes at once: a publish after this returns reaches the connection. */
@@ -116,6 +172,7 @@ export class Hub {
    * `dropped`) or closed with 1008, as the topic's policy says, or else its route's outbound policy.
    */
   deliver(topic: string, message: Shared, except: unknown): void {
+    if (this.listeners.size !== 0) this.deliverToStreams(topic, message, except)
     const entry = this.subscriptions.topic(topic)
     if (entry === undefined) return
     let policy: WhenFull | undefined | null = null
@@ -150,6 +207,32 @@ export class Hub {
     if (dropped > 0) Metrics.broadcastDropped.unsafeUpdate(dropped, entry.extra)
   }
 
+  private deliverToStreams(topic: string, message: Shared, except: unknown): void {
+    const set = this.listeners.get(topic)
+    if (set === undefined) return
+    let delivered = 0
+    let dropped = 0
+    for (const listener of set) {
+      if (listener.connection === except) continue
+      if (listener.offer(message.data)) {
+        delivered++
+        continue
+      }
+      dropped++
+      const subscriber = listener.connection
+      const policy = this.whenFull(topic) ?? (subscriber.outbound.policy === "close" ? "close" : "drop")
+      Metrics.pressed(policy)
+      if (policy === "close") {
+        if (subscriber.transport.isOpen()) closeAndReport(subscriber.transport, subscriber.report, bufferFull)
+      } else {
+        listener.dropped++
+      }
+    }
+    // counted as the sockets' deliveries are (the bytes are counted when the handler sends)
+    if (delivered > 0) Metrics.broadcastDelivered.unsafeUpdate(delivered, this.labels(topic))
+    if (dropped > 0) Metrics.broadcastDropped.unsafeUpdate(dropped, this.labels(topic))
+  }
+
   /** The metric labels of `topic`. */
   labels(topic: string): Labels {
     return this.subscriptions.topic(topic)?.extra ?? Metrics.topicLabel(this.metricsTopic(topic))
@@ -164,31 +247,108 @@ export class Hub {
   }
 
   dropped(topic: string): number {
-    return this.subscriptions.topic(topic)?.dropped ?? 0
+    let dropped = this.subscriptions.topic(topic)?.dropped ?? 0
+    for (const listener of this.listeners.get(topic) ?? []) dropped += listener.dropped
+    return dropped
   }
+}
+
+/**
+ * A topic's messages on their way to one connection's stream (`Broadcast.stream`): a bounded buffer the
+ * hub fills without waiting and the stream drains.
+ */
+export interface Listener {
+  readonly topic: string
+  readonly connection: ConnectionImpl
+  /** Deliveries missed while the buffer was full. */
+  dropped: number
+  /** Takes `data`, or `false` when the buffer is full. */
+  offer(data: string | Uint8Array): boolean
+  /** The listener left: its stream ends once drained. */
+  end(): void
 }
 
 export const connectionImpl = (connection: Connection): ConnectionImpl => connection as ConnectionImpl
 
-/** The service over a hub; `publish` is told what to do beyond this process (nothing, in memory). */
+/** A node's id: 16 random hex digits, short enough to name every position and presence ref after it. */
+export const serverId = (): string =>
+  Array.from(crypto.getRandomValues(new Uint8Array(8)), (byte) => byte.toString(16).padStart(2, "0")).join("")
+
+/**
+ * The service over a hub; `publish` is told what to do beyond this process (nothing, in memory), and
+ * presence keeps its state in `store` (none: this process alone).
+ */
 export const make = (
+  server: string,
   hub: Hub,
-  beyond: (topic: string, message: Shared) => Effect.Effect<void, BroadcastError> = () => Effect.void
-): Service => ({
-  [TypeId]: TypeId,
-  subscribe: (connection, topic) => Effect.sync(() => hub.subscribe(connectionImpl(connection), topic)),
-  unsubscribe: (connection, topic) => Effect.sync(() => hub.unsubscribe(connectionImpl(connection), topic)),
-  publish: (topic, data, except) =>
-    Effect.suspend(() => {
-      Metrics.broadcastPublished.unsafeUpdate(1, hub.labels(topic))
-      const message = share(data)
-      hub.deliver(topic, message, except)
-      return beyond(topic, message)
-    }),
-  subscriberCount: (topic) => Effect.sync(() => hub.subscriberCount(topic)),
-  topics: Effect.sync(() => hub.topicNames()),
-  dropped: (topic) => Effect.sync(() => hub.dropped(topic))
-})
+  beyond: (topic: string, message: Shared) => Effect.Effect<void, BroadcastError> = () => Effect.void,
+  presence: {
+    readonly store?: PresenceStore | undefined
+    readonly settings: Settings
+    readonly failed?: (operation: string, error: unknown) => void
+  } = {
+    settings: defaultSettings()
+  }
+): Service => {
+  const sequencer = new Sequencer(server, sequencedTopics)
+  return {
+    [TypeId]: TypeId,
+    server,
+    subscribe: (connection, topic) => Effect.sync(() => hub.subscribe(connectionImpl(connection), topic)),
+    unsubscribe: (connection, topic) => Effect.sync(() => hub.unsubscribe(connectionImpl(connection), topic)),
+    publish: (topic, data, except) =>
+      Effect.suspend(() => {
+        Metrics.broadcastPublished.unsafeUpdate(1, hub.labels(topic))
+        const message = share(typeof data === "function" ? data(sequencer.next(topic)) : data)
+        hub.deliver(topic, message, except)
+        return beyond(topic, message)
+      }),
+    subscriberCount: (topic) => Effect.sync(() => hub.subscriberCount(topic)),
+    topics: Effect.sync(() => hub.topicNames()),
+    dropped: (topic) => Effect.sync(() => hub.dropped(topic)),
+    stream: (connection, topic, capacity) => listen(hub, connectionImpl(connection), topic, capacity),
+    presence: new PresenceDriver(server, hub, presence.store, presence.settings, presence.failed)
+  }
+}
+
+/**
+ * How many topics keep the number of their last sequenced publish (the least recently used is
+ * forgotten beyond it, and starts a new stream when published again).
+ */
+const sequencedTopics = 100_000
+
+/**
+ * A stream of `topic` for `connection`, live when this returns (see `Broadcast.stream`). Its queue
+ * ends (`Done`) rather than shuts down when the listener leaves: `Stream.fromQueue` then ends the
+ * stream, where a shutdown would interrupt the fiber running it.
+ */
+export const listen = (
+  hub: Hub,
+  connection: ConnectionImpl,
+  topic: string,
+  capacity: number
+): Effect.Effect<Stream.Stream<string | Uint8Array>> =>
+  Effect.map(Queue.dropping<string | Uint8Array, Cause.Done>(capacity), (queue) => {
+    const listener: Listener = {
+      topic,
+      connection,
+      dropped: 0,
+      offer: (data) => Queue.offerUnsafe(queue, data),
+      end: () => {
+        Queue.endUnsafe(queue)
+      }
+    }
+    hub.listen(listener)
+    return Stream.ensuring(Stream.fromQueue(queue), Effect.sync(() => hub.unlisten(listener)))
+  })
 
 const sizeOf = (message: Shared): number =>
   typeof message.data === "string" ? Metrics.textBytes(message.data) : message.data.byteLength
+
+/** A stream's capacity option: a positive integer, 1024 by default. */
+export const capacityOf = (option: string, capacity: number | undefined): Effect.Effect<number, OptionsError> =>
+  capacity === undefined
+    ? Effect.succeed(1024)
+    : Number.isSafeInteger(capacity) && capacity >= 1
+    ? Effect.succeed(capacity)
+    : Effect.fail(new OptionsError({ option, value: capacity, expected: "a positive integer" }))
