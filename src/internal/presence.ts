@@ -13,68 +13,11 @@ import * as Stream from "effect/Stream"
 import type { Hub } from "./broadcast.js"
 import { share } from "./broadcast.js"
 import type { ConnectionImpl } from "./connection.js"
-import type { Diff, Entry } from "./core/presence.js"
-import { type Events, PresenceNode, type PresenceStore } from "./core/presenceNode.js"
-import { Sequencer } from "./core/sequence.js"
+import type { Events, PresenceStore } from "./core/presenceNode.js"
+import { type Change, PresenceTracker, type Settings } from "./core/presenceTracker.js"
 
-/** One tracked connection as lists and diffs show it: its ref (unique per connection and topic) and meta. */
-export interface PresenceEntry<Meta> {
-  readonly ref: string
-  readonly meta: Meta
-}
-
-/** Entries grouped by key (a user id with several connections has several entries). */
-export type Presences<Meta> = { readonly [key: string]: ReadonlyArray<PresenceEntry<Meta>> }
-
-/** A topic's presences now, and the position of its last diff on this server. */
-export interface State<Meta> {
-  readonly type: "presence_state"
-  readonly topic: string
-  readonly stream: string
-  readonly seq: number
-  readonly presences: Presences<Meta>
-}
-
-/** What changed in a topic, numbered: `seq` follows the previous diff's (or a state's) in `stream`. */
-export interface Change<Meta> {
-  readonly type: "presence_diff"
-  readonly topic: string
-  readonly stream: string
-  readonly seq: number
-  readonly joins: Presences<Meta>
-  readonly leaves: Presences<Meta>
-}
-
-/** How a node's presence runs. */
-export interface Settings {
-  /** Frames of each diff to the topic's subscribers. */
-  readonly frames: boolean
-  /** How long a store keeps this server alive without a heartbeat, in ms. */
-  readonly ttl: number
-  /** Heartbeat period, in ms. */
-  readonly heartbeat: number
-  /** Sweep period (servers whose liveness expired are dropped), in ms. */
-  readonly sweep: number
-}
-
-/** Default time to live of a server's liveness in a store: 10 s; heartbeat every 3 s, sweep every 5 s. */
-export const defaultSettings = (ttl = 10_000, frames = true): Settings => ({
-  frames,
-  ttl,
-  heartbeat: Math.max(1, Math.floor(ttl / 3)),
-  sweep: Math.max(1, Math.floor(ttl / 2))
-})
-
-const group = (entries: Iterable<Entry<unknown>>): Presences<unknown> => {
-  const presences: Record<string, Array<PresenceEntry<unknown>>> = {}
-  for (const entry of entries) {
-    const item = { ref: `${entry.server}.${entry.ref}`, meta: entry.meta }
-    const list = presences[entry.key]
-    if (list === undefined) presences[entry.key] = [item]
-    else list.push(item)
-  }
-  return presences
-}
+export type { Change, PresenceEntry, Presences, Settings, State } from "./core/presenceTracker.js"
+export { defaultSettings } from "./core/presenceTracker.js"
 
 /** A `changes` stream's buffer. */
 interface ChangeListener {
@@ -82,83 +25,27 @@ interface ChangeListener {
   readonly queue: Queue.Queue<Change<unknown>>
 }
 
-export class PresenceDriver {
-  readonly node: PresenceNode
-  private readonly sequencer: Sequencer
-  private readonly refs = new WeakMap<ConnectionImpl, Map<string, string>>()
+/**
+ * Presence on one broadcast node: the core's tracker, whose changes go as frames to the topic's
+ * subscribers (through the hub, as a publish does) and to the `changes` streams.
+ */
+export class PresenceDriver extends PresenceTracker<ConnectionImpl> {
   private readonly listeners = new Map<string, Set<ChangeListener>>()
-  private refCount = 0
 
   constructor(
-    readonly server: string,
-    private readonly hub: Hub,
+    server: string,
+    hub: Hub,
     store: PresenceStore | undefined,
-    readonly settings: Settings,
+    settings: Settings,
     failed?: Events["failed"]
   ) {
-    this.sequencer = new Sequencer(server, 100_000)
-    this.node = new PresenceNode(server, store, settings.ttl, {
-      diff: (topic, diff) => this.deliver(topic, diff),
-      failed
-    })
-  }
-
-  private deliver(topic: string, diff: Diff<unknown>): void {
-    if (diff.joins.length === 0 && diff.leaves.length === 0) return
-    const position = this.sequencer.next(topic)
-    const change: Change<unknown> = {
-      type: "presence_diff",
-      topic,
-      stream: position.stream,
-      seq: position.seq,
-      joins: group(diff.joins),
-      leaves: group(diff.leaves)
-    }
-    if (this.settings.frames) this.hub.deliver(topic, share(JSON.stringify(change)), undefined)
-    const listeners = this.listeners.get(topic)
-    if (listeners !== undefined) {
-      for (const listener of listeners) Queue.unsafeOffer(listener.queue, change)
-    }
-  }
-
-  /** Tracks `connection` in `topic` (or updates its meta there); untracked when the connection ends. */
-  track(connection: ConnectionImpl, topic: string, key: string, meta: unknown): void {
-    if (connection.isEnding()) return
-    let topics = this.refs.get(connection)
-    if (topics === undefined) {
-      topics = new Map()
-      this.refs.set(connection, topics)
-      connection.whenEnding(() => this.untrackAll(connection))
-    }
-    let ref = topics.get(topic)
-    if (ref === undefined) {
-      ref = (++this.refCount).toString(36)
-      topics.set(topic, ref)
-    }
-    this.node.track(ref, topic, key, meta)
-  }
-
-  untrack(connection: ConnectionImpl, topic: string): void {
-    const topics = this.refs.get(connection)
-    const ref = topics?.get(topic)
-    if (ref === undefined) return
-    topics!.delete(topic)
-    this.node.untrack(ref)
-  }
-
-  private untrackAll(connection: ConnectionImpl): void {
-    const topics = this.refs.get(connection)
-    if (topics === undefined) return
-    this.refs.delete(connection)
-    for (const ref of topics.values()) this.node.untrack(ref)
-  }
-
-  /** The topic's presences now, with the position its next diff follows. */
-  state(topic: string): State<unknown> {
-    const position = this.sequencer.current(topic)
-    const presences: Record<string, Array<PresenceEntry<unknown>>> = {}
-    for (const [key, entries] of this.node.list(topic)) presences[key] = group(entries)[key] as Array<any>
-    return { type: "presence_state", topic, stream: position.stream, seq: position.seq, presences }
+    super(server, store, settings, (change) => {
+      if (settings.frames) hub.deliver(change.topic, share(JSON.stringify(change)), undefined)
+      const listeners = this.listeners.get(change.topic)
+      if (listeners !== undefined) {
+        for (const listener of listeners) Queue.unsafeOffer(listener.queue, change)
+      }
+    }, failed)
   }
 
   /**
