@@ -252,7 +252,9 @@ export const publish = (
  * yet taken (default 1024); a publish never waits, so beyond that the connection misses messages
  * (counted by `dropped`) or is closed with 1008, as for a socket whose buffer is full (the layer's
  * `whenFull`, else the route's `outbound.policy`). It ends when the connection ends; interrupting it
- * (a selector replaced) stops the listening. Run it once.
+ * (a selector replaced) stops the listening. Run it once: a stream that is never run, or whose
+ * selector is replaced before it first ran, listens until the connection ends, holding at most
+ * `capacity` messages.
  * @example
  * ```ts
  * import { Effect, Stream } from "effect"
