@@ -74,6 +74,8 @@ describe("Presence", () => {
         const ann2 = yield* Testing.connectTo(room, "/?room=r&user=ann")
         yield* ann2.receive
         assert.deepStrictEqual(users(yield* Room.list("r")), { ann: ["online", "online"], bob: ["online"] })
+        const refs = (yield* Room.list("r")).ann.map((entry) => entry.ref)
+        assert.strictEqual(new Set(refs).size, 2, "one ref per connection")
 
         // an update is a leave of the old meta and a join of the new one, same ref
         yield* ann2.sendText("away")
@@ -176,7 +178,7 @@ describe("Presence", () => {
         const [listA, listB] = yield* onBoth()
         assert.deepStrictEqual(Object.keys(listA).sort(), ["ann", "bob"])
         assert.deepStrictEqual(Object.keys(listB).sort(), ["ann", "bob"])
-        assert.isDefined(bobState)
+        assert.strictEqual(bobState.type, "presence_state")
 
         yield* a.kill
         // before the liveness expires, b still lists ann
