@@ -164,9 +164,8 @@ export class PresenceNode {
   /** Stops tracking this server's entry `ref` (nothing if it has none). */
   untrack(ref: string): void {
     const entry = this.state.remove(this.server, ref)
-    if (entry === undefined) return
+    if (entry === undefined || this.stopped) return
     this.events.diff(entry.topic, { joins: [], leaves: [entry] })
-    if (this.stopped) return
     this.announce({ op: "leave", server: this.server, seq: ++this.seq, ref })
   }
 

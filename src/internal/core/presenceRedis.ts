@@ -40,6 +40,9 @@ export interface RedisClient {
 
 const seqField = "@seq"
 
+/** A time to live as Redis takes it: whole milliseconds, at least 1 (PX refuses a fraction or 0). */
+const px = (ttl: number): number => Math.max(1, Math.ceil(ttl))
+
 /** Runs a batch; rejects with the first command's error, as a failed write must be repaired. */
 const run = async (batch: RedisBatch): Promise<Array<unknown>> => {
   const results = await batch.exec()
@@ -82,7 +85,7 @@ export class RedisPresenceStore implements PresenceStore {
     const batch = this.redis.multi().del(key)
     for (const entry of snapshot.entries) batch.hset(key, entry.ref, JSON.stringify(entry))
     batch.hset(key, seqField, String(snapshot.seq))
-      .set(this.aliveKey(server), "1", "PX", ttl)
+      .set(this.aliveKey(server), "1", "PX", px(ttl))
       .sadd(this.serversKey, server)
       .publish(this.channel, event)
     await run(batch)
@@ -108,7 +111,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async heartbeat(server: string, ttl: number): Promise<boolean> {
-    return (await this.redis.set(this.aliveKey(server), "1", "PX", ttl, "XX")) !== null
+    return (await this.redis.set(this.aliveKey(server), "1", "PX", px(ttl), "XX")) !== null
   }
 
   async status(servers: ReadonlyArray<string>): Promise<ReadonlyArray<Status>> {
