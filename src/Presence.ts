@@ -44,8 +44,8 @@
  * const onInit = (connection: import("effect-websocket").Connection.Connection) =>
  *   Effect.gen(function*() {
  *     yield* Broadcast.subscribe(connection, "room:lobby") // diffs arrive as presence_diff frames
- *     yield* RoomPresence.track(connection, "room:lobby", { name: "ann" })
  *     yield* RoomPresence.sendState(connection, "room:lobby") // who is there, to start from
+ *     yield* RoomPresence.track(connection, "room:lobby", { name: "ann" }) // a diff, seq after the state's
  *     return Upgrade.initial(null)
  *   })
  * ```

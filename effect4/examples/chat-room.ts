@@ -1,11 +1,18 @@
 // Chat rooms: a room per topic. `/rooms/:room?user=Name` joins a room; everyone in it sees what each
-// member says, who is typing, and who joins and leaves. The room speaks a typed JSON protocol. With
-// `REDIS_URL` set, rooms are shared by every process (cluster workers, servers on other machines)
-// through Redis; otherwise this process is alone.
+// member says, who is typing, and who is in the room (Presence: a user with two tabs is one member).
+// The room speaks a typed JSON protocol. With `REDIS_URL` set, rooms and their members are shared by
+// every process (cluster workers, servers on other machines) through Redis; otherwise this process is
+// alone.
 import { Config, Context, Effect, Layer, Option, Schema } from "effect"
-import { Action, Broadcast, Protocol, Upgrade } from "effect-websocket"
+import { Action, Broadcast, Presence, Protocol, Upgrade } from "effect-websocket"
 import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
 import { HttpRouter, HttpServerRequest } from "effect/http"
+
+/** Who is in a room, on every server: one key per user name, one entry per connection (tab). */
+export const RoomMembers = Presence.make({
+  meta: Schema.Struct({ user: Schema.String }),
+  key: (meta) => meta.user
+})
 
 /** What a member sends, and what the room sends to members. */
 export const ChatProtocol = Protocol.json({
@@ -15,17 +22,18 @@ export const ChatProtocol = Protocol.json({
       text: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(2000))
     }),
     Schema.Struct({ type: Schema.Literal("typing") }),
-    // the answer to someone's "joined": so that newcomers learn who is already here, on every server
-    Schema.Struct({ type: Schema.Literal("here") })
+    // the page missed a presence diff (a gap in its seq): it asks for the members again
+    Schema.Struct({ type: Schema.Literal("sync") })
   ]),
   outgoing: Schema.Union([
     Schema.Struct({ type: Schema.Literal("welcome"), room: Schema.String, user: Schema.String, server: Schema.Number }),
-    Schema.Struct({ type: Schema.Literal("joined"), user: Schema.String }),
-    Schema.Struct({ type: Schema.Literal("present"), user: Schema.String }),
-    Schema.Struct({ type: Schema.Literal("left"), user: Schema.String }),
     Schema.Struct({ type: Schema.Literal("said"), user: Schema.String, text: Schema.String }),
     Schema.Struct({ type: Schema.Literal("typing"), user: Schema.String }),
-    Schema.Struct({ type: Schema.Literal("notice"), text: Schema.String })
+    Schema.Struct({ type: Schema.Literal("notice"), text: Schema.String }),
+    // who is in the room when a member arrives (`presence_state`), then every join and leave after it
+    // (`presence_diff`): sent by Presence itself, listed here so that clients decode the whole protocol
+    RoomMembers.State,
+    RoomMembers.Diff
   ])
 })
 type Outgoing = Protocol.Outgoing<typeof ChatProtocol>
@@ -39,39 +47,40 @@ export class Member extends Context.Service<Member, {
 const topicOf = (room: string) => `room:${room}`
 
 /**
- * Publishes to the room (encoded once for every member). When the message could not leave this
- * process (Redis away), it is logged and the sender, if any, is told: the others on this server did
- * get it.
+ * Publishes to the room (encoded once for every member), `skip`ping the sender or not. When the
+ * message could not leave this process (Redis away), it is logged and the sender is told: the others
+ * on this server did get it.
  */
 const tell = (
   room: string,
   message: Outgoing,
-  sender?: { readonly connection: Protocol.Connection<Outgoing>; readonly skip: boolean }
+  sender: { readonly connection: Protocol.Connection<Outgoing>; readonly skip: boolean }
 ) =>
-  Protocol.publish(ChatProtocol, topicOf(room), message, sender?.skip === true ? { except: sender.connection } : {})
-    .pipe(
-      Effect.catchTags({
-        BroadcastError: (error) =>
-          Effect.andThen(
-            Effect.logWarning(`chat-room: ${error.message}`),
-            sender === undefined
-              ? Effect.void
-              : Protocol.send(sender.connection, { type: "notice", text: "this reached this server only" }).pipe(
-                Effect.ignore
-              )
-          ),
-        EncodeError: (error) => Effect.die(error)
-      })
-    )
+  Protocol.publish(ChatProtocol, topicOf(room), message, sender.skip ? { except: sender.connection } : {}).pipe(
+    Effect.catchTags({
+      BroadcastError: (error) =>
+        Effect.andThen(
+          Effect.logWarning(`chat-room: ${error.message}`),
+          Protocol.send(sender.connection, { type: "notice", text: "this reached this server only" }).pipe(
+            Effect.ignore
+          )
+        ),
+      EncodeError: (error) => Effect.die(error)
+    })
+  )
 
 export const chatRoom = Protocol.upgradeWebSocket(ChatProtocol, {
   onInit: (connection) =>
     Effect.gen(function*() {
       const { room, user } = yield* Member
-      yield* Broadcast.subscribe(connection, topicOf(room))
+      const topic = topicOf(room)
+      yield* Broadcast.subscribe(connection, topic)
       // the process id shows which server (or cluster worker) a member landed on
       yield* Protocol.send(connection, { type: "welcome", room, user, server: process.pid })
-      yield* tell(room, { type: "joined", user }, { connection, skip: true })
+      // who is here, then (as a subscriber) every change after it, this member's own join first; the
+      // member is untracked when the connection ends, however it ends, on every server
+      yield* RoomMembers.sendState(connection, topic)
+      yield* Effect.orDie(RoomMembers.track(connection, topic, { user }))
       yield* Effect.log(`${user} joined room ${room}`)
       return Upgrade.initial(null)
     }),
@@ -79,29 +88,24 @@ export const chatRoom = Protocol.upgradeWebSocket(ChatProtocol, {
     Effect.gen(function*() {
       if (message._tag === "Decoded") {
         const { room, user } = yield* Member
-        const sender = { connection, skip: true }
         switch (message.value.type) {
           case "say":
             // to everyone, the sender included: every member sees the room in the same order
             yield* tell(room, { type: "said", user, text: message.value.text }, { connection, skip: false })
             break
           case "typing":
-            yield* tell(room, { type: "typing", user }, sender)
+            yield* tell(room, { type: "typing", user }, { connection, skip: true })
             break
-          case "here":
-            yield* tell(room, { type: "present", user }, sender)
+          case "sync":
+            yield* RoomMembers.sendState(connection, topicOf(room))
             break
         }
       }
       return Action.continueConnection(state)
     }),
+  // nothing to tell: the end of the connection untracks it, and the others get the leave
   onClose: (_state, { code, reason }) =>
-    Member.use(({ room, user }) =>
-      Effect.andThen(
-        Effect.log(`${user} left room ${room}: ${code}${reason === "" ? "" : ` ${reason}`}`),
-        tell(room, { type: "left", user })
-      )
-    )
+    Member.use(({ room, user }) => Effect.log(`${user} left room ${room}: ${code}${reason === "" ? "" : ` ${reason}`}`))
 }, {
   // 16 KiB: a `say` of 2,000 characters fits even if every one is escaped in the JSON; anything
   // larger is closed with 1009 before it is read or decoded (the default allows 1 MiB)
@@ -121,11 +125,26 @@ export const joinRoom = Effect.gen(function*() {
 /** The route, a Layer of the app's HttpRouter. */
 export const ChatRoomRoutes = HttpRouter.add("GET", "/rooms/:room", joinRoom)
 
-/** Redis when `REDIS_URL` is set (rooms shared by every process), this process alone otherwise. */
+/** `PRESENCE_TTL_MS`: a positive number of milliseconds. */
+const PresenceTtl = Config.schema(Schema.Int.check(Schema.isGreaterThan(0)), "PRESENCE_TTL_MS")
+
+/**
+ * Redis when `REDIS_URL` is set (rooms and members shared by every process), this process alone
+ * otherwise. `PRESENCE_TTL_MS` (Redis only, the library's 10000 by default) is how long a server's
+ * members outlive its last heartbeat: those of a server that dies without closing (SIGKILL, a lost
+ * machine) leave every other server's rooms within 1.5 times that.
+ */
 export const BroadcastLive = Layer.unwrap(
-  Effect.map(Config.option(Config.String("REDIS_URL")), (url) =>
-    Option.match(url, {
-      onNone: () => Broadcast.layer(),
-      onSome: (url) => BroadcastRedis.layer({ url })
-    }))
+  Effect.gen(function*() {
+    const url = yield* Config.option(Config.String("REDIS_URL"))
+    if (Option.isNone(url)) return Broadcast.layer()
+    const ttl = yield* Config.option(PresenceTtl)
+    const shown = Option.getOrElse(ttl, () => 10_000)
+    yield* Effect.log(
+      `presence: the members of a server killed without closing leave the other servers' rooms within ${
+        1.5 * shown / 1000
+      } s (1.5 * PRESENCE_TTL_MS=${shown})`
+    )
+    return BroadcastRedis.layer({ url: url.value, presence: { ttl: Option.getOrUndefined(ttl) } })
+  })
 )

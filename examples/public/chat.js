@@ -1,5 +1,6 @@
 // The chat page of `npm start`: joins a room of examples/chat-room.ts over a WebSocket and speaks its
-// JSON protocol (in: say, typing, here; out: welcome, joined, present, left, said, typing, notice).
+// JSON protocol (in: say, typing, sync; out: welcome, said, typing, notice, and the room's presence frames:
+// presence_state, who is there when the page joins, then a presence_diff for every join and leave).
 // Everything shown comes from other people, so it is rendered with textContent, never as HTML.
 "use strict"
 
@@ -51,7 +52,9 @@ let me = null // the name the server welcomed us with
 let attempt = 0
 let retry = null
 let lastTyping = 0
-const members = new Set()
+// who is in the room: the last presence_state and the diffs that followed it, in order, or null while
+// there is none (not connected yet, or a diff was missed); user -> Map(ref -> meta), one ref per tab
+let presence = null
 const typing = new Map() // user -> timer that hides the indicator
 
 const setStatus = (state, text) => {
@@ -86,10 +89,12 @@ const said = (user, text) => {
 }
 
 const renderMembers = () => {
+  const users = presence === null ? [] : [...presence.members.keys()].sort()
   view.members.replaceChildren(
-    ...[...members].sort().map((user) => {
+    ...users.map((user) => {
       const item = document.createElement("li")
       item.textContent = user
+      item.dataset.user = user
       if (user === me) item.className = "me"
       return item
     })
@@ -119,6 +124,57 @@ const startTyping = (user) => {
   renderTyping()
 }
 
+const entriesOf = (presences) =>
+  new Map(Object.entries(presences).map(([user, entries]) => [user, new Map(entries.map((e) => [e.ref, e.meta]))]))
+
+// the room's members now, and the position (stream, seq) its next diff follows
+const presenceState = (message) => {
+  syncing = false
+  presence = { stream: message.stream, seq: message.seq, members: entriesOf(message.presences) }
+  renderMembers()
+}
+
+// a diff applies only right after the state or the diff before it: an older one is already in; after
+// a gap (a diff dropped on the way) or from another stream the page asks for the state again ("sync")
+// and ignores diffs until it comes: a list with a missed leave would show someone gone forever
+let syncing = false
+const presenceDiff = (message) => {
+  // the state comes first on every connection; an older diff of its stream is in it already
+  if (presence === null || (message.stream === presence.stream && message.seq <= presence.seq)) return
+  if (message.stream !== presence.stream || message.seq !== presence.seq + 1) {
+    if (!syncing) {
+      syncing = true
+      send({ type: "sync" })
+    }
+    return
+  }
+  presence.seq = message.seq
+  const before = new Set(presence.members.keys())
+  // leaves first: a meta update is a leave of the old meta and a join of the new one, with the same ref
+  for (const [user, entries] of Object.entries(message.leaves)) {
+    const refs = presence.members.get(user)
+    if (refs === undefined) continue
+    for (const entry of entries) refs.delete(entry.ref)
+    if (refs.size === 0) presence.members.delete(user)
+  }
+  for (const [user, entries] of Object.entries(message.joins)) {
+    const refs = presence.members.get(user) ?? new Map()
+    for (const entry of entries) refs.set(entry.ref, entry.meta)
+    presence.members.set(user, refs)
+  }
+  // a user with another tab open is still here: only the first tab's join and the last one's leave show
+  for (const user of Object.keys(message.joins)) {
+    if (!before.has(user) && presence.members.has(user) && user !== me) note(`${user} joined`)
+  }
+  for (const user of Object.keys(message.leaves)) {
+    if (before.has(user) && !presence.members.has(user)) {
+      stopTyping(user)
+      note(`${user} left`)
+    }
+  }
+  renderMembers()
+}
+
 const send = (message) => {
   if (socket !== null && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message))
 }
@@ -128,28 +184,14 @@ const receive = (message) => {
     case "welcome":
       attempt = 0
       me = message.user
-      members.clear()
-      members.add(me)
-      renderMembers()
       setStatus("open", `open: ${message.room} as ${me}`)
       note(`you joined ${message.room} as ${me} (server process ${message.server})`)
       break
-    case "joined":
-      members.add(message.user)
-      renderMembers()
-      note(`${message.user} joined`)
-      // tells the newcomer who is already here, whichever server it landed on
-      send({ type: "here" })
+    case "presence_state":
+      presenceState(message)
       break
-    case "present":
-      members.add(message.user)
-      renderMembers()
-      break
-    case "left":
-      members.delete(message.user)
-      renderMembers()
-      stopTyping(message.user)
-      note(`${message.user} left`)
+    case "presence_diff":
+      presenceDiff(message)
       break
     case "said":
       stopTyping(message.user)
@@ -168,8 +210,8 @@ const closed = (event, wasOpen) => {
   socket = null
   view.send.disabled = true
   for (const user of [...typing.keys()]) stopTyping(user)
-  // who is there is unknown until the next welcome and the answers to its "joined"
-  members.clear()
+  // who is there is unknown until the next connection's presence_state
+  presence = null
   renderMembers()
   if (wasOpen) note(`disconnected: ${describeClose(event)}`)
   if (retryable.has(event.code)) {
@@ -222,7 +264,7 @@ view.join.addEventListener("submit", (event) => {
   }
   history.replaceState(null, "", `#${encodeURIComponent(session.room)}`)
   me = null
-  members.clear()
+  presence = null
   renderMembers()
   view.log.replaceChildren()
   view.roomName.textContent = session.room

@@ -1,7 +1,8 @@
 // The demo people run first, in headless Chromium: examples/server.ts started as `npm start` starts it
 // (its own process), its chat page opened in real browser pages that join rooms, chat, send too much,
-// and live through a restart of the server. Screenshots of the key moments go to the root's
-// test/artifacts/effect4/ (the root's .gitignore ignores test/artifacts there, not under effect4/).
+// and live through a restart of the server; two servers sharing rooms through a real redis-server,
+// one of them killed. Screenshots of the key moments go to the root's test/artifacts/effect4/ (the
+// root's .gitignore ignores test/artifacts there, not under effect4/).
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { mkdirSync } from "node:fs"
@@ -9,14 +10,18 @@ import { fileURLToPath } from "node:url"
 import type { Browser, Page } from "playwright-core"
 import { launchBrowser, openPage } from "../support/browser.js"
 import { startProgram } from "../support/program.js"
+import { redisServer } from "../support/redis.js"
 import { rawConnect } from "../support/server.js"
 
 const artifacts = fileURLToPath(new URL("../../../test/artifacts/effect4/", import.meta.url))
 
-/** examples/server.ts on `port` (0 for a free one), ready with the port its startup log names. */
-const startServer = (port: number) =>
+/**
+ * examples/server.ts on `port` (0 for a free one), ready with the port its startup log names; `env`
+ * adds to its environment (REDIS_URL, PRESENCE_TTL_MS).
+ */
+const startServer = (port: number, env: Record<string, string> = {}) =>
   startProgram("examples/server.ts", {
-    env: { PORT: String(port), HOST: "127.0.0.1" },
+    env: { PORT: String(port), HOST: "127.0.0.1", ...env },
     ready: (output) => {
       const match = /chat page: open http:\/\/localhost:(\d+)\//.exec(output)
       return match === null ? undefined : Number(match[1])
@@ -116,7 +121,7 @@ const get = (port: number, path: string) =>
 
 describe("the chat page of npm start, in Chromium", () => {
   it.live(
-    "two pages in a room see each other's messages, typing, joins, leaves and members; another room sees none",
+    "two pages in a room see each other's messages, typing, joins, leaves and members (a second tab is the same member); another room sees none",
     () =>
       Effect.gen(function*() {
         const server = yield* startServer(0)
@@ -130,14 +135,27 @@ describe("the chat page of npm start, in Chromium", () => {
         const bob = yield* join(browser, port, "Bob", "lobby", errors)
         yield* logShows(alice, "Bob joined")
         yield* membersAre(alice, ["Alice", "Bob"])
-        // only Alice's page answering Bob's "joined" with "here" tells Bob she is there
+        // Bob's page learns who was already here from the room's presence_state, with nothing to answer
         yield* membersAre(bob, ["Alice", "Bob"])
+        // a second tab of Bob's is the same member: listed once, and no "joined" or "left" for it
+        const bobAgain = yield* join(browser, port, "Bob", "lobby", errors)
+        yield* membersAre(bobAgain, ["Alice", "Bob"])
+        yield* Effect.promise(() => bobAgain.close())
+        // its leave went to the room before the server logged it
+        yield* eventually("the server logs the second tab's leaving", async () =>
+          server.output(), (output) =>
+          output.includes("Bob left room lobby"))
 
-        yield* Effect.promise(() => bob.fill("#text", "hello"))
+        yield* Effect.promise(() =>
+          bob.fill("#text", "hello")
+        )
         yield* eventually("Alice sees Bob typing", textOf(alice, "#typing"), (text) => text === "Bob is typing…")
         yield* Effect.promise(() => bob.click("#send"))
         yield* logShows(alice, "Bob hello")
         yield* logShows(bob, "Bob hello")
+        const aliceLog = yield* Effect.promise(texts(alice, "#log li"))
+        assert.deepStrictEqual(aliceLog.filter((line) => /^Bob (joined|left)$/.test(line)), ["Bob joined"])
+        yield* membersAre(alice, ["Alice", "Bob"])
         yield* eventually("the typing indicator is gone", textOf(alice, "#typing"), (text) => text === "")
 
         // rendered as text: no element is made from it and no script runs
@@ -191,7 +209,8 @@ describe("the chat page of npm start, in Chromium", () => {
           assert.include(line, "websocket.route=/rooms/:room")
           return id
         }
-        assert.strictEqual(connectionOf("Bob joined room lobby"), connectionOf("Bob left room lobby"))
+        // (Bob's first tab: the first to join, the one that left with the Leave button)
+        assert.strictEqual(connectionOf("Bob joined room lobby"), connectionOf("Bob left room lobby: 1000 left"))
         assert.notStrictEqual(connectionOf("Alice joined room lobby"), connectionOf("Bob joined room lobby"))
         assert.deepStrictEqual(errors, [])
       }),
@@ -256,6 +275,49 @@ describe("the chat page of npm start, in Chromium", () => {
         yield* logShows(alice, "Bob after the restart")
         yield* logShows(bob, "Bob after the restart")
         yield* screenshot(alice, "restart-reconnected")
+        assert.deepStrictEqual(errors, [])
+      }),
+    60_000
+  )
+
+  it.live(
+    "two servers on one Redis: a page lists the other server's members, and drops them within 1.5 * PRESENCE_TTL_MS of its SIGKILL",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* redisServer
+        const ttl = 1_500
+        const env = { REDIS_URL: redis.url, PRESENCE_TTL_MS: String(ttl) }
+        const [a, b] = [yield* startServer(0, env), yield* startServer(0, env)]
+        const [portA, portB] = [yield* a.ready, yield* b.ready]
+        const browser = yield* launchBrowser
+        const errors: Errors = []
+
+        const alice = yield* join(browser, portA, "Alice", "lobby", errors)
+        const bob = yield* join(browser, portB, "Bob", "lobby", errors)
+        yield* membersAre(alice, ["Alice", "Bob"])
+        yield* membersAre(bob, ["Alice", "Bob"])
+        yield* logShows(alice, "Bob joined")
+        yield* say(bob, "hello from server B")
+        yield* logShows(alice, "Bob hello from server B")
+        yield* screenshot(alice, "presence-two-servers")
+
+        // B dies without a word (no close frame, no leave in Redis): A drops Bob once B's liveness expires
+        const killed = Date.now()
+        b.child.kill("SIGKILL")
+        yield* Effect.promise(() =>
+          alice.locator(`#members li[data-user="Bob"]`).waitFor({ state: "detached", timeout: 1.5 * ttl + 10_000 })
+        )
+        const took = Date.now() - killed
+        console.log(`Bob left the page on server A ${took} ms after server B's SIGKILL (bound ${1.5 * ttl} ms)`)
+        // the bound, and a margin for Redis round trips and the page on a busy machine
+        assert.isAtMost(took, 1.5 * ttl + 1_000, `Bob left ${took} ms after the kill`)
+        yield* membersAre(alice, ["Alice"])
+        yield* logShows(alice, "Bob left")
+        // Bob's page lost its server, and keeps trying
+        yield* statusShows(bob, /^closed 1006 .*: reconnecting in \d+\.\d s$/)
+        yield* say(alice, "still on A")
+        yield* logShows(alice, "Alice still on A")
+        yield* screenshot(alice, "presence-server-killed")
         assert.deepStrictEqual(errors, [])
       }),
     60_000
