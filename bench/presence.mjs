@@ -687,7 +687,8 @@ async function main() {
       },
       convergence: {
         /** The last change either server applied to a room, after the churn stopped (the watchers' clock). */
-        lastChangeMsAfterStop: Math.max(0, lastDiffMs),
+        /** (negative: the last change was applied before the churn's loop ended, its opens all tracked) */
+        lastChangeMsAfterStop: lastDiffMs,
         /** The first poll of both lists that found them exact (polled every 50 ms, no GC). */
         polledMsAfterStop: converged.ms,
         polls: converged.polls,
@@ -766,7 +767,10 @@ async function main() {
         `${result.churn.framesToClients} (${mib(result.churn.bytesToClients)} MiB)`
       ],
       ["last own join after the churn stopped", ms(settledAt - stoppedAt)],
-      ["converged: last change applied after stop", ms(result.convergence.lastChangeMsAfterStop)],
+      [
+        "converged: last change applied after stop",
+        lastDiffMs > 0 ? ms(lastDiffMs) : `before the stop (${ms(lastDiffMs)})`
+      ],
       ["converged: first exact poll after stop", `${ms(converged.ms)} (${converged.polls} polls)`],
       [
         "watchers (state + diffs, 1 per room and server)",

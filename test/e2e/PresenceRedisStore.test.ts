@@ -296,12 +296,13 @@ describe("RedisPresenceStore on a real Redis", () => {
           { topic: "room", joins: [], leaves: ["a/1:ann"] },
           { topic: "lobby", joins: [], leaves: ["a/2:ann"] }
         ])
-        yield* eventually(
-          "A's keys are deleted",
-          Effect.map(call(() => look.exists(entriesKey("a"), aliveKey("a"))), (n) => n === 0)
-        )
+        // A's liveness is deleted and it is unlisted; its entries expire a ttl later (another server's
+        // sweep until then tells a death from a Redis restarted empty)
+        yield* eventually("A is unlisted", Effect.map(call(() => look.smembers(serversKey)), (m) => !m.includes("a")))
+        assert.strictEqual(yield* call(() => look.exists(aliveKey("a"))), 0)
+        assert.isAbove(yield* call(() => look.pttl(entriesKey("a"))), 0)
         assert.deepStrictEqual(yield* call(() => look.smembers(serversKey)), ["b"])
-        assert.deepStrictEqual(yield* call(() => b.store.read("a")), { seq: 0, entries: [] })
+        assert.strictEqual((yield* call(() => b.store.read("a"))).seq, 3, "still readable until they expire")
       }),
     30_000
   )
@@ -392,10 +393,14 @@ describe("RedisPresenceStore on a real Redis", () => {
       assert.deepStrictEqual(yield* call(() => look.smembers(serversKey)), ["b"])
       yield* eventually("B drops A", sameList(b.node, "room", ["bob|b/1|2"]))
       assert.strictEqual(b.received.at(-1)?.op, "down")
-      // forget deletes another server's keys the same way, without a word on the channel
+      // forget unlists a dead server and deletes its liveness at once, its entries a ttl later (so that
+      // the other servers' sweeps still tell a death from a Redis restarted empty), without a word on
+      // the channel
       const heard = b.received.length
-      yield* call(() => b.store.forget("b"))
-      assert.strictEqual(yield* call(() => look.exists(entriesKey("b"), aliveKey("b"))), 0)
+      yield* call(() => b.store.forget("b", 5_000))
+      assert.strictEqual(yield* call(() => look.exists(aliveKey("b"))), 0)
+      const pttl = yield* call(() => look.pttl(entriesKey("b")))
+      assert.isTrue(pttl > 0 && pttl <= 5_000, `the entries expire within the ttl (${pttl})`)
       assert.deepStrictEqual(yield* call(() => look.smembers(serversKey)), [])
       // a marker after it on the channel: once it arrives, whatever forget published would have too
       yield* call(() => look.publish(b.store.channel, encodeChange({ op: "down", server: "marker", seq: 1 })))

@@ -15,6 +15,8 @@ interface Kept {
 
 export class MemoryPresenceBackplane {
   private readonly kept = new Map<string, Kept>()
+  /** When the entries of a forgotten server go (as a PEXPIRE does). */
+  private readonly keptUntil = new Map<string, number>()
   private readonly aliveUntil = new Map<string, number>()
   private readonly listed = new Set<string>()
   private readonly listeners = new Set<MemoryPresenceStore>()
@@ -56,7 +58,7 @@ export class MemoryPresenceBackplane {
 
   /** @internal */
   keptOf(server: string): Kept {
-    let kept = this.kept.get(server)
+    let kept = this.keptNow(server)
     if (kept === undefined) {
       kept = { seq: 0, entries: new Map() }
       this.kept.set(server, kept)
@@ -64,11 +66,29 @@ export class MemoryPresenceBackplane {
     return kept
   }
 
-  /** @internal */
+  /** @internal Deletes everything of `server` now. */
   forget(server: string): void {
     this.kept.delete(server)
+    this.keptUntil.delete(server)
     this.aliveUntil.delete(server)
     this.listed.delete(server)
+  }
+
+  /** @internal A dead server: unlisted, its liveness gone, its entries deleted `ttl` ms from now. */
+  expire(server: string, ttl: number): void {
+    this.aliveUntil.delete(server)
+    this.listed.delete(server)
+    if (this.kept.has(server)) this.keptUntil.set(server, this.now() + ttl)
+  }
+
+  /** The entries kept of `server` (none once their expiry passed). */
+  private keptNow(server: string): Kept | undefined {
+    const until = this.keptUntil.get(server)
+    if (until !== undefined && until <= this.now()) {
+      this.kept.delete(server)
+      this.keptUntil.delete(server)
+    }
+    return this.kept.get(server)
   }
 
   /** @internal */
@@ -93,7 +113,7 @@ export class MemoryPresenceBackplane {
 
   /** @internal */
   read(server: string): Snapshot {
-    const kept = this.kept.get(server)
+    const kept = this.keptNow(server)
     return kept === undefined ? { seq: 0, entries: [] } : { seq: kept.seq, entries: Array.from(kept.entries.values()) }
   }
 }
@@ -155,8 +175,8 @@ export class MemoryPresenceStore implements PresenceStore {
     return this.run(() => this.backplane.serverNames())
   }
 
-  forget(server: string): Promise<void> {
-    return this.run(() => this.backplane.forget(server))
+  forget(server: string, ttl: number): Promise<void> {
+    return this.run(() => this.backplane.expire(server, ttl))
   }
 
   leave(server: string, event: string): Promise<void> {

@@ -12,7 +12,10 @@
  * - a server applies another's change numbered `last + 1`, ignores an older one, and on a gap reads
  *   that server's entries from the store (`resync`), holding the changes that arrive meanwhile;
  * - a server whose liveness key expired in the store is dead: every server drops its entries (`sweep`),
- *   so a server killed with SIGKILL is gone everywhere within the key's time to live plus one sweep;
+ *   so a server killed with SIGKILL is gone everywhere within the key's time to live plus one sweep; a
+ *   server with neither liveness nor entries stored (the store restarted empty) gets one more sweep
+ *   to rewrite them, and a resync that finds nothing stored keeps what it had, so that members of live
+ *   servers do not leave and join again when the store restarts;
  * - a server that finds its liveness key gone (the store restarted empty, or it was cut off longer than
  *   the time to live) or that failed to write a change rewrites its whole state and announces it, and
  *   the others resync it.
@@ -64,8 +67,12 @@ export interface PresenceStore {
   status(servers: ReadonlyArray<string>): Promise<ReadonlyArray<Status>>
   /** The servers listed in the store. */
   servers(): Promise<ReadonlyArray<string>>
-  /** Deletes what is stored for a dead `server`. */
-  forget(server: string): Promise<void>
+  /**
+   * Forgets a dead `server`: no longer listed, its liveness gone, and its entries deleted after `ttl`
+   * ms (until then the other servers' sweeps still see entries without liveness: a death, not a store
+   * that restarted empty).
+   */
+  forget(server: string, ttl: number): Promise<void>
   /** Deletes `server`'s own state and publishes `event` (it is leaving). */
   leave(server: string, event: string): Promise<void>
 }
@@ -135,6 +142,8 @@ export class PresenceNode {
   /** A write failed: the store's copy of this server may be behind, rewrite it at the next heartbeat. */
   private dirty = false
   private stopped = false
+  /** Servers with neither liveness nor entries in the store at the last sweep (gone, or the store lost them). */
+  private readonly suspects = new Set<string>()
   /** Servers being read from the store, with the changes that arrived meanwhile. */
   private readonly resyncing = new Map<string, Array<Change>>()
 
@@ -233,6 +242,13 @@ export class PresenceNode {
       (snapshot) => {
         this.resyncing.delete(server)
         if (this.stopped) return
+        // nothing stored, not even a change number: the store lost it (a restart empty; the server
+        // rewrites it within a heartbeat) or forgot a dead server (whose liveness the sweep checks).
+        // Either way no evidence that its members left: keep them rather than make them flap
+        if (snapshot.seq === 0 && snapshot.entries.length === 0 && this.state.entriesOf(server).length > 0) {
+          for (const change of held) this.receive(change)
+          return
+        }
         const entries = snapshot.entries.map((stored) => ({ server, ...stored }))
         this.emitAll(this.state.replaceServer(server, entries, snapshot.seq, sameJson))
         for (const change of held) this.receive(change)
@@ -307,10 +323,19 @@ export class PresenceNode {
     for (let i = 0; i < servers.length; i++) {
       const server = servers[i]
       if (!status[i].alive) {
+        // a liveness that expired next to the server's stored entries: it died. Neither stored: the
+        // store may have restarted empty, and a live server rewrites both within a heartbeat, before
+        // the next sweep: dropped only if still gone then (so a restart does not make members flap)
+        if (status[i].seq === 0 && !this.suspects.has(server) && this.state.entriesOf(server).length > 0) {
+          this.suspects.add(server)
+          continue
+        }
+        this.suspects.delete(server)
         this.emitAll(this.state.dropServer(server))
-        store.forget(server).catch((error) => this.events.failed?.("forget", error))
-      } else if (status[i].seq > this.state.lastSeq(server)) {
-        behind.push(this.resync(server))
+        store.forget(server, this.ttl).catch((error) => this.events.failed?.("forget", error))
+      } else {
+        this.suspects.delete(server)
+        if (status[i].seq > this.state.lastSeq(server)) behind.push(this.resync(server))
       }
     }
     await Promise.all(behind)

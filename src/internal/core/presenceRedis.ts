@@ -9,6 +9,7 @@
  *   under `@seq`, the number of its last change;
  * - `alive:<server>`: `1` with a time to live (PX), extended by each heartbeat (`SET ... XX`, which
  *   fails once the key expired or Redis restarted empty: the server then rewrites everything);
+ * - a dead server (found by a sweep) is unlisted and its liveness deleted; its hash expires a ttl later;
  * - channel `changes`: every change, published in the same MULTI as the write it announces, so that
  *   what a server reads with HGETALL and the changes after it never disagree.
  */
@@ -23,6 +24,7 @@ export interface RedisBatch {
   set(key: string, value: string, px: "PX", ttl: number): RedisBatch
   sadd(key: string, member: string): RedisBatch
   srem(key: string, member: string): RedisBatch
+  pexpire(key: string, ttl: number): RedisBatch
   exists(key: string): RedisBatch
   hget(key: string, field: string): RedisBatch
   publish(channel: string, message: string): RedisBatch
@@ -125,8 +127,10 @@ export class RedisPresenceStore implements PresenceStore {
     return this.redis.smembers(this.serversKey)
   }
 
-  async forget(server: string): Promise<void> {
-    await run(this.redis.multi().del(this.entries(server)).del(this.aliveKey(server)).srem(this.serversKey, server))
+  async forget(server: string, ttl: number): Promise<void> {
+    await run(
+      this.redis.multi().pexpire(this.entries(server), px(ttl)).del(this.aliveKey(server)).srem(this.serversKey, server)
+    )
   }
 
   async leave(server: string, event: string): Promise<void> {

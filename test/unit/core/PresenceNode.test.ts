@@ -59,8 +59,8 @@ class Gate implements PresenceStore {
   servers() {
     return this.via(() => this.link.servers())
   }
-  forget(server: string) {
-    return this.via(() => this.link.forget(server))
+  forget(server: string, ttl: number) {
+    return this.via(() => this.link.forget(server, ttl))
   }
   leave(server: string, event: string) {
     return this.via(() => this.link.leave(server, event))
@@ -477,12 +477,14 @@ describe("core/PresenceNode", () => {
       assert.deepStrictEqual(listed(b.node, "lobby"), [])
       assert.deepStrictEqual(b.node.state.servers().includes("a"), false)
       assert.deepStrictEqual(clock.backplane.serverNames().slice().sort(), ["b", "c"], "the store forgot A")
-      assert.deepStrictEqual(clock.backplane.read("a"), { seq: 0, entries: [] })
-      // C, whose sweep comes later, drops A too (A is known to C though no longer listed)
+      // C, whose sweep comes later, drops A too (A is known to C though no longer listed): A's entries
+      // are kept a ttl after B forgot it, so that C tells a death from a store restarted empty
       mark = c.diffs.length
       await c.node.sweep()
       assert.sameDeepMembers(since(c, mark), [leave("room", "a/1:ann:1"), leave("lobby", "a/2:ann:2")])
       assert.deepStrictEqual(listed(c.node, "room"), ["cy|c/1|3"])
+      clock.advance(TTL)
+      assert.deepStrictEqual(clock.backplane.read("a"), { seq: 0, entries: [] }, "then A's entries go")
     })
 
     it("a server cut off past its time to live comes back with its next heartbeat", async () => {
@@ -510,6 +512,40 @@ describe("core/PresenceNode", () => {
   })
 
   describe("repairs of the store", () => {
+    it("store restarted empty: a sweep or a resync before the owners' heartbeats makes no member leave", async () => {
+      const clock = cluster()
+      const [a, b] = await clock.started("a", "b")
+      a.node.track("1", "room", "ann", { n: 1 })
+      b.node.track("1", "room", "bob", { n: 2 })
+      await settle()
+      clock.backplane.clear()
+      const marks = [a.diffs.length, b.diffs.length]
+      // B sweeps first: A has neither liveness nor entries stored, which is a restart, not a death (yet)
+      await b.node.sweep()
+      // B's connection came back and it reads every server again: nothing stored for A, A's kept
+      await b.node.start()
+      await settle()
+      assert.deepStrictEqual(listed(b.node, "room"), ["ann|a/1|{\"n\":1}", "bob|b/1|{\"n\":2}"])
+      // A's heartbeat rewrites; the next sweeps find it alive
+      clock.advance(300)
+      await a.node.heartbeat()
+      await settle()
+      await b.node.sweep()
+      await a.node.sweep()
+      await settle()
+      assert.deepStrictEqual(since(a, marks[0]), [], "no leave and join again on A")
+      assert.deepStrictEqual(since(b, marks[1]), [], "nor on B")
+      assert.deepStrictEqual(listed(b.node, "room"), ["ann|a/1|{\"n\":1}", "bob|b/1|{\"n\":2}"])
+      // a server that died and whose entries the store lost too is dropped at the following sweep
+      a.link.cut = true
+      clock.backplane.clear()
+      await b.node.heartbeat()
+      await b.node.sweep()
+      assert.deepStrictEqual(since(b, marks[1]), [], "one sweep: maybe a restart")
+      await b.node.sweep()
+      assert.deepStrictEqual(since(b, marks[1]), [leave("room", "a/1:ann:{\"n\":1}")])
+    })
+
     it("store restarted empty: each live server's next heartbeat rewrites it; a node started afterwards lists everyone", async () => {
       const clock = cluster()
       const [a, b] = await clock.started("a", "b")
@@ -824,6 +860,11 @@ describe("core/PresenceNode", () => {
       if (churn) clock.advance(TTL)
       for (const probe of live) await probe.node.heartbeat()
       await settle()
+      for (const probe of live) await probe.node.sweep()
+      await settle()
+      // a dead server with nothing left in the store (a clear came after it died) looks like a store
+      // restarted empty: it is dropped at the second sweep, which a live server's heartbeat precedes
+      for (const probe of live) await probe.node.heartbeat()
       for (const probe of live) await probe.node.sweep()
       await settle()
       let total = 0
