@@ -49,8 +49,6 @@ export type Publishable = string | Uint8Array | ((position: Position) => string 
 
 export interface Service {
   readonly [TypeId]: typeof TypeId
-  /** This node's id: the positions of its publishes and presence diffs name streams after it. */
-  readonly server: string
   readonly subscribe: (connection: Connection, topic: string) => Effect.Effect<void>
   readonly unsubscribe: (connection: Connection, topic: string) => Effect.Effect<void>
   readonly publish: (
@@ -290,10 +288,10 @@ export const make = (
     settings: defaultSettings()
   }
 ): Service => {
-  const sequencer = new Sequencer(server, sequencedTopics)
+  // the 100,000 topics published to last keep their number; one forgotten starts a new stream
+  const sequencer = new Sequencer(server)
   return {
     [TypeId]: TypeId,
-    server,
     subscribe: (connection, topic) => Effect.sync(() => hub.subscribe(connectionImpl(connection), topic)),
     unsubscribe: (connection, topic) => Effect.sync(() => hub.unsubscribe(connectionImpl(connection), topic)),
     publish: (topic, data, except) =>
@@ -310,12 +308,6 @@ export const make = (
     presence: new PresenceDriver(server, hub, presence.store, presence.settings, presence.failed)
   }
 }
-
-/**
- * How many topics keep the number of their last sequenced publish (the least recently used is
- * forgotten beyond it, and starts a new stream when published again).
- */
-const sequencedTopics = 100_000
 
 /** A stream of `topic` for `connection`, live when this returns (see `Broadcast.stream`). */
 const listen = (

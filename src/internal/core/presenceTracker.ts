@@ -63,9 +63,6 @@ export interface Member {
   whenEnding(f: () => void): void
 }
 
-/** How many topics keep the number of their last diff (the least recently used is forgotten beyond). */
-const numberedTopics = 100_000
-
 const group = (entries: Iterable<Entry<unknown>>): Record<string, Array<PresenceEntry<unknown>>> => {
   const presences: Record<string, Array<PresenceEntry<unknown>>> = {}
   for (const entry of entries) {
@@ -91,7 +88,7 @@ export class PresenceTracker<M extends Member> {
     deliver: (change: Change<unknown>) => void,
     failed?: Events["failed"]
   ) {
-    this.sequencer = new Sequencer(server, numberedTopics)
+    this.sequencer = new Sequencer(server)
     this.node = new PresenceNode(server, store, settings.ttl, {
       diff: (topic, diff) => {
         if (diff.joins.length === 0 && diff.leaves.length === 0) return

@@ -19,11 +19,14 @@ interface Counter {
   seq: number
 }
 
+/** How many topics keep their number by default: enough for an app's live topics, bounded for the rest. */
+export const defaultCapacity = 100_000
+
 export class Sequencer {
   private readonly counters = new Map<string, Counter>()
   private streams = 0
 
-  constructor(private readonly server: string, private readonly capacity: number) {}
+  constructor(private readonly server: string, private readonly capacity: number = defaultCapacity) {}
 
   /** The position of the next message on `topic`. */
   next(topic: string): Position {
