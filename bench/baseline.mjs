@@ -1,6 +1,7 @@
 // --baseline DIR, shared by the benchmarks: DIR's effect-websocket echo server (another checkout,
 // e.g. a `git worktree` of the previous commit with node_modules), run as one more server of the
-// rotation, to measure a change against what it changes in the same run. `[]` without the flag.
+// rotation, to measure a change against what it changes in the same run (and DIR's typed JSON route in the
+// JSON scenarios, as "baseline typed JSON"). `[]` without the flag.
 // With --effect4 as well, DIR's Effect 4 app server is added too ("baseline 4 app", on Node 22, compared
 // with ws on Node 22 and the Effect 4 floor): DIR needs node_modules and effect4/node_modules (symlinks
 // to this checkout's do), and both its packages built (dist/ and effect4/dist/, as bench/built.mjs checks).
@@ -20,6 +21,14 @@ export const baselineServers = (argv = process.argv) => {
       cwd: dir,
       env: builtEnv(dir),
       args: ["--import", "tsx", join(dir, "bench/servers/effect-websocket.ts")]
+    },
+    // the typed route too, in the JSON scenarios: a change to the typed layer is measured against it
+    {
+      name: "baseline typed JSON",
+      json: true,
+      cwd: dir,
+      env: builtEnv(dir),
+      args: ["--import", "tsx", join(dir, "bench/servers/effect-json-typed.ts")]
     }
   ]
   const [line] = effect4Servers(argv)

@@ -98,7 +98,7 @@ const allServers = [
   { name: "effect-websocket app", args: ["--import", "tsx", join(here, "servers/effect-websocket-app.ts")] },
   { name: "@effect/platform", args: ["--import", "tsx", join(here, "servers/platform.ts")] }
 ]
-allServers.push(...baselineServers(), ...effect4Servers())
+allServers.push(...baselineServers().filter((server) => server.json !== true), ...effect4Servers())
 const servers = selectServers(allServers)
 // the built package is checked now, before the first server starts (bench/built.mjs)
 builtEnv(join(here, ".."))

@@ -37,7 +37,7 @@ const allServers = [
   }))
 )
 
-allServers.push(...baselineServers(), ...effect4Servers())
+allServers.push(...baselineServers().filter((server) => server.json !== true), ...effect4Servers())
 const servers = selectServers(allServers)
 // the built package is checked now, before the first server starts (bench/built.mjs)
 builtEnv(join(here, ".."))

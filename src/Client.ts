@@ -192,7 +192,7 @@ export interface Options<In, Out, Req extends Requests, SReq extends Requests, R
   /** A message from the server that does not decode: skipped and logged (`"skip"`), or `"close"` (4002). */
   readonly onInvalid?: "skip" | "close" | undefined
   /** Runs on every connection once it opens, before kept frames are sent: re-join here. */
-  readonly onConnect?: ((client: Client<In, Out, Req>) => Effect.Effect<void, never, R>) | undefined
+  readonly onConnect?: OnConnect<In, Out, Req, R> | undefined
   /** Answers the server's requests (`serverRequests`), by name. */
   readonly onRequest?:
     | {
@@ -202,6 +202,14 @@ export interface Options<In, Out, Req extends Requests, SReq extends Requests, R
     }
     | undefined
 }
+
+/**
+ * What `onConnect` is: an effect run with the client on every connection once it opens (its sends go
+ * out at once). It cannot fail: a re-join that may fail decides itself what a failure means.
+ * @since 0.1.0
+ * @category models
+ */
+export type OnConnect<In, Out, Req extends Requests, R> = (client: Client<In, Out, Req>) => Effect.Effect<void, never, R>
 
 /**
  * A client of `protocol` at `url` (`ws:` or `wss:`), connecting in the background; closed with its

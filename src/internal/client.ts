@@ -28,8 +28,10 @@ export interface WebSocketLike {
   readonly readyState: number
   binaryType: string
   onopen: ((event: any) => void) | null
-  onmessage: ((event: { readonly data: unknown }) => void) | null
-  onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null
+  // `any`: each implementation has its own event classes (a DOM MessageEvent, ws's, the test kit's);
+  // the client reads `data` of a message and `code`/`reason` of a close
+  onmessage: ((event: any) => void) | null
+  onclose: ((event: any) => void) | null
   onerror: ((event: any) => void) | null
   send(data: string | Uint8Array): void
   close(code?: number, reason?: string): void

@@ -123,7 +123,8 @@ describe("docs/options.md", () => {
     { file: "src/Protocol.ts", name: "Options", heading: "`Protocol.upgradeWebSocket`" },
     { file: "src/Broadcast.ts", name: "Options", heading: "`Broadcast.layer`" },
     { file: "src/BroadcastRedis.ts", name: "Options", heading: "`BroadcastRedis.layer`" },
-    { file: "src/Testing.ts", name: "ConnectOptions", heading: "`Testing.connect` and `Testing.connectTo`" }
+    { file: "src/Testing.ts", name: "ConnectOptions", heading: "`Testing.connect` and `Testing.connectTo`" },
+    { file: "src/Client.ts", name: "Options", heading: "`Client.make`" }
   ]
 
   it("reads Upgrade's options, nested ones included", () => {
