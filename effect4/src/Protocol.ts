@@ -43,6 +43,7 @@
  * ```
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
@@ -79,7 +80,100 @@ export type TypeId = typeof TypeId
  * @since 2.0.0
  * @category models
  */
-export interface Protocol<In, Out> extends internal.Protocol<In, Out> {}
+export interface Protocol<In, Out, Req extends Requests = {}, SReq extends Requests = {}>
+  extends internal.Protocol<In, Out>
+{
+  /** Type-level only: the requests each side may send (see `json`'s `requests`). */
+  readonly "~effect-websocket/Protocol/Requests"?: { readonly client: Req; readonly server: SReq } | undefined
+}
+
+/**
+ * One request a protocol declares: the schema of its payload, of the success it is answered with,
+ * and of the failure (none when left out). Each is a `Schema.Codec` over JSON values, without
+ * services, as `incoming` is; `Schema.Void` for a payload or a success that carries nothing (Effect
+ * 4's `Schema.Void` decodes any value to `undefined`, so a payload sent where none is declared is
+ * ignored rather than refused).
+ * @since 2.0.0
+ * @category models
+ */
+export interface RequestSchemas extends internal.RequestSchemas {}
+
+/**
+ * Requests by name, as `json` takes them.
+ * @since 2.0.0
+ * @category models
+ */
+export type Requests = Readonly<Record<string, RequestSchemas>>
+
+/**
+ * The requests the client may send, in a protocol's terms: `Protocol.ClientRequests<typeof Chat>`.
+ * @since 2.0.0
+ * @category models
+ */
+export type ClientRequests<P> = P extends Protocol<infer _In, infer _Out, infer Req, infer _SReq> ? Req : never
+
+/**
+ * The requests the server may send, in a protocol's terms.
+ * @since 2.0.0
+ * @category models
+ */
+export type ServerRequests<P> = P extends Protocol<infer _In, infer _Out, infer _Req, infer SReq> ? SReq : never
+
+/**
+ * The payload of request `K`, decoded.
+ * @since 2.0.0
+ * @category models
+ */
+export type PayloadOf<Req extends Requests, K extends keyof Req> = Schema.Schema.Type<Req[K]["payload"]>
+
+/**
+ * What request `K` succeeds with, decoded.
+ * @since 2.0.0
+ * @category models
+ */
+export type SuccessOf<Req extends Requests, K extends keyof Req> = Schema.Schema.Type<Req[K]["success"]>
+
+/**
+ * What request `K` fails with, decoded (`never` when it declares no failure).
+ * @since 2.0.0
+ * @category models
+ */
+export type FailureOf<Req extends Requests, K extends keyof Req> = Req[K] extends
+  { readonly failure: Schema.Schema<infer F> } ? F : never
+
+/**
+ * A request from the client, decoded, as `onMessage` receives it: `name` tells which, `payload` is
+ * typed by it once the name is checked. Answer with `reply`.
+ * @since 2.0.0
+ * @category models
+ */
+export interface Request<Name extends string = string, Payload = unknown, Success = unknown, Failure = unknown>
+  extends internal.Request<Name, Payload, Success, Failure>
+{}
+
+/**
+ * Every request of a protocol's `requests`, as a union `onMessage` can narrow by `name`.
+ * @since 2.0.0
+ * @category models
+ */
+export type RequestOf<Req extends Requests> = {
+  readonly [K in keyof Req & string]: Request<K, PayloadOf<Req, K>, SuccessOf<Req, K>, FailureOf<Req, K>>
+}[keyof Req & string]
+
+/**
+ * A request got no usable reply: `"Timeout"` (none within the timeout), `"Closed"` (the connection
+ * ended first), `"InvalidReply"` (one came that does not decode with the request's schemas; `error`
+ * is the schema's issue as `SchemaIssue.makeFormatterDefault()` formats it).
+ * @since 2.0.0
+ * @category errors
+ */
+export const RequestError: typeof internal.RequestError = internal.RequestError
+
+/**
+ * @since 2.0.0
+ * @category errors
+ */
+export type RequestError = internal.RequestError
 
 /**
  * What the client sends, decoded, in a protocol's terms: `Protocol.Incoming<typeof Chat>`.
@@ -132,9 +226,16 @@ export type Outgoing<P> = P extends Protocol<infer _In, infer Out> ? Out : never
  * @since 2.0.0
  * @category constructors
  */
-export const json: <In, InEncoded, Out, OutEncoded>(
-  schemas: { readonly incoming: Schema.Codec<In, InEncoded>; readonly outgoing: Schema.Codec<Out, OutEncoded> }
-) => Protocol<In, Out> = internal.json
+export const json: <In, InEncoded, Out, OutEncoded, const Req extends Requests = {}, const SReq extends Requests = {}>(
+  schemas: {
+    readonly incoming: Schema.Codec<In, InEncoded>
+    readonly outgoing: Schema.Codec<Out, OutEncoded>
+    /** What the client may ask the server, by name: answered in `onMessage` with `reply`. */
+    readonly requests?: Req | undefined
+    /** What the server may ask the client, by name, with `request`: answered by the `Client`'s `onRequest`. */
+    readonly serverRequests?: SReq | undefined
+  }
+) => Protocol<In, Out, Req, SReq> = internal.json as any
 
 /**
  * Bytes in binary frames: each schema transforms a frame's bytes (`Uint8Array`) to a value and back,
@@ -170,7 +271,12 @@ export interface Invalid extends internal.Invalid {}
  * @since 0.1.0
  * @category models
  */
-export type Message<In, Custom = never> = Decoded<In> | Invalid | CustomMessage<Custom> | ConnectionClosed
+export type Message<In, Custom = never, Req = never> =
+  | Decoded<In>
+  | Invalid
+  | CustomMessage<Custom>
+  | ConnectionClosed
+  | Req
 
 /**
  * What a typed route's `onMessage` receives when frames that do not decode close the connection
@@ -178,7 +284,7 @@ export type Message<In, Custom = never> = Decoded<In> | Invalid | CustomMessage<
  * @since 0.1.0
  * @category models
  */
-export type Valid<In, Custom = never> = Exclude<Message<In, Custom>, Invalid>
+export type Valid<In, Custom = never, Req = never> = Exclude<Message<In, Custom, Req>, Invalid>
 
 /**
  * A connection of a route whose server sends `Out` values: `send` takes only those. It is a plain
@@ -186,9 +292,11 @@ export type Valid<In, Custom = never> = Exclude<Message<In, Custom>, Invalid>
  * @since 0.1.0
  * @category models
  */
-export interface Connection<Out> extends PlainConnection {
+export interface Connection<Out, SReq extends Requests = {}> extends PlainConnection {
   /** Type-level only: the values `send` accepts. */
   readonly "~effect-websocket/Protocol/Out": (value: Out) => void
+  /** Type-level only: the requests `request` may send. */
+  readonly "~effect-websocket/Protocol/ServerRequests"?: SReq | undefined
 }
 
 /**
@@ -274,6 +382,68 @@ export const publish: {
 )
 
 /**
+ * Answers a request from the client: runs `result` and sends its success, or its failure (typed by
+ * the request's `failure` schema), as the reply the client's `request` waits for. A request is
+ * answered once: a second `reply` to it sends nothing. A request nobody answers leaves the client
+ * waiting until its timeout. Fails with `EncodeError` when the answer does not encode (nothing is
+ * sent, and the request may still be answered), and with `SendError` as `send` does.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Action, Protocol, Upgrade } from "effect-websocket"
+ *
+ * const Rooms = Protocol.json({
+ *   incoming: Schema.Never,
+ *   outgoing: Schema.Never,
+ *   requests: {
+ *     join: {
+ *       payload: Schema.Struct({ room: Schema.String }),
+ *       success: Schema.Struct({ members: Schema.Number }),
+ *       failure: Schema.Struct({ refused: Schema.String })
+ *     }
+ *   }
+ * })
+ *
+ * const route = Protocol.upgradeWebSocket(Rooms, {
+ *   onInit: () => Effect.succeed(Upgrade.initial(null)),
+ *   onMessage: (state, message, connection) =>
+ *     message._tag === "Request" && message.name === "join"
+ *       ? Protocol.reply(
+ *         connection,
+ *         message,
+ *         message.payload.room === "staff" ? Effect.fail({ refused: "staff only" }) : Effect.succeed({ members: 3 })
+ *       ).pipe(Effect.as(Action.continueConnection(state)), Effect.orDie)
+ *       : Effect.succeed(Action.continueConnection(state)),
+ *   onClose: () => Effect.void
+ * })
+ * ```
+ * @since 2.0.0
+ * @category requests
+ */
+export const reply: <Name extends string, Payload, S, F, R>(
+  connection: PlainConnection,
+  request: Request<Name, Payload, S, F>,
+  result: Effect.Effect<NoInfer<S>, NoInfer<F>, R>
+) => Effect.Effect<void, SendError | EncodeError, R> = internal.reply
+
+/**
+ * Sends the client a request declared in the protocol's `serverRequests` and waits for its reply:
+ * succeeds with the decoded success, fails with the decoded failure, or with `RequestError`
+ * (`"Timeout"` after `timeout`, 10 seconds by default; `"Closed"` when the connection ends first;
+ * `"InvalidReply"`). The reply does not go through the loop, so a handler may wait for it.
+ * @since 2.0.0
+ * @category requests
+ */
+export const request: <SReq extends Requests, const K extends keyof SReq & string>(
+  connection: Connection<any, SReq>,
+  name: K,
+  payload: PayloadOf<SReq, K>,
+  options?: { readonly timeout?: Duration.Input | undefined }
+) => Effect.Effect<SuccessOf<SReq, K>, FailureOf<SReq, K> | RequestError | SendError | EncodeError> = internal
+  .request as any
+
+/**
  * Is this value a `Protocol`?
  * @since 0.1.0
  * @category guards
@@ -286,16 +456,32 @@ export const isProtocol = (u: unknown): u is Protocol<unknown, unknown> =>
  * @since 0.1.0
  * @category models
  */
-export interface Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose, M = Message<In, Custom>> {
+export interface Handlers<
+  State,
+  In,
+  Out,
+  Custom,
+  EInit,
+  RInit,
+  E,
+  R,
+  RClose,
+  M = Message<In, Custom>,
+  SReq extends Requests = {}
+> {
   readonly onInit: (
-    connection: Connection<Out>
+    connection: Connection<Out, SReq>
   ) => Effect.Effect<readonly [State, Option.Option<Stream.Stream<Custom, EInit, RInit>>], EInit, RInit>
   readonly onMessage: (
     state: State,
     message: M,
-    connection: Connection<Out>
+    connection: Connection<Out, SReq>
   ) => Effect.Effect<Action<NoInfer<State>, Custom, E, R>, E, R>
-  readonly onClose: (state: State, info: CloseInfo, connection: Connection<Out>) => Effect.Effect<void, never, RClose>
+  readonly onClose: (
+    state: State,
+    info: CloseInfo,
+    connection: Connection<Out, SReq>
+  ) => Effect.Effect<void, never, RClose>
 }
 
 /**
@@ -340,10 +526,12 @@ export function upgradeWebSocket<
   RInit = never,
   E = never,
   R = never,
-  RClose = never
+  RClose = never,
+  Req extends Requests = {},
+  SReq extends Requests = {}
 >(
-  protocol: Protocol<In, Out>,
-  handlers: Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose, Valid<In, Custom>>,
+  protocol: Protocol<In, Out, Req, SReq>,
+  handlers: Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose, Valid<In, Custom, RequestOf<Req>>, SReq>,
   options?: Options & { readonly onInvalid?: "close" | undefined }
 ): Route<RInit | R | RClose>
 export function upgradeWebSocket<
@@ -355,14 +543,16 @@ export function upgradeWebSocket<
   RInit = never,
   E = never,
   R = never,
-  RClose = never
+  RClose = never,
+  Req extends Requests = {},
+  SReq extends Requests = {}
 >(
-  protocol: Protocol<In, Out>,
-  handlers: Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose>,
+  protocol: Protocol<In, Out, Req, SReq>,
+  handlers: Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose, Message<In, Custom, RequestOf<Req>>, SReq>,
   options: Options
 ): Route<RInit | R | RClose>
 export function upgradeWebSocket<State, In, Out, Custom, EInit, RInit, E, R, RClose>(
-  protocol: Protocol<In, Out>,
+  protocol: Protocol<In, Out, any, any>,
   handlers: Handlers<State, In, Out, Custom, EInit, RInit, E, R, RClose, any>,
   options?: Options
 ): Route<RInit | R | RClose> {
@@ -379,6 +569,7 @@ export function upgradeWebSocket<State, In, Out, Custom, EInit, RInit, E, R, RCl
   return Upgrade.upgradeWebSocket<State, Custom, EInit, RInit, E, R, RClose>({
     onInit: (connection) => {
       internal.protocolOf.set(connection, protocol as Protocol<unknown, unknown>)
+      internal.install(connection, protocol as Protocol<unknown, unknown>)
       return handlers.onInit(typed(connection))
     },
     onMessage: (state, message, connection) =>

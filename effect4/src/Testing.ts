@@ -51,6 +51,7 @@ import type * as Stream from "effect/Stream"
 import type * as Acceptor from "./Acceptor.js"
 import type { CloseError } from "./Action.js"
 import type * as Broadcast from "./Broadcast.js"
+import type * as Client from "./Client.js"
 import type { CloseInfo } from "./Connection.js"
 import * as InternalBackplane from "./internal/backplane.js"
 import * as internal from "./internal/testing.js"
@@ -364,3 +365,54 @@ export const backplane: Effect.Effect<Backplane> = Effect.map(InternalBackplane.
   node: (options) => made.node(options),
   clear: Effect.sync(() => made.clear())
 }))
+
+/**
+ * A server in memory for a `Client`: `WebSocket` is a class whose sockets run `app`'s route through
+ * the production loop, as `connectTo` does, with no port; and what can happen to the connections.
+ *
+ * @since 2.0.0
+ * @category client
+ */
+export interface MemoryServer {
+  /** Pass it as the client's `webSocket`; every `new WebSocket(url)` is a connection to `app`. */
+  readonly WebSocket: Client.WebSocketConstructor
+  /** Every open connection is lost without a close frame (1006), as when a network fails. */
+  readonly drop: Effect.Effect<void>
+  /** While `true`, new connections fail (1006), as when the server is down. */
+  readonly refuse: (refusing: boolean) => Effect.Effect<void>
+  /** How many of its sockets are open. */
+  readonly connections: Effect.Effect<number>
+}
+
+/**
+ * Connects `Client`s to a route (or a whole HTTP app, made into one effect with
+ * `HttpRouter.toHttpEffect`, as for `connectTo`) in memory: the URL's path and query reach the route
+ * as a request's, `options.headers` are sent with every handshake, and everything runs on the test's
+ * clock, so reconnection delays and heartbeats are driven with `TestClock.adjust`. The connections
+ * live in the caller's scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client, Protocol, Testing } from "effect-websocket"
+ * declare const Echo: Protocol.Protocol<string, string>
+ * declare const route: Parameters<typeof Testing.connectTo>[0]
+ *
+ * const test = Effect.scoped(Effect.gen(function*() {
+ *   const server = yield* Testing.webSocket(route)
+ *   const client = yield* Client.make(Echo, "ws://test/echo", { webSocket: server.WebSocket })
+ *   yield* client.awaitOpen
+ *   yield* server.drop // the client reconnects after its backoff, on the TestClock
+ * }))
+ * ```
+ * @since 2.0.0
+ * @category client
+ */
+export const webSocket = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  options?: ConnectOptions
+): Effect.Effect<
+  MemoryServer,
+  never,
+  Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
+> => internal.webSocket(app, options)

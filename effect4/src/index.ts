@@ -71,6 +71,14 @@ export * as Presence from "./Presence.js"
 export * as Protocol from "./Protocol.js"
 
 /**
+ * The other end of a typed route: a client that speaks its protocol, reconnects, and sends requests
+ * that expect a reply; for browsers, Deno, Bun and Node (no Node-only import).
+ *
+ * @since 2.0.0
+ */
+export * as Client from "./Client.js"
+
+/**
  * What the library tells operators: its metrics, span names and attributes, and log annotations.
  *
  * @since 0.1.0

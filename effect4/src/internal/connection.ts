@@ -51,6 +51,12 @@ export class ConnectionImpl implements Connection {
   /** The connection's span and its counters, when a tracer is installed. */
   trace: ConnectionTrace | undefined = undefined
 
+  /**
+   * Sees the peer's text frames before the inbox does (a typed route's: heartbeats and replies to
+   * the server's requests); `true` takes the frame away from the loop.
+   */
+  tap: ((text: string) => boolean) | undefined = undefined
+
   /** Told once, when the connection starts ending (before `onClose`); allocated by the first. */
   private endings: Array<() => void> | undefined = undefined
   private ending = false

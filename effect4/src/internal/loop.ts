@@ -124,7 +124,9 @@ export class Loop<State, Custom, E, R> implements Sink {
       const size = bytes ?? (isBinary ? item.data.byteLength : Metrics.textBytes(item.text))
       Metrics.received(isBinary, size)
       this.connection.trace?.received(size)
-      if (this.rate === undefined || this.withinRate(this.rate, size)) this.inbox.push(item, size)
+      if (this.rate !== undefined && !this.withinRate(this.rate, size)) return
+      const tap = this.connection.tap
+      if (tap === undefined || isBinary || !tap(item.text)) this.inbox.push(item, size)
     } else {
       this.inbox.push(item)
     }

@@ -5,16 +5,20 @@
  */
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { constant, type LazyArg } from "effect/Function"
 import * as Result from "effect/Result"
-import type * as Schema from "effect/Schema"
+import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import type { Action } from "../Action.js"
 import type { Connection as PlainConnection, SendError } from "../Connection.js"
 import type { Message as PlainMessage } from "../Message.js"
 import * as Close from "./core/close.js"
+import * as Envelope from "./core/envelope.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-websocket/Protocol")
 
@@ -36,6 +40,45 @@ export interface Protocol<In, Out> {
   /** The client's side, for the test kit: what a client sends, and what it reads. */
   readonly encodeIncoming: (value: In) => Result.Result<string | Uint8Array, string>
   readonly decodeOutgoing: (data: string | Uint8Array) => Result.Result<Out, string>
+  /** What the client may ask the server, by name (JSON protocols only). */
+  readonly requests: Readonly<Record<string, RequestCodec>> | undefined
+  /** What the server may ask the client, by name (JSON protocols only). */
+  readonly serverRequests: Readonly<Record<string, RequestCodec>> | undefined
+}
+
+/** One request's schemas, as a protocol declares them: codecs over JSON values, without services. */
+export interface RequestSchemas {
+  readonly payload: Schema.Codec<any, any>
+  readonly success: Schema.Codec<any, any>
+  readonly failure?: Schema.Codec<any, any> | undefined
+}
+
+/** One request's schemas over JSON values: the envelope (core/envelope.ts) carries the texts. */
+export interface RequestCodec {
+  readonly decodePayload: (json: unknown) => Result.Result<unknown, LazyArg<string>>
+  readonly encodePayload: (value: unknown) => Result.Result<string | undefined, string>
+  readonly decodeReply: (ok: boolean, json: unknown) => Result.Result<unknown, LazyArg<string>>
+  readonly encodeReply: (ok: boolean, value: unknown) => Result.Result<string | undefined, string>
+}
+
+/** A request got no usable reply: none in time, the connection ended first, or one that does not decode. */
+export class RequestError extends Data.TaggedError("RequestError")<{
+  readonly reason: "Timeout" | "Closed" | "InvalidReply"
+  /** The request's name. */
+  readonly request: string
+  /** With `InvalidReply`: what the schema said. */
+  readonly error?: string | undefined
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "Timeout":
+        return `no reply to the request "${this.request}" within its timeout`
+      case "Closed":
+        return `the connection ended before the request "${this.request}" had its reply`
+      case "InvalidReply":
+        return `the reply to the request "${this.request}" does not decode: ${this.error}`
+    }
+  }
 }
 
 /** The longest error text kept: a peer's frame, and so the schema's account of it, can be megabytes. */
@@ -228,24 +271,85 @@ const jsonCodec = <A, I>(schema: Schema.Codec<A, I>) => {
     },
     encode: (value: A): Result.Result<string, string> => {
       const encoded = encode(value)
-      if (Result.isFailure(encoded)) return Result.fail(encoded.failure)
-      let text: string | undefined
-      try {
-        // a value JSON refuses (a bigint, a cycle, too deep) is an error, not a defect
-        text = JSON.stringify(encoded.success)
-      } catch (error) {
-        return Result.fail(bounded(`not JSON: ${(error as Error).message}`))
-      }
-      if (text === undefined) return Result.fail("not JSON: undefined, a function or a symbol has no JSON form")
-      // every value JSON would write as null leaves a "null" in the text: the walk is for those frames only
-      const lost = text.includes("null") ? lossy(encoded.success) : undefined
-      return lost === undefined ? Result.succeed(text) : Result.fail(bounded(`not JSON: ${lost} would be sent as null`))
+      return Result.isFailure(encoded) ? Result.fail(encoded.failure) : jsonText(encoded.success)
     }
   }
 }
 
+/** What `JSON.stringify` writes for `value`, when that is the value: see `lossy`. */
+const jsonText = (value: unknown): Result.Result<string, string> => {
+  let text: string | undefined
+  try {
+    // a value JSON refuses (a bigint, a cycle, too deep) is an error, not a defect
+    text = JSON.stringify(value)
+  } catch (error) {
+    return Result.fail(bounded(`not JSON: ${(error as Error).message}`))
+  }
+  if (text === undefined) return Result.fail("not JSON: undefined, a function or a symbol has no JSON form")
+  // every value JSON would write as null leaves a "null" in the text: the walk is for those frames only
+  const lost = text.includes("null") ? lossy(value) : undefined
+  return lost === undefined ? Result.succeed(text) : Result.fail(bounded(`not JSON: ${lost} would be sent as null`))
+}
+
+/** A schema over a JSON value inside an envelope: `undefined` (a `Schema.Void`) is left out of it. */
+const valueCodec = <A, I>(schema: Schema.Codec<A, I>) => {
+  const encode = encoder(schema)
+  return {
+    decode: decoder(schema),
+    encode: (value: A): Result.Result<string | undefined, string> => {
+      const encoded = encode(value)
+      if (Result.isFailure(encoded)) return Result.fail(encoded.failure)
+      return encoded.success === undefined ? Result.succeed(undefined) : jsonText(encoded.success)
+    }
+  }
+}
+
+const noFailure = Schema.Never as unknown as Schema.Codec<any, any>
+
+const requestCodecs = (
+  schemas: Readonly<Record<string, RequestSchemas>> | undefined
+): Readonly<Record<string, RequestCodec>> | undefined => {
+  if (schemas === undefined) return undefined
+  const codecs: Record<string, RequestCodec> = Object.create(null)
+  for (const name of Object.keys(schemas)) {
+    const { failure = noFailure, payload, success } = schemas[name]
+    const [p, s, f] = [valueCodec(payload), valueCodec(success), valueCodec(failure)]
+    codecs[name] = {
+      decodePayload: p.decode,
+      encodePayload: p.encode,
+      decodeReply: (ok, json) => (ok ? s.decode(json) : f.decode(json)),
+      encodeReply: (ok, value) => (ok ? s.encode(value) : f.encode(value))
+    }
+  }
+  return codecs
+}
+
+/** A request's codec by name; a name like "toString" is not one unless declared. */
+export const requestCodec = (
+  codecs: Readonly<Record<string, RequestCodec>> | undefined,
+  name: string
+): RequestCodec | undefined => (codecs !== undefined && hasOwn(codecs, name) ? codecs[name] : undefined)
+
+/**
+ * Whether a frame's JSON holds a key that could reach a prototype (see `json`): asked of envelopes,
+ * whose payloads the schemas decode from values parsed outside `jsonCodec`.
+ */
+export const refusedEnvelope = (text: string): boolean => {
+  if (!mayReachPrototype(text)) return false
+  try {
+    return prototypeKey(JSON.parse(text)) !== undefined
+  } catch {
+    return true
+  }
+}
+
 export const json = <In, InEncoded, Out, OutEncoded>(
-  schemas: { readonly incoming: Schema.Codec<In, InEncoded>; readonly outgoing: Schema.Codec<Out, OutEncoded> }
+  schemas: {
+    readonly incoming: Schema.Codec<In, InEncoded>
+    readonly outgoing: Schema.Codec<Out, OutEncoded>
+    readonly requests?: Readonly<Record<string, RequestSchemas>> | undefined
+    readonly serverRequests?: Readonly<Record<string, RequestSchemas>> | undefined
+  }
 ): Protocol<In, Out> => {
   const incoming = jsonCodec(schemas.incoming)
   const outgoing = jsonCodec(schemas.outgoing)
@@ -255,7 +359,9 @@ export const json = <In, InEncoded, Out, OutEncoded>(
     decode: incoming.decode,
     encode: outgoing.encode,
     encodeIncoming: incoming.encode,
-    decodeOutgoing: (data) => described(outgoing.decode(data))
+    decodeOutgoing: (data) => described(outgoing.decode(data)),
+    requests: requestCodecs(schemas.requests),
+    serverRequests: requestCodecs(schemas.serverRequests)
   }
 }
 
@@ -269,7 +375,9 @@ export const binary = <In, Out>(
     decode: decoder(schemas.incoming),
     encode: encoder(schemas.outgoing),
     encodeIncoming: encoder(schemas.incoming),
-    decodeOutgoing: (data) => described(decodeOutgoing(data))
+    decodeOutgoing: (data) => described(decodeOutgoing(data)),
+    requests: undefined,
+    serverRequests: undefined
   }
 }
 
@@ -284,6 +392,24 @@ export interface Invalid {
   readonly _tag: "Invalid"
   readonly error: string
   readonly raw: string | Uint8Array
+}
+
+/** A request from the client, decoded (a protocol with `requests`): answered with `reply`. */
+export interface Request<Name extends string = string, Payload = unknown, Success = unknown, Failure = unknown> {
+  readonly _tag: "Request"
+  readonly name: Name
+  readonly payload: Payload
+  /** The client's number for it, which its reply carries. */
+  readonly ref: number
+  /** Type-level only: what a reply to it carries. */
+  readonly "~effect-websocket/Request"?: { readonly success: Success; readonly failure: Failure } | undefined
+}
+
+class RequestImpl implements Request {
+  readonly _tag = "Request"
+  /** Set by the first reply: a second is not sent. */
+  replied = false
+  constructor(readonly name: string, readonly payload: unknown, readonly ref: number) {}
 }
 
 /** What the typed layer keeps of a connection: its protocol, for `send`. */
@@ -324,13 +450,14 @@ export const wrapMessage = <In, Out, State, Connection>(
   options: WrapOptions,
   handle: (
     state: State,
-    message: Decoded<In> | Invalid | PlainMessage<unknown>,
+    message: Decoded<In> | Invalid | Request | PlainMessage<unknown>,
     connection: Connection
   ) => Effect.Effect<AnyAction, unknown, unknown>,
   stop: (code: number, reason: string) => Effect.Effect<AnyAction>
 ) => {
   const wrongKind = stop(unsupported.code, unsupported.reason)
   const invalid = stop(invalidClose.code, invalidClose.reason)
+  const requests = protocol.requests
   return (
     state: State,
     message: PlainMessage<unknown>,
@@ -340,6 +467,14 @@ export const wrapMessage = <In, Out, State, Connection>(
       case "TextMessage":
       case "BinaryMessage": {
         const raw = message._tag === "TextMessage" ? message.text : message.data
+        if (requests !== undefined && typeof raw === "string" && Envelope.mayBeEnvelope(raw)) {
+          const request = decodeRequest(requests, raw)
+          if (request !== undefined) {
+            if (Result.isSuccess(request)) return handle(state, request.success, connection)
+            if (options.onInvalid === "close") return invalid
+            return handle(state, { _tag: "Invalid", error: request.failure(), raw }, connection)
+          }
+        }
         const rightKind = (message._tag === "TextMessage") === (protocol.frames === "text")
         if (!rightKind && options.strictFrames) return wrongKind
         const decoded = rightKind ? protocol.decode(raw) : Result.fail(wrongKindError(message._tag, protocol.frames))
@@ -352,3 +487,146 @@ export const wrapMessage = <In, Out, State, Connection>(
     }
   }
 }
+
+/**
+ * A request envelope in a text frame, decoded: `undefined` when the frame is not one (a plain
+ * message), a failure when it is one the protocol does not take (an unknown name, a payload that
+ * does not decode, a prototype key).
+ */
+const decodeRequest = (
+  requests: Readonly<Record<string, RequestCodec>>,
+  text: string
+): Result.Result<Request, LazyArg<string>> | undefined => {
+  const envelope = Envelope.parse(text)
+  if (envelope === undefined || envelope._tag !== "Request") return undefined
+  const codec = requestCodec(requests, envelope.name)
+  if (codec === undefined) return Result.fail(() => bounded(`no request is named ${JSON.stringify(envelope.name)}`))
+  if (refusedEnvelope(text)) return Result.fail(constant("refused: a key that could reach a prototype"))
+  const payload = codec.decodePayload(envelope.payload)
+  return Result.isSuccess(payload)
+    ? Result.succeed(new RequestImpl(envelope.name, payload.success, envelope.ref))
+    : Result.fail(() =>
+      `the payload of the request ${JSON.stringify(envelope.name)} does not decode: ${payload.failure()}`
+    )
+}
+
+/** The sending side of a connection, as the typed layer uses it. */
+interface Sender {
+  readonly send: (binary: boolean, data: string | Uint8Array) => Effect.Effect<void, SendError>
+  readonly whenEnding: (f: () => void) => void
+  /** Text frames the connection's own transport callback sees first (`true`: taken, not for the loop). */
+  tap: ((text: string) => boolean) | undefined
+  readonly transport: { readonly sendText: (text: string) => unknown }
+}
+
+/**
+ * Runs `result` and sends its success or its failure as the reply to `request`; a request already
+ * answered is not answered again. A failure of `result` that is not the request's is a defect: the
+ * protocol's failure schema says what a client can be told.
+ */
+export const reply = <S, F, R>(
+  connection: PlainConnection,
+  request: Request<string, unknown, S, F>,
+  result: Effect.Effect<S, F, R>
+): Effect.Effect<void, SendError | EncodeError, R> =>
+  Effect.flatMap(
+    Effect.result(result),
+    (outcome) =>
+      Effect.suspend((): Effect.Effect<void, SendError | EncodeError> => {
+        const impl = request as unknown as RequestImpl
+        if (impl.replied) return Effect.void
+        const protocol = protocolOf.get(connection)
+        const codec = protocol === undefined ? undefined : requestCodec(protocol.requests, request.name)
+        if (codec === undefined) {
+          return Effect.die(new Error("Protocol.reply: this connection's protocol has no such request"))
+        }
+        const ok = Result.isSuccess(outcome)
+        const encoded = codec.encodeReply(ok, Result.isSuccess(outcome) ? outcome.success : outcome.failure)
+        if (Result.isFailure(encoded)) return Effect.fail(new EncodeError({ error: encoded.failure }))
+        impl.replied = true
+        return (connection as unknown as Sender).send(false, Envelope.reply(request.ref, ok, encoded.success))
+      })
+  )
+
+type Reply = Envelope.Envelope & { readonly _tag: "Reply" }
+
+interface Waiting {
+  readonly name: string
+  readonly reply: Deferred.Deferred<Reply, RequestError>
+}
+
+/** The server's requests waiting for the client's replies, per connection. */
+const pendingOf = new WeakMap<PlainConnection, Envelope.Pending<Waiting>>()
+
+const defaultTimeout = Duration.seconds(10)
+
+/**
+ * Installs the typed layer's tap on a connection: heartbeats are answered at once, from the
+ * transport's callback (so a busy loop does not look dead), and replies to the server's own requests
+ * go to whoever waits for them, not to the loop, which may be that waiter.
+ */
+export const install = (connection: PlainConnection, protocol: Protocol<unknown, unknown>): void => {
+  const sender = connection as unknown as Sender
+  const serverRequests = protocol.serverRequests
+  sender.tap = (text) => {
+    if (!Envelope.mayBeEnvelope(text)) return false
+    const envelope = Envelope.parse(text)
+    if (envelope === undefined) return false
+    if (envelope._tag === "Heartbeat") {
+      sender.transport.sendText(text)
+      return true
+    }
+    if (envelope._tag !== "Reply" || serverRequests === undefined) return false
+    // a reply to a request nobody waits on any more (timed out) is dropped
+    const waiting = pendingOf.get(connection)?.take(envelope.ref)
+    if (waiting !== undefined) Deferred.doneUnsafe(waiting.reply, Exit.succeed(envelope))
+    return true
+  }
+}
+
+/** Sends a request to the client and waits for its reply, decoded (see `Protocol.request`). */
+export const request = (
+  connection: PlainConnection,
+  name: string,
+  payload: unknown,
+  options?: { readonly timeout?: Duration.Input | undefined }
+): Effect.Effect<unknown, unknown> =>
+  Effect.suspend(() => {
+    const protocol = protocolOf.get(connection)
+    const codec = protocol === undefined ? undefined : requestCodec(protocol.serverRequests, name)
+    if (codec === undefined) {
+      return Effect.die(new Error(`Protocol.request: this connection's protocol has no server request "${name}"`))
+    }
+    const encoded = codec.encodePayload(payload)
+    if (Result.isFailure(encoded)) return Effect.fail(new EncodeError({ error: encoded.failure }))
+    const sender = connection as unknown as Sender
+    let pending = pendingOf.get(connection)
+    if (pending === undefined) {
+      const table = new Envelope.Pending<Waiting>()
+      pendingOf.set(connection, table)
+      sender.whenEnding(() => {
+        for (const waiting of table.drain()) {
+          Deferred.doneUnsafe(waiting.reply, Exit.fail(new RequestError({ reason: "Closed", request: waiting.name })))
+        }
+      })
+      pending = table
+    }
+    const table = pending
+    const reply = Deferred.makeUnsafe<Reply, RequestError>()
+    const ref = table.add({ name, reply })
+    return sender.send(false, Envelope.request(name, ref, encoded.success)).pipe(
+      Effect.andThen(Deferred.await(reply)),
+      Effect.timeoutOrElse({
+        duration: options?.timeout ?? defaultTimeout,
+        orElse: () => Effect.fail(new RequestError({ reason: "Timeout", request: name }))
+      }),
+      Effect.flatMap((answer) => {
+        const decoded = codec.decodeReply(answer.ok, answer.value)
+        if (Result.isFailure(decoded)) {
+          return Effect.fail(new RequestError({ reason: "InvalidReply", request: name, error: decoded.failure() }))
+        }
+        return answer.ok ? Effect.succeed(decoded.success) : Effect.fail(decoded.success)
+      }),
+      Effect.ensuring(Effect.sync(() => table.remove(ref)))
+    )
+  })

@@ -8,6 +8,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Option from "effect/Option"
@@ -18,6 +19,7 @@ import type * as Acceptor from "../Acceptor.js"
 import * as Message from "../Message.js"
 import type { Closed, ConnectOptions, Frame, TestClient, TypedTestClient } from "../Testing.js"
 import * as InternalAcceptor from "./acceptor.js"
+import type { WebSocketConstructor, WebSocketLike } from "./client.js"
 import * as Close from "./core/close.js"
 import { CloseError } from "./errors.js"
 import { MemoryConnection } from "./memory/transport.js"
@@ -133,6 +135,21 @@ export const run = <E, R>(
   E | TestClientError,
   Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
 > =>
+  Effect.map(
+    accept(app, url, options),
+    (connection) => makeClient(connection, Duration.toMillis(options?.receiveTimeout ?? Duration.seconds(2)))
+  )
+
+/** The route's handshake in memory: the connection it accepted, or `Rejected` with its response. */
+const accept = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  url: string,
+  options: ConnectOptions | undefined
+): Effect.Effect<
+  MemoryConnection,
+  E | TestClientError,
+  Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
+> =>
   Effect.gen(function*() {
     const accepted = yield* Deferred.make<MemoryConnection>()
     const target = new URL(url, "http://localhost")
@@ -158,11 +175,10 @@ export const run = <E, R>(
       Effect.provideService(InternalAcceptor.Acceptor, acceptor)
     )
     const connection = yield* Deferred.poll(accepted)
-    const receiveTimeout = Duration.toMillis(options?.receiveTimeout ?? Duration.seconds(2))
-    if (Option.isSome(connection)) return makeClient(yield* connection.value, receiveTimeout)
+    if (Option.isSome(connection)) return yield* connection.value
     return yield* Effect.fail(new TestClientError({ reason: "Rejected", response }))
   }) as Effect.Effect<
-    TestClient,
+    MemoryConnection,
     E | TestClientError,
     Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
   >
@@ -199,3 +215,123 @@ export const typed = <In, Out>(
     closeInfo: client.closeInfo
   }
 }
+
+/** What `Testing.webSocket` gives: a `WebSocket` class whose sockets reach `app` in memory. */
+export interface MemoryServer {
+  readonly WebSocket: WebSocketConstructor
+  readonly drop: Effect.Effect<void>
+  readonly refuse: (refusing: boolean) => Effect.Effect<void>
+  readonly connections: Effect.Effect<number>
+}
+
+export const webSocket = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  options?: ConnectOptions
+): Effect.Effect<
+  MemoryServer,
+  never,
+  Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
+> =>
+  Effect.gen(function*() {
+    const runFork = yield* FiberSet.makeRuntime<
+      Scope.Scope | Exclude<R, HttpServerRequest.HttpServerRequest | Acceptor.Acceptor | Scope.Scope>
+    >()
+    const live = new Set<MemoryWebSocket>()
+    let refusing = false
+
+    class MemoryWebSocket implements WebSocketLike {
+      static readonly CONNECTING = 0
+      static readonly OPEN = 1
+      static readonly CLOSING = 2
+      static readonly CLOSED = 3
+      readyState = 0
+      binaryType = "blob"
+      onopen: ((event: any) => void) | null = null
+      onmessage: ((event: { readonly data: unknown }) => void) | null = null
+      onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null = null
+      onerror: ((event: any) => void) | null = null
+      private connection: MemoryConnection | undefined = undefined
+      private aborted = false
+
+      constructor(readonly url: string, protocols?: string | Array<string>) {
+        const offered = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : protocols
+        const headers = offered.length === 0
+          ? options?.headers
+          : { ...options?.headers, "sec-websocket-protocol": offered.join(", ") }
+        const connect = refusing
+          ? Effect.fail(new TestClientError({ reason: "Rejected" }))
+          : accept(app, url, { ...options, headers })
+        // never within the constructor: a browser's events come after the caller has set its handlers
+        runFork(Effect.matchEffect(Effect.andThen(Effect.yieldNow, connect), {
+          onFailure: () => Effect.sync(() => this.failed()),
+          onSuccess: (connection) => this.opened(connection)
+        }))
+      }
+
+      private failed(): void {
+        this.readyState = 3
+        this.onerror?.({ type: "error" })
+        this.onclose?.({ code: Close.Abnormal, reason: "" })
+      }
+
+      private opened(connection: MemoryConnection): Effect.Effect<void> {
+        if (this.aborted) return Effect.sync(() => connection.peerDrop())
+        this.connection = connection
+        this.readyState = 1
+        live.add(this)
+        this.onopen?.({ type: "open" })
+        // the peer reads every frame as it comes, as a browser does; then the close
+        const pump: Effect.Effect<void> = Effect.andThen(
+          connection.awaitFrame,
+          Effect.suspend(() => {
+            for (let frame = connection.readFrame(); frame !== undefined; frame = connection.readFrame()) {
+              const data = frame._tag === "Text" ? frame.text : frame.data.slice().buffer
+              this.onmessage?.({ data })
+            }
+            const closed = connection.closedAs
+            if (closed === undefined) return pump
+            this.readyState = 3
+            live.delete(this)
+            this.onclose?.({ code: closed.code, reason: closed.reason })
+            return Effect.void
+          })
+        )
+        return pump
+      }
+
+      send(data: string | Uint8Array): void {
+        if (this.readyState === 0) throw new Error("InvalidStateError: still connecting")
+        if (this.readyState !== 1 || this.connection === undefined) return
+        this.connection.peerSend(typeof data === "string" ? Message.TextMessage(data) : Message.BinaryMessage(data))
+      }
+
+      close(code?: number, reason?: string): void {
+        if (this.readyState >= 2) return
+        if (this.connection === undefined) {
+          // closed while connecting: the connection fails, as a browser's does
+          this.aborted = true
+          runFork(Effect.sync(() => this.failed()))
+          return
+        }
+        this.readyState = 2
+        this.connection.peerClose(code, reason ?? "")
+      }
+
+      /** The transport is lost, without a close frame. */
+      drop(): void {
+        this.connection?.peerDrop()
+      }
+    }
+
+    return {
+      WebSocket: MemoryWebSocket,
+      drop: Effect.sync(() => {
+        for (const socket of [...live]) socket.drop()
+      }),
+      refuse: (refuse: boolean) =>
+        Effect.sync(() => {
+          refusing = refuse
+        }),
+      connections: Effect.sync(() => live.size)
+    }
+  })

@@ -26,10 +26,12 @@ export interface Backoff {
 /**
  * Closes after which trying again can help: the server went away (1001, a restart or a shutdown), the
  * connection was lost or never made (1006), the server failed (1011), restarts (1012) or is busy
- * (1013), or the client's heartbeat found it dead (4000). After the others (1000 normal, 1008 policy,
- * 1009 too big, 1007 invalid message, 1002 protocol error) the same thing would happen again.
+ * (1013), or the client's heartbeat found it dead (4000) or its consumer fell behind (4001: a new
+ * connection starts with what the consumer has read by then). After the others (1000 normal, 1008
+ * policy, 1009 too big, 1007 invalid message, 1002 protocol error, the client's 4002 invalid message)
+ * the same thing would happen again.
  */
-export const defaultRetryOn: ReadonlyArray<number> = [1001, 1006, 1011, 1012, 1013, 4000]
+export const defaultRetryOn: ReadonlyArray<number> = [1001, 1006, 1011, 1012, 1013, 4000, 4001]
 
 export const defaults: Backoff = {
   initial: 500,
