@@ -1,5 +1,5 @@
 /** Helpers for tests that move a clock: waiting for sleepers, and counting sleeps. */
-import { Clock, Duration, Effect, TestClock } from "effect"
+import { Chunk, Clock, Duration, Effect, TestClock } from "effect"
 
 /**
  * Waits until at least `n` fibers sleep on the TestClock, so that adjusting it does not race them
@@ -34,3 +34,35 @@ export const countingClock = () => {
   })
   return { counting, sleeping: () => sleeping, started }
 }
+
+/**
+ * Runs `check` until it gives a value, letting other fibers run in between; dies after `turns` turns.
+ * For what in-memory fibers do without the clock (a frame crossing the test kit), never for a timer.
+ */
+export const eventually = <A>(
+  what: string,
+  check: Effect.Effect<A | undefined>,
+  turns = 10_000
+): Effect.Effect<A> =>
+  Effect.suspend(() => {
+    let left = turns
+    const loop: Effect.Effect<A> = Effect.flatMap(check, (value) => {
+      if (value !== undefined) return Effect.succeed(value)
+      if (--left <= 0) return Effect.dieMessage(`${what}: not within ${turns} turns`)
+      return Effect.zipRight(Effect.yieldNow(), loop)
+    })
+    return loop
+  })
+
+/**
+ * Waits until a fiber sleeps until exactly `delay` from now on the TestClock (a timer just armed),
+ * so that `TestClock.adjust(delay)` wakes it rather than racing it.
+ */
+export const sleeperIn = (delay: Duration.DurationInput): Effect.Effect<void> =>
+  Effect.flatMap(TestClock.currentTimeMillis, (now) => {
+    const at = now + Duration.toMillis(Duration.decode(delay))
+    return eventually(
+      `a timer for ${Duration.format(Duration.decode(delay))} from now`,
+      Effect.map(TestClock.sleeps(), (sleeps) => (Chunk.some(sleeps, (wake) => wake === at) ? true : undefined))
+    )
+  })
