@@ -177,7 +177,7 @@ export interface Options<In, Out, Req extends Requests, SReq extends Requests, R
       readonly jitter?: number | undefined
       /** The close codes after which to reconnect (1001, 1006, 1011, 1012, 1013, 4000, 4001). */
       readonly retryOn?: Iterable<number> | undefined
-      /** Failed attempts in a row after which the client gives up (no limit). */
+      /** Reconnections in a row that fail after which the client gives up (no limit); the first connection is not counted. */
       readonly maxAttempts?: number | undefined
     }
     | undefined
@@ -209,7 +209,9 @@ export interface Options<In, Out, Req extends Requests, SReq extends Requests, R
  * @since 0.1.0
  * @category models
  */
-export type OnConnect<In, Out, Req extends Requests, R> = (client: Client<In, Out, Req>) => Effect.Effect<void, never, R>
+export type OnConnect<In, Out, Req extends Requests, R> = (
+  client: Client<In, Out, Req>
+) => Effect.Effect<void, never, R>
 
 /**
  * A client of `protocol` at `url` (`ws:` or `wss:`), connecting in the background; closed with its

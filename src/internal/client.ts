@@ -155,8 +155,17 @@ interface Attempt {
   done: boolean
 }
 
-const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
-  input === undefined ? fallback : Duration.toMillis(Duration.decode(input))
+/** Milliseconds of a duration option; `NaN` for one that is not a duration (negative, or unreadable). */
+const millis = (input: Duration.DurationInput | undefined, fallback: number): number => {
+  if (input === undefined) return fallback
+  // Duration.decode makes a negative number 0 and throws on text it cannot read: both are invalid here
+  if (typeof input === "number" && !(input >= 0)) return NaN
+  try {
+    return Duration.toMillis(Duration.decode(input))
+  } catch {
+    return NaN
+  }
+}
 
 const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
 

@@ -760,7 +760,11 @@ describe("Client", () => {
           ["reconnect.factor", url, { reconnect: { factor: 0.5 } }],
           ["reconnect.max", url, { reconnect: { initial: "10 seconds", max: "1 second" } }],
           ["reconnect.maxAttempts", url, { reconnect: { maxAttempts: -1 } }],
-          ["reconnect.retryOn", url, { reconnect: { retryOn: [999] } }]
+          ["reconnect.retryOn", url, { reconnect: { retryOn: [999] } }],
+          // what Duration.decode would make 0, or throw on, is not a duration either
+          ["reconnect.initial", url, { reconnect: { initial: -5 } }],
+          ["heartbeat", url, { heartbeat: "soon" as Duration.DurationInput }],
+          ["requestTimeout", url, { requestTimeout: Number.NaN }]
         ]
         for (const [field, where, options] of cases) {
           const error = yield* clientError(Client.make(Chat, where, { webSocket, ...options }))
