@@ -5,37 +5,13 @@
 // alone.
 import { HttpRouter, HttpServerRequest } from "@effect/platform"
 import { Config, Context, Effect, Layer, Option, Schema } from "effect"
-import { Action, Broadcast, Presence, Protocol, Upgrade } from "effect-websocket"
+import { Action, Broadcast, Protocol, Upgrade } from "effect-websocket"
 import * as BroadcastRedis from "effect-websocket/BroadcastRedis"
+import { ChatProtocol, RoomMembers } from "./chat-protocol.js"
 
-/** Who is in a room, on every server: one key per user name, one entry per connection (tab). */
-export const RoomMembers = Presence.make({
-  meta: Schema.Struct({ user: Schema.String }),
-  key: (meta) => meta.user
-})
+// the protocol and the members' Presence live in their own file, which the page's bundle imports too
+export { ChatProtocol, RoomMembers }
 
-/** What a member sends, and what the room sends to members. */
-export const ChatProtocol = Protocol.json({
-  incoming: Schema.Union(
-    Schema.Struct({
-      type: Schema.Literal("say"),
-      text: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(2000))
-    }),
-    Schema.Struct({ type: Schema.Literal("typing") }),
-    // the page missed a presence diff (a gap in its seq): it asks for the members again
-    Schema.Struct({ type: Schema.Literal("sync") })
-  ),
-  outgoing: Schema.Union(
-    Schema.Struct({ type: Schema.Literal("welcome"), room: Schema.String, user: Schema.String, server: Schema.Number }),
-    Schema.Struct({ type: Schema.Literal("said"), user: Schema.String, text: Schema.String }),
-    Schema.Struct({ type: Schema.Literal("typing"), user: Schema.String }),
-    Schema.Struct({ type: Schema.Literal("notice"), text: Schema.String }),
-    // who is in the room when a member arrives (`presence_state`), then every join and leave after it
-    // (`presence_diff`): sent by Presence itself, listed here so that clients decode the whole protocol
-    RoomMembers.State,
-    RoomMembers.Diff
-  )
-})
 type Outgoing = Protocol.Outgoing<typeof ChatProtocol>
 
 /** Who is talking, and where: read from the request by the route, given to the handlers. */

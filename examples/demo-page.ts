@@ -1,11 +1,15 @@
-// The chat page of `npm start`: plain HTML, CSS and JavaScript from examples/public/, served by the
-// same Effect HTTP server as the WebSocket routes. A fixed list of files: no path from a request ever
-// reaches the file system, so there is no directory to traverse.
+// The chat page of `npm start`: HTML and CSS from examples/public/, and its script, the typed Client
+// bundled by examples/page.ts when this module loads, served by the same Effect HTTP server as the
+// WebSocket routes. A fixed list of files: no path from a request ever reaches the file system, so
+// there is no directory to traverse.
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { fileURLToPath } from "node:url"
+import { buildPage } from "./page.js"
+
+const script = buildPage().path
 
 const file = (name: string, contentType: string) =>
-  HttpServerResponse.file(fileURLToPath(new URL(`./public/${name}`, import.meta.url)), {
+  HttpServerResponse.file(name === "chat.js" ? script : fileURLToPath(new URL(`./public/${name}`, import.meta.url)), {
     // read from disk on every request, so an edited file shows on the next reload
     headers: { "content-type": contentType, "cache-control": "no-cache", "x-content-type-options": "nosniff" }
   })

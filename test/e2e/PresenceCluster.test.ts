@@ -47,7 +47,7 @@ interface Frame {
 }
 
 /**
- * A client's view of a room, kept as a page keeps it (examples/public/chat.js): the presence_state,
+ * A client's view of a room, kept as a page keeps it (examples/public/chat.ts): the presence_state,
  * then each presence_diff applied in order (leaves, then joins). Diffs are recorded with the time they
  * arrived; a diff after the state that is not the next of its stream is recorded as an error. A diff
  * may come before the state (the fixture subscribes, then sends the state: a change in between reaches
