@@ -13,7 +13,12 @@ export default tseslint.config(
       "effect4/dist/**",
       "effect4/node_modules/**",
       // the shared core, linted once where it lives (src/internal/core)
-      "effect4/src/internal/core/**"
+      "effect4/src/internal/core/**",
+      // the chat page's bundle (built by examples/page.ts, minified), and the public/ folder the Effect 4
+      // examples link to (linted once where it lives)
+      "examples/public/*.bundle.js",
+      "examples/public/*.tmp",
+      "effect4/examples/public/**"
     ]
   },
   ...tseslint.configs.recommended,
