@@ -20,7 +20,15 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Backoff from "./core/backoff.js"
 import * as Close from "./core/close.js"
 import * as Envelope from "./core/envelope.js"
-import { EncodeError, type Protocol, type RequestCodec, requestCodec, RequestError } from "./protocol.js"
+import {
+  EncodeError,
+  type Protocol,
+  refusedEnvelope,
+  refusedReply,
+  type RequestCodec,
+  requestCodec,
+  RequestError
+} from "./protocol.js"
 
 /** The part of a WHATWG `WebSocket` the client uses: browsers', Node 22's, Deno's, Bun's and `ws`'s have it. */
 export interface WebSocketLike {
@@ -320,11 +328,19 @@ export const make = <In, Out, R>(
       return Effect.sync(() => write(attempt, Envelope.reply(ref, ok, encoded.success)))
     }
 
-    const serverRequest = (attempt: Attempt, envelope: Envelope.Envelope & { readonly _tag: "Request" }) => {
+    const serverRequest = (
+      attempt: Attempt,
+      envelope: Envelope.Envelope & { readonly _tag: "Request" },
+      text: string
+    ) => {
       const codec = requestCodec(protocol.serverRequests, envelope.name)
       const handler = codec === undefined ? undefined : options.onRequest?.[envelope.name]
       if (codec === undefined || handler === undefined) {
         run(Effect.logWarning(`Client: the server sent a request "${envelope.name}" that nothing answers`))
+        return
+      }
+      if (refusedEnvelope(text)) {
+        run(Effect.logWarning(`Client: a server request "${envelope.name}" holds a key that could reach a prototype`))
         return
       }
       const payload = codec.decodePayload(envelope.payload)
@@ -341,7 +357,7 @@ export const make = <In, Out, R>(
       ))
     }
 
-    const envelopeIn = (attempt: Attempt, envelope: Envelope.Envelope) => {
+    const envelopeIn = (attempt: Attempt, envelope: Envelope.Envelope, text: string) => {
       switch (envelope._tag) {
         case "Heartbeat":
           if (envelope.id === attempt.outstanding) attempt.outstanding = undefined
@@ -349,18 +365,23 @@ export const make = <In, Out, R>(
         case "Reply": {
           // a reply nobody waits on any more (timed out) is dropped
           const waiting = pending.take(envelope.ref)
-          if (waiting !== undefined) Deferred.doneUnsafe(waiting.reply, Exit.succeed(envelope))
+          if (waiting !== undefined) {
+            Deferred.doneUnsafe(
+              waiting.reply,
+              refusedEnvelope(text) ? Exit.fail(refusedReply(waiting.name)) : Exit.succeed(envelope)
+            )
+          }
           return
         }
         case "Request":
-          return serverRequest(attempt, envelope)
+          return serverRequest(attempt, envelope, text)
       }
     }
 
     const frameIn = (attempt: Attempt, data: unknown) => {
       if (typeof data === "string" && Envelope.mayBeEnvelope(data)) {
         const envelope = Envelope.parse(data)
-        if (envelope !== undefined) return envelopeIn(attempt, envelope)
+        if (envelope !== undefined) return envelopeIn(attempt, envelope, data)
       }
       const raw = typeof data === "string" ? data : bytesOf(data)
       const decoded = raw === undefined

@@ -343,6 +343,10 @@ export const refusedEnvelope = (text: string): boolean => {
   }
 }
 
+/** A reply refused as `json` refuses a frame with a prototype key (see `refusedEnvelope`). */
+export const refusedReply = (request: string): RequestError =>
+  new RequestError({ reason: "InvalidReply", request, error: "refused: a key that could reach a prototype" })
+
 export const json = <In, InEncoded, Out, OutEncoded>(
   schemas: {
     readonly incoming: Schema.Codec<In, InEncoded>
@@ -516,7 +520,7 @@ interface Sender {
   readonly whenEnding: (f: () => void) => void
   /** Text frames the connection's own transport callback sees first (`true`: taken, not for the loop). */
   tap: ((text: string) => boolean) | undefined
-  readonly transport: { readonly sendText: (text: string) => unknown }
+  readonly transport: { readonly sendText: (text: string) => unknown; readonly awaitClosed: Effect.Effect<void> }
 }
 
 /**
@@ -579,7 +583,12 @@ export const install = (connection: PlainConnection, protocol: Protocol<unknown,
     if (envelope._tag !== "Reply" || serverRequests === undefined) return false
     // a reply to a request nobody waits on any more (timed out) is dropped
     const waiting = pendingOf.get(connection)?.take(envelope.ref)
-    if (waiting !== undefined) Deferred.doneUnsafe(waiting.reply, Exit.succeed(envelope))
+    if (waiting !== undefined) {
+      Deferred.doneUnsafe(
+        waiting.reply,
+        refusedEnvelope(text) ? Exit.fail(refusedReply(waiting.name)) : Exit.succeed(envelope)
+      )
+    }
     return true
   }
 }
@@ -604,11 +613,15 @@ export const request = (
     if (pending === undefined) {
       const table = new Envelope.Pending<Waiting>()
       pendingOf.set(connection, table)
-      sender.whenEnding(() => {
+      const closed = () => {
         for (const waiting of table.drain()) {
           Deferred.doneUnsafe(waiting.reply, Exit.fail(new RequestError({ reason: "Closed", request: waiting.name })))
         }
-      })
+      }
+      sender.whenEnding(closed)
+      // the connection ends only after the turn that waits here, if a handler waits: the transport's
+      // close is what tells such a request that no reply can come
+      Effect.runFork(Effect.andThen(sender.transport.awaitClosed, Effect.sync(closed)))
       pending = table
     }
     const table = pending

@@ -50,3 +50,36 @@ export const countingClock = () => {
   })
   return { counting, sleeping: () => sleeping, started }
 }
+
+/**
+ * Runs `check` until it gives a value, letting other fibers run in between; dies after `turns` turns.
+ * For what in-memory fibers do without the clock (a frame crossing the test kit), never for a timer.
+ */
+export const eventually = <A>(
+  what: string,
+  check: Effect.Effect<A | undefined>,
+  turns = 10_000
+): Effect.Effect<A> =>
+  Effect.suspend(() => {
+    let left = turns
+    const loop: Effect.Effect<A> = Effect.flatMap(check, (value) => {
+      if (value !== undefined) return Effect.succeed(value)
+      if (--left <= 0) return Effect.die(new Error(`${what}: not within ${turns} turns`))
+      return Effect.andThen(Effect.yieldNow, loop)
+    })
+    return loop
+  })
+
+/**
+ * Waits until a fiber sleeps until exactly `delay` from now on the TestClock (a timer just armed),
+ * so that `TestClock.adjust(delay)` wakes it rather than racing it.
+ */
+export const sleeperIn = (delay: Duration.Input): Effect.Effect<void> =>
+  Effect.clockWith((clock) => {
+    const duration = Duration.fromInputUnsafe(delay)
+    const at = clock.currentTimeMillisUnsafe() + Duration.toMillis(duration)
+    return eventually(
+      `a timer for ${Duration.format(duration)} from now`,
+      Effect.sync(() => (pendingSleeps(clock).includes(at) ? true : undefined))
+    )
+  })
