@@ -192,6 +192,11 @@ export interface Options<In, Out, Req extends Requests, SReq extends Requests, R
   readonly capacity?: number | undefined
   /** How long `request` waits for a reply unless told otherwise (10 s). */
   readonly requestTimeout?: Duration.Input | undefined
+  /**
+   * How long a connection may take to open (10 s): a server that accepts the TCP connection and never
+   * answers the upgrade is given up as a lost connection (1006 "connect timeout"), and retried.
+   */
+  readonly connectTimeout?: Duration.Input | undefined
   /** A message from the server that does not decode: skipped and logged (`"skip"`), or `"close"` (4002). */
   readonly onInvalid?: "skip" | "close" | undefined
   /** Runs on every connection once it opens, before kept frames are sent: re-join here. */

@@ -399,6 +399,38 @@ describe("Client", () => {
   })
 
   describe("reconnect", () => {
+    it.scoped("a server that never answers the upgrade: given up after connectTimeout as 1006 \"connect timeout\", and retried", () =>
+      Effect.gen(function*() {
+        // a socket whose handshake never ends: it neither opens nor closes until told to
+        const sockets: Array<{ closed: number | undefined }> = []
+        class Hanging {
+          readyState = 0
+          binaryType = "blob"
+          onopen = null
+          onmessage = null
+          onclose = null
+          onerror = null
+          readonly record: { closed: number | undefined } = { closed: undefined }
+          constructor() {
+            sockets.push(this.record)
+          }
+          send() {}
+          close(code?: number) {
+            this.record.closed = code
+          }
+        }
+        const client = yield* Client.make(Chat, url, { webSocket: Hanging, connectTimeout: "3 seconds" })
+        yield* TestClock.adjust("2999 millis")
+        assert.strictEqual((yield* client.state.get)._tag, "Connecting")
+        yield* TestClock.adjust("1 millis")
+        const waiting = yield* Stream.runHead(Stream.filter(client.state.changes, (s) => s._tag === "Reconnecting"))
+        assert.deepInclude(Option.getOrThrow(waiting), { attempt: 1, code: 1006, reason: "connect timeout" })
+        // the hanging socket was closed, not left to finish its handshake later
+        assert.strictEqual(sockets[0].closed, 1006)
+        yield* TestClock.adjust("500 millis")
+        assert.strictEqual(sockets.length, 2, "tried again")
+      }))
+
     it.scoped("after a lost connection (1006): waits between half and all of 0.5 s, doubling up to 5 s", () =>
       Effect.gen(function*() {
         const { client, server, wire } = yield* connected()

@@ -15,13 +15,24 @@ export interface ProgramOptions<A> {
   readonly readySeconds: number
   /** Flags for node itself, such as `--expose-gc`. */
   readonly nodeFlags?: ReadonlyArray<string>
+  /** The node binary (this process's by default), such as Node 22's from scripts/node22.mjs. */
+  readonly node?: string
+  /** Loads `file` through tsx (the default); `false` for JavaScript, as a bundle (test/support/bundle.ts). */
+  readonly tsx?: boolean
+  /** Arguments after the file. */
+  readonly args?: ReadonlyArray<string>
 }
 
-/** Runs `node --import tsx file`; the scope's end kills it (and its group) if it is still running. */
+/**
+ * Runs `node --import tsx file` (`node file` with `tsx: false`); the scope's end kills it (and its group)
+ * if it is still running.
+ */
 export const startProgram = <A>(file: string, options: ProgramOptions<A>) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
-      const child = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", file], {
+      const loader = options.tsx === false ? [] : ["--import", "tsx"]
+      const args = [...(options.nodeFlags ?? []), ...loader, file, ...(options.args ?? [])]
+      const child = spawn(options.node ?? process.execPath, args, {
         cwd: root,
         env: { ...process.env, ...options.env },
         stdio: ["ignore", "pipe", "pipe"],

@@ -17,8 +17,10 @@ export interface RunningServer {
   readonly shutdown: Effect.Effect<void>
 }
 
+/** Serves `app` on 127.0.0.1 at `port` (0, any free port, unless told: a restart on the same port). */
 export const serve = <E>(
-  app: HttpApp.Default<E, Acceptor.Acceptor>
+  app: HttpApp.Default<E, Acceptor.Acceptor>,
+  options?: { readonly port?: number | undefined }
 ): Effect.Effect<RunningServer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const logs: Array<string> = []
@@ -30,7 +32,7 @@ export const serve = <E>(
         const server = createServer()
         server.on("upgrade", (_request, socket: Net.Socket) => sockets.push(socket))
         return server
-      }, { port: 0, host: "127.0.0.1" })),
+      }, { port: options?.port ?? 0, host: "127.0.0.1" })),
       Layer.provide(captureLogs(logs)),
       Layer.buildWithScope(scope),
       Effect.orDie

@@ -88,6 +88,9 @@ export const heartbeatTimeout = { code: 4000, reason: "heartbeat timeout" } as c
 export const messagesFull = { code: 4001, reason: "client buffer full" } as const
 export const invalidMessage = { code: 4002, reason: "invalid message" } as const
 const lost = { code: Close.Abnormal, reason: "" } as const
+/** No open within `connectTimeout`: a connection that was never made, retried as 1006 is. */
+export const connectTimedOut = { code: Close.Abnormal, reason: "connect timeout" } as const
+const ignore = () => {}
 const normal = { code: 1000, reason: "" } as const
 
 export interface Options<R> {
@@ -108,6 +111,7 @@ export interface Options<R> {
   readonly buffer?: number | undefined
   readonly capacity?: number | undefined
   readonly requestTimeout?: Duration.Input | undefined
+  readonly connectTimeout?: Duration.Input | undefined
   readonly onInvalid?: "skip" | "close" | undefined
   readonly onConnect?: ((client: any) => Effect.Effect<void, never, R>) | undefined
   readonly onRequest?:
@@ -195,6 +199,9 @@ const validate = (url: string, options: Options<unknown>): string | undefined =>
   if (options.requestTimeout !== undefined && !(millis(options.requestTimeout, 0) > 0)) {
     return "requestTimeout: not a duration above 0"
   }
+  if (options.connectTimeout !== undefined && !(millis(options.connectTimeout, 0) > 0)) {
+    return "connectTimeout: not a duration above 0"
+  }
   return undefined
 }
 
@@ -230,6 +237,7 @@ export const make = <In, Out, R>(
     const bufferLimit = options.buffer ?? 0
     const heartbeat = options.heartbeat === false ? undefined : millis(options.heartbeat, 30_000)
     const requestTimeout = millis(options.requestTimeout, 10_000)
+    const connectTimeout = millis(options.connectTimeout, 10_000)
     const onInvalid = options.onInvalid ?? "skip"
 
     const run = yield* FiberSet.makeRuntime<R>()
@@ -256,11 +264,10 @@ export const make = <In, Out, R>(
       attempt.done = true
       Deferred.doneUnsafe(attempt.ended, Exit.succeed(info))
       const ws = attempt.ws
-      ws.onopen =
-        ws.onmessage =
-        ws.onclose =
-        ws.onerror =
-          null
+      ws.onopen = ws.onmessage = ws.onclose = null
+      // not null: `ws` emits an "error" event after a close during its handshake, and an EventEmitter
+      // "error" with no listener left ends a Node process
+      ws.onerror = ignore
       if (current === attempt) {
         current = undefined
         ready = false
@@ -450,7 +457,17 @@ export const make = <In, Out, R>(
         latest = attempt
         const first = yield* Effect.raceFirst(
           Effect.as(Deferred.await(attempt.opened), undefined),
-          Deferred.await(attempt.ended)
+          Effect.raceFirst(
+            Deferred.await(attempt.ended),
+            // a server that takes the TCP connection and never answers the upgrade
+            Effect.as(
+              Effect.andThen(
+                Effect.sleep(Duration.millis(connectTimeout)),
+                Effect.sync(() => abandon(attempt, connectTimedOut))
+              ),
+              connectTimedOut
+            )
+          )
         )
         if (first !== undefined) return [first, false] as const
         current = attempt
