@@ -255,23 +255,30 @@ const show = (room: string) => {
   }
 }
 
-/** Connects to the session's room: a Client in the session's scope, its state and messages rendered. */
+/**
+ * Connects to the session's room: a Client in the session's scope, its state and messages rendered
+ * while the session is the page's own (after Leave or Reconnect, the old client's last state, its
+ * close for good, is not shown).
+ */
 const connect = (user: string, room: string) => {
-  const scope = Effect.runSync(Scope.make())
-  session = { user, room, scope }
+  const current = { user, room, scope: Effect.runSync(Scope.make()) }
+  session = current
   view.reconnect.hidden = true
   me = null
   // same host and port as the page, wss: when the page came over https:, so it works behind TLS
   const scheme = location.protocol === "https:" ? "wss:" : "ws:"
   const url = `${scheme}//${location.host}/rooms/${encodeURIComponent(room)}?user=${encodeURIComponent(user)}`
+  const whileCurrent = <A>(f: (a: A) => void) => (a: A) =>
+    Effect.sync(() => {
+      if (session === current) f(a)
+    })
   const program = Effect.gen(function*() {
     const made = yield* Client.make(ChatProtocol, url)
-    client = made
-    const render = show(room)
-    yield* Effect.forkScoped(Stream.runForEach(made.state.changes, (state) => Effect.sync(() => render(state))))
-    yield* Effect.forkScoped(Stream.runForEach(made.messages, (message) => Effect.sync(() => receive(message))))
+    if (session === current) client = made
+    yield* Effect.forkScoped(Stream.runForEach(made.state.changes, whileCurrent(show(room))))
+    yield* Effect.forkScoped(Stream.runForEach(made.messages, whileCurrent(receive)))
   })
-  Effect.runFork(Scope.extend(program, scope))
+  Effect.runFork(Scope.extend(program, current.scope))
 }
 
 /** Leaves the room: the client closes with 1000 "left", and nothing of it renders any more. */

@@ -175,6 +175,9 @@ describe("the chat page of npm start, in Chromium", () => {
 
         yield* Effect.promise(() => bob.click("#leave"))
         yield* logShows(alice, "Bob left")
+        // Bob's page is back at the form: its client's close for good (1000 "left") is not shown
+        assert.strictEqual(yield* Effect.promise(textOf(bob, "#status")), "not connected")
+        assert.isFalse(yield* Effect.promise(() => bob.locator("#reconnect").isVisible()))
         yield* membersAre(alice, ["Alice"])
         yield* say(alice, "bye")
         yield* logShows(alice, "Alice bye")
@@ -244,7 +247,8 @@ describe("the chat page of npm start, in Chromium", () => {
         yield* say(alice, "before the restart")
         yield* logShows(bob, "Alice before the restart")
 
-        first.child.kill("SIGINT")
+        // as a process manager restarts it (Ctrl-C's SIGINT: test/e2e/example.test.ts)
+        first.child.kill("SIGTERM")
         assert.strictEqual(yield* first.exited, 0, first.output())
         for (const page of [alice, bob]) {
           yield* logShows(page, `disconnected: 1001 going away: "server shutting down"`)

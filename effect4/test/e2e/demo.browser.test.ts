@@ -176,6 +176,9 @@ describe("the chat page of npm start, in Chromium", () => {
 
         yield* Effect.promise(() => bob.click("#leave"))
         yield* logShows(alice, "Bob left")
+        // Bob's page is back at the form: its client's close for good (1000 "left") is not shown
+        assert.strictEqual(yield* Effect.promise(textOf(bob, "#status")), "not connected")
+        assert.isFalse(yield* Effect.promise(() => bob.locator("#reconnect").isVisible()))
         yield* membersAre(alice, ["Alice"])
         yield* say(alice, "bye")
         yield* logShows(alice, "Alice bye")
@@ -245,7 +248,8 @@ describe("the chat page of npm start, in Chromium", () => {
         yield* say(alice, "before the restart")
         yield* logShows(bob, "Alice before the restart")
 
-        first.child.kill("SIGINT")
+        // as a process manager restarts it (Ctrl-C's SIGINT: test/e2e/example.test.ts)
+        first.child.kill("SIGTERM")
         // 130: Effect 4's NodeRuntime.runMain exit code for a program interrupted by a signal (Effect 3's was 0)
         assert.strictEqual(yield* first.exited, 130, first.output())
         for (const page of [alice, bob]) {
