@@ -12,7 +12,8 @@ describe("the rooms client in memory (Testing.webSocket)", () => {
       let joins = 0
       const client = yield* Client.make(Rooms, "ws://test/rooms", {
         webSocket: server.WebSocket,
-        onConnect: (client) => client.request("join", { room: "lobby" }).pipe(Effect.as(joins++), Effect.ignore)
+        onConnect: (client) =>
+          client.request("join", { room: "lobby" }).pipe(Effect.tap(() => Effect.sync(() => joins++)), Effect.ignore)
       })
       yield* client.awaitOpen
       yield* server.drop // the connection is lost (1006): the client waits 250-500 ms, then reconnects
